@@ -1,0 +1,85 @@
+"""Stage 1, context: encode the user's history and profile text into a unit vector u."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from genre.components import Component, ComponentConfig, Env
+from genre.errors import InputError
+from genre.types import UserContext, UserState
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+class RecencyConfig(ComponentConfig):
+    half_life_days: float = Field(default=60.0, gt=0)
+    """With timestamps on every history event: an item this many days older than the newest counts half."""
+    half_life_items: float = Field(default=10.0, gt=0)
+    """Without timestamps: an item this many positions back counts half."""
+    profile_weight: float = Field(default=0.35, ge=0, le=1)
+    """Share of u taken from the profile text when both history and profile are given."""
+    min_rating: float | None = None
+    """History events rated below this are left out of u (they still count as seen)."""
+    max_history: int = Field(default=200, ge=1)
+    """Only the most recent events are encoded."""
+
+
+class RecencyContextEncoder(Component):
+    """Recency-weighted mean of history item embeddings, blended with the profile text embedding."""
+
+    Config = RecencyConfig
+    config: RecencyConfig
+
+    def prepare(self, env: Env) -> None:
+        self.env = env
+
+    def __call__(self, ctx: UserContext) -> UserState:
+        catalog = self.env.catalog
+        unknown = [e.item_id for e in ctx.history if catalog.index_of(e.item_id) is None]
+        if unknown:
+            raise InputError(f"history item ids not in the {catalog.name} catalog: {', '.join(unknown[:10])}")
+        events = ctx.history
+        if self.config.min_rating is not None:
+            events = [e for e in events if e.rating is None or e.rating >= self.config.min_rating]
+        events = events[-self.config.max_history :]
+        index = np.array([catalog.index_of(e.item_id) for e in events], dtype=np.int64)
+        weights = self._recency(events)
+
+        history_vec = None
+        if index.size:
+            history_vec = unit(weights @ self.env.item_vectors[index].astype(np.float64))
+        profile_vec = None
+        if ctx.profile:
+            profile_vec = self.env.embedder.encode([ctx.profile])[0].astype(np.float64)
+
+        pw = self.config.profile_weight
+        if history_vec is not None and profile_vec is not None:
+            vector = unit((1 - pw) * history_vec + pw * profile_vec)
+        else:
+            vector = history_vec if history_vec is not None else profile_vec
+            pw = 1.0 if profile_vec is not None else 0.0
+        return UserState(
+            context=ctx,
+            history_index=index,
+            history_weights=weights,
+            vector=vector,
+            profile_vector=profile_vec,
+            profile_weight=pw,
+        )
+
+    def _recency(self, events: list) -> np.ndarray:
+        n = len(events)
+        if n == 0:
+            return np.zeros(0)
+        if all(e.timestamp is not None for e in events):
+            stamps = np.array([e.timestamp.timestamp() for e in events])
+            age_days = (stamps.max() - stamps) / 86400.0
+            w = 0.5 ** (age_days / self.config.half_life_days)
+        else:
+            # Without times the given order is the order of events: last is most recent.
+            w = 0.5 ** (np.arange(n - 1, -1, -1) / self.config.half_life_items)
+        return w / w.sum()

@@ -1,0 +1,63 @@
+"""Catalogs written for this project: one JSON object per line (see sample_data/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from genre.errors import DataError
+from genre.types import Catalog, Item
+
+
+class ItemRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    category: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    description: str = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+def load_jsonl_catalog(path: Path, name: str, popularity_field: str | None = None) -> Catalog:
+    """Read and validate a JSONL catalog; a bad line is reported with its number."""
+    if not path.is_file():
+        raise DataError(f"catalog file {path} does not exist")
+    items: list[Item] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = ItemRecord.model_validate(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(p) for p in err["loc"]) or "record"
+                raise DataError(f"{path}:{lineno}: {loc}: {err['msg']}") from exc
+            cats = ([rec.category] if rec.category else []) + [c for c in rec.categories if c != rec.category]
+            items.append(
+                Item(
+                    item_id=rec.item_id,
+                    title=rec.title,
+                    categories=tuple(cats),
+                    description=rec.description,
+                    tags=tuple(rec.tags),
+                    attributes=rec.attributes,
+                )
+            )
+    if not items:
+        raise DataError(f"catalog file {path} holds no items")
+    try:
+        catalog = Catalog(name=name, items=items, popularity_field=popularity_field)
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from exc
+    if popularity_field and not any(popularity_field in i.attributes for i in items):
+        raise DataError(f"{path}: popularity_field {popularity_field!r} is not an attribute of any item")
+    return catalog

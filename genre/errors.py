@@ -1,0 +1,31 @@
+"""The project's error and warning classes, in one place.
+
+Every error a user can cause derives from :class:`GenreError`; the CLI and the
+explorer print its message as one line and never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class GenreError(Exception):
+    """A problem the user can fix; the message says what and how."""
+
+
+class ConfigError(GenreError):
+    """A pipeline config that does not validate (unknown key, component or value)."""
+
+
+class DataError(GenreError):
+    """A catalog, interaction table or profile that cannot be read or is inconsistent."""
+
+
+class InputError(GenreError):
+    """Bad request input: unknown user, unknown titles, invalid k."""
+
+
+class ModelUnavailableError(GenreError):
+    """A model package or file is missing; the message names the `make` target that fixes it."""
+
+
+class GenreWarning(UserWarning):
+    """Something worked but degraded (e.g. a scorer could not score any candidate)."""

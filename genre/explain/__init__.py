@@ -1,0 +1,5 @@
+"""Explanations: reasons for each recommended item, grounded in scorer evidence."""
+
+from genre.explain.template import ReasonRequest, TemplateReasoner
+
+__all__ = ["ReasonRequest", "TemplateReasoner"]

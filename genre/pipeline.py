@@ -1,0 +1,196 @@
+"""Runs the stages in order and returns the RunTrace that every view renders."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genre.components import Env, Scorer
+from genre.config import PipelineConfig, build_component, load_config
+from genre.data import load_catalog
+from genre.errors import ConfigError, InputError
+from genre.explain.template import ReasonRequest
+from genre.models import Embedder, load_embedder, resolve_device
+from genre.scorers import PopularityScorer
+from genre.types import (
+    EvidenceOut,
+    Fused,
+    HistoryOut,
+    Intent,
+    RankedItem,
+    RunTrace,
+    ScoreList,
+    StageTiming,
+    UserContext,
+)
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+class Pipeline:
+    """A built, prepared pipeline: construct once, run many times."""
+
+    def __init__(self, config: PipelineConfig, embedder_factory: Callable[[str], Embedder] = load_embedder) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.catalog = load_catalog(config.data)
+        self.env = Env(self.catalog, self.device, embedder_factory)
+        self.context = build_component("context", config.context)
+        self.intent = build_component("intent", config.intent)
+        self.candidates = build_component("candidates", config.candidates)
+        self.scorers: dict[str, Scorer] = {}
+        for name, spec in config.scorers.items():
+            scorer = build_component("scorers", spec, where=f"scorers.{name}")
+            assert isinstance(scorer, Scorer)
+            self.scorers[name] = scorer
+        self.fusion = build_component("fusion", config.fusion)
+        self.reasoner = build_component("explain", config.explain)
+        self.prepare_timings: list[StageTiming] = []
+        for stage, comp in [("context", self.context), ("intent", self.intent), ("candidates", self.candidates)]:
+            with self._timed(self.prepare_timings, stage, type(comp).__name__):
+                comp.prepare(self.env)
+        for name, scorer in self.scorers.items():
+            with self._timed(self.prepare_timings, "scorers", name):
+                scorer.prepare(self.env)
+        self.fusion.prepare(self.env)
+        self.reasoner.prepare(self.env)
+        self._cold_scorer: Scorer | None = next(
+            (s for s in self.scorers.values() if isinstance(s, PopularityScorer)), None
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Pipeline:
+        return cls(load_config(path))
+
+    @staticmethod
+    @contextmanager
+    def _timed(sink: list[StageTiming], stage: str, component: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        sink.append(StageTiming(stage=stage, component=component, ms=round((time.perf_counter() - start) * 1000, 3)))
+
+    def _popularity_fallback(self) -> Scorer:
+        if self._cold_scorer is None:
+            scorer = PopularityScorer()
+            try:
+                scorer.prepare(self.env)
+            except ConfigError as exc:
+                raise InputError(
+                    f"no history or profile given, and no popularity signal to fall back on: {exc}"
+                ) from exc
+            self._cold_scorer = scorer
+        return self._cold_scorer
+
+    def run(self, ctx: UserContext, k: int | None = None) -> RunTrace:
+        """Recommend ``k`` items for ``ctx`` and record everything each stage did."""
+        k = self.config.k if k is None else k
+        if k <= 0:
+            raise InputError(f"k must be a positive number of items; got {k}")
+        if k > len(self.catalog):
+            raise InputError(f"k = {k} is larger than the {self.catalog.name} catalog ({len(self.catalog)} items)")
+        timings: list[StageTiming] = []
+        notices: list[str] = []
+
+        with self._timed(timings, "context", type(self.context).__name__):
+            state = self.context(ctx)
+        with self._timed(timings, "intent", type(self.intent).__name__):
+            intent: Intent = self.intent(state)
+        with self._timed(timings, "candidates", type(self.candidates).__name__):
+            cands = self.candidates(state)
+        cold = ctx.is_cold()
+
+        if cold:
+            scorers: dict[str, Scorer] = {"popularity": self._popularity_fallback()}
+            notices.append("Cold start: no history or profile, so this list is ranked by popularity only.")
+        else:
+            scorers = self.scorers
+        lists: list[ScoreList] = []
+        for name, scorer in scorers.items():
+            with self._timed(timings, "scorers", name):
+                sl = scorer(state, intent, cands.index)
+            sl.name = name
+            if sl.scores.size and np.isnan(sl.scores).all():
+                notices.append(f"Scorer {name!r} could not score any candidate" + (f": {sl.note}." if sl.note else "."))
+            lists.append(sl)
+
+        with self._timed(timings, "fusion", type(self.fusion).__name__):
+            fused: Fused = self.fusion(lists) if cands.index.size else Fused(np.zeros(0), {}, {})
+            order = np.lexsort((cands.index, -fused.scores))[:k]
+        if cands.index.size == 0:
+            notices.append(f"No items left to recommend after filtering ({_excluded_text(cands.excluded)}).")
+        elif order.size < k:
+            notices.append(f"Only {order.size} items pass the filters ({_excluded_text(cands.excluded)}).")
+
+        top = cands.index[order]
+        with self._timed(timings, "explain", type(self.reasoner).__name__):
+            evidence: dict[str, dict[int, Any]] = {name: s.explain(state, top) for name, s in scorers.items()}
+            history_items = [self.catalog.items[int(i)] for i in state.history_index]
+            requests = [
+                ReasonRequest(
+                    item=self.catalog.items[int(idx)],
+                    contributions={n: float(c[pos]) for n, c in fused.contributions.items()},
+                    evidence={n: evidence[n].get(int(idx), []) for n in scorers},
+                    history=history_items,
+                    intent=intent,
+                    cold_start=cold,
+                )
+                for idx, pos in zip(top, order, strict=True)
+            ]
+            reasons = self.reasoner(requests)
+
+        items = []
+        for rank, (idx, pos, reason) in enumerate(zip(top, order, reasons, strict=True), start=1):
+            item = self.catalog.items[int(idx)]
+            items.append(
+                RankedItem(
+                    rank=rank,
+                    item_id=item.item_id,
+                    title=item.title,
+                    categories=list(item.categories),
+                    score=float(fused.scores[pos]),
+                    scores={sl.name: _finite_or_none(sl.scores[pos]) for sl in lists},
+                    normalized={n: _finite_or_none(v[pos]) for n, v in fused.normalized.items()},
+                    contributions={n: float(v[pos]) for n, v in fused.contributions.items()},
+                    evidence={n: [EvidenceOut(**e.as_dict()) for e in evidence[n].get(int(idx), [])] for n in scorers},
+                    reason=reason,
+                    attributes=item.attributes,
+                )
+            )
+        event_times = {e.item_id: e.timestamp for e in ctx.history}
+        return RunTrace(
+            run_id=uuid.uuid4().hex[:12],
+            created_at=datetime.now(UTC),
+            config_name=self.config.name,
+            config=self.config.model_dump(mode="json"),
+            device=self.device,
+            user=ctx,
+            history=[
+                HistoryOut(
+                    item_id=self.catalog.items[int(i)].item_id,
+                    title=self.catalog.items[int(i)].title,
+                    weight=round(float(w), 6),
+                    timestamp=event_times.get(self.catalog.items[int(i)].item_id),
+                )
+                for i, w in zip(state.history_index, state.history_weights, strict=True)
+            ],
+            intent=intent,
+            candidates={"count": int(cands.index.size), "excluded": cands.excluded},
+            scorers=list(scorers),
+            items=items,
+            timings=timings,
+            notices=notices,
+            cold_start=cold,
+        )
+
+
+def _excluded_text(excluded: dict[str, int]) -> str:
+    return ", ".join(f"{n} excluded as {why}" for why, n in excluded.items()) or "nothing excluded"

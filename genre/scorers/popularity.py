@@ -1,0 +1,47 @@
+"""Popularity: how many interactions an item has (or a catalog popularity attribute)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genre.components import ComponentConfig, Env, Scorer
+from genre.errors import ConfigError
+from genre.types import Evidence, Intent, ScoreList, UserState
+
+
+class PopularityConfig(ComponentConfig):
+    count_label: str = "interactions"
+    """Noun for the count in evidence text (e.g. ratings, reviews, reads)."""
+
+
+class PopularityScorer(Scorer):
+    """log(1 + count) of each item's interactions, or of the catalog's popularity attribute."""
+
+    Config = PopularityConfig
+    config: PopularityConfig
+
+    def prepare(self, env: Env) -> None:
+        catalog = env.catalog
+        if catalog.interactions is not None and len(catalog.interactions):
+            counts = np.bincount(catalog.interactions.item_index, minlength=len(catalog)).astype(np.float64)
+        elif catalog.popularity_field:
+            field = catalog.popularity_field
+            counts = np.array([float(i.attributes.get(field, 0) or 0) for i in catalog.items])
+        else:
+            raise ConfigError(
+                f"scorer 'popularity' needs interactions, but the {catalog.name} catalog has none; "
+                "set data.popularity_field to an item attribute holding a count (e.g. review_count)"
+            )
+        self.counts = counts
+        self.log_counts = np.log1p(counts)
+
+    def __call__(self, state: UserState, intent: Intent, candidates: np.ndarray) -> ScoreList:
+        return ScoreList("popularity", self.log_counts[candidates])
+
+    def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:
+        return {
+            int(i): [
+                Evidence("popularity", f"{int(self.counts[i]):,} {self.config.count_label}", float(self.counts[i]))
+            ]
+            for i in items
+        }

@@ -1,0 +1,113 @@
+"""Shared fixtures: a seeded rng, a tiny JSONL catalog, and a deterministic test-only embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genre.components import Env
+from genre.config import parse_config
+from genre.data import DataConfig, load_catalog
+from genre.types import Catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY_ITEMS = [
+    {"item_id": "a", "title": "Alpine Tent", "category": "Outdoor", "tags": ["tent", "camping"],
+     "description": "A light tent for mountain camping trips.", "attributes": {"brand": "Northwind", "price": 300.0, "reviews": 900}},
+    {"item_id": "b", "title": "Summit Sleeping Bag", "category": "Outdoor", "tags": ["camping", "sleeping"],
+     "description": "A warm sleeping bag for camping in the mountains.", "attributes": {"brand": "Northwind", "price": 180.0, "reviews": 400}},
+    {"item_id": "c", "title": "Trail Stove", "category": "Outdoor", "tags": ["camping", "cooking"],
+     "description": "A compact stove for cooking on camping trips.", "attributes": {"brand": "Kestrel", "price": 60.0, "reviews": 50}},
+    {"item_id": "d", "title": "Chef Knife", "category": "Kitchen", "tags": ["cooking", "knife"],
+     "description": "A sharp steel knife for the home kitchen.", "attributes": {"brand": "Forge", "price": 90.0, "reviews": 2000}},
+    {"item_id": "e", "title": "Cast Iron Pan", "category": "Kitchen", "tags": ["cooking", "pan"],
+     "description": "A heavy pan for searing and baking in the kitchen.", "attributes": {"brand": "Forge", "price": 45.0, "reviews": 1500}},
+    {"item_id": "f", "title": "Pour Over Kettle", "category": "Coffee", "tags": ["coffee", "kettle"],
+     "description": "A gooseneck kettle for pour over coffee.", "attributes": {"brand": "Brewline", "price": 70.0, "reviews": 300}},
+    {"item_id": "g", "title": "Burr Grinder", "category": "Coffee", "tags": ["coffee", "grinder"],
+     "description": "A burr grinder for fresh coffee at home.", "attributes": {"brand": "Brewline", "price": 150.0, "reviews": 700}},
+    {"item_id": "h", "title": "Field Notebook", "category": "Stationery", "tags": ["paper", "writing"],
+     "description": "A waterproof notebook for writing outdoors.", "attributes": {"brand": "Kestrel", "price": 12.0, "reviews": 5}},
+]  # fmt: skip
+
+
+class HashEmbedder:
+    """Test-only stand-in for the sentence embedder: hashed bag of words, unit-normalized."""
+
+    name = "hash-test"
+    device = "cpu"
+    dim = 4096
+    stopwords = frozenset({"for", "the", "and", "with", "categories", "tags", "home"})
+
+    def encode(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"[a-z]+", text.lower()):
+                if len(word) > 2 and word not in self.stopwords:
+                    out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+            norm = np.linalg.norm(out[row])
+            if norm:
+                out[row] /= norm
+        return out
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261127)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "cache"
+    monkeypatch.setenv("GENRE_CACHE_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def tiny_catalog_file(tmp_path) -> Path:
+    path = tmp_path / "tiny" / "items.jsonl"
+    path.parent.mkdir()
+    path.write_text("\n".join(json.dumps(r) for r in TINY_ITEMS) + "\n")
+    return path
+
+
+@pytest.fixture
+def tiny_catalog(tiny_catalog_file, cache) -> Catalog:
+    return load_catalog(
+        DataConfig(loader="jsonl", path=str(tiny_catalog_file), name="tiny", popularity_field="reviews")
+    )
+
+
+@pytest.fixture
+def tiny_env(tiny_catalog) -> Env:
+    return Env(tiny_catalog, "cpu", lambda device: HashEmbedder())
+
+
+def tiny_config_dict(catalog_file: Path, **overrides) -> dict:
+    cfg = {
+        "name": "tiny",
+        "device": "cpu",
+        "k": 3,
+        "data": {"loader": "jsonl", "path": str(catalog_file), "name": "tiny", "popularity_field": "reviews"},
+        "intent": {"component": "zero-shot", "config": {"labels": ["camping gear", "kitchen tools", "coffee"]}},
+        "scorers": {
+            "popularity": {"component": "popularity", "config": {"count_label": "reviews"}},
+            "content": {"component": "content"},
+        },
+        "fusion": {"component": "weighted", "config": {"weights": {"popularity": 0.3, "content": 0.7}}},
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+@pytest.fixture
+def tiny_pipeline(tiny_catalog_file, cache):
+    from genre.pipeline import Pipeline
+
+    return Pipeline(parse_config(tiny_config_dict(tiny_catalog_file)), embedder_factory=lambda device: HashEmbedder())

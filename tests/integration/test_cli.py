@@ -1,0 +1,153 @@
+"""The CLI through subprocess: the documented happy paths and every bad input of the brief."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+MOVIES = str(ROOT / "configs" / "movies.toml")
+PRODUCTS = str(ROOT / "configs" / "products.toml")
+
+
+def genre(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "genre", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def assert_clean_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_recommend_user_1_json_is_a_full_trace():
+    proc = genre("recommend", "--config", MOVIES, "--user", "1", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    trace = json.loads(proc.stdout)
+    assert trace["config_name"] == "movies" and trace["device"] in ("cpu", "cuda")
+    assert len(trace["items"]) == 10
+    for item in trace["items"]:
+        assert set(item["scores"]) == {"popularity", "content"}
+        assert item["contributions"] and item["reason"]["text"]
+    assert {t["stage"] for t in trace["timings"]} >= {"context", "intent", "candidates", "scorers", "fusion", "explain"}
+
+
+def test_recommend_history_and_profile_table():
+    proc = genre(
+        "recommend",
+        "--config",
+        MOVIES,
+        "--history",
+        "Toy Story (1995); the lion king",
+        "--profile",
+        "funny",
+        "--k",
+        "5",
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = [ln for ln in proc.stdout.splitlines() if ln[:3].strip().isdigit()]
+    assert len(rows) == 5
+    assert "Toy Story (1995)" in proc.stdout or "The Lion King (1994)" in proc.stdout  # named in reasons
+
+
+def test_products_constraints_from_flags():
+    proc = genre(
+        "recommend", "--config", PRODUCTS, "--user", "coffee-enthusiast", "--price-max", "40", "--format", "json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    items = json.loads(proc.stdout)["items"]
+    assert items and all(i["attributes"]["price"] <= 40 for i in items)
+
+
+def test_profile_file_text(tmp_path):
+    f = tmp_path / "me.txt"
+    f.write_text("Quiet noise-cancelling headphones for long flights.")
+    proc = genre("recommend", "--config", PRODUCTS, "--profile-file", str(f), "--k", "3", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert any(i["categories"] == ["Audio"] for i in json.loads(proc.stdout)["items"])
+
+
+def test_cold_start_is_labelled():
+    proc = genre("recommend", "--config", MOVIES, "--k", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "Cold start" in proc.stdout and "popularity" in proc.stdout
+
+
+def test_components_and_check_config():
+    proc = genre("components")
+    assert proc.returncode == 0
+    for stage in ("[context]", "[intent]", "[candidates]", "[scorers]", "[fusion]", "[explain]"):
+        assert stage in proc.stdout
+    assert "half_life_days" in proc.stdout and "normalization" in proc.stdout
+    data = json.loads(genre("components", "--format", "json").stdout)
+    assert {r["name"] for r in data["scorers"]} >= {"popularity", "content"}
+    ok = genre("check-config", MOVIES)
+    assert ok.returncode == 0 and "ok:" in ok.stdout
+
+
+def test_bad_config_key(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text((ROOT / "configs" / "movies.toml").read_text().replace("[candidates]", "[candidates]\nmode = 1"))
+    assert_clean_error(genre("check-config", str(cfg)), "unknown key 'mode'", "valid keys: component, config")
+
+
+def test_unknown_component(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text((ROOT / "configs" / "movies.toml").read_text().replace('"content"\nconfig', '"contnet"\nconfig'))
+    assert_clean_error(genre("recommend", "--config", str(cfg), "--user", "1"), "'contnet'", "content, popularity")
+
+
+def test_malformed_toml(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("name = [\n")
+    assert_clean_error(genre("recommend", "--config", str(cfg)), "malformed TOML")
+
+
+def test_unknown_user():
+    assert_clean_error(genre("recommend", "--config", MOVIES, "--user", "99999"), "'99999'", "1..943")
+
+
+def test_unknown_titles_suggest_nearest():
+    proc = genre("recommend", "--config", MOVIES, "--history", "Star Wars (1977); Toy Stroy")
+    assert_clean_error(proc, "'Toy Stroy'", "did you mean", "Toy Story (1995)")
+
+
+@pytest.mark.parametrize(("k", "fragment"), [("0", "positive"), ("-3", "positive"), ("5000", "larger than")])
+def test_bad_k(k, fragment):
+    assert_clean_error(genre("recommend", "--config", MOVIES, "--user", "1", "--k", k), fragment)
+
+
+def test_unreadable_profile_file(tmp_path):
+    assert_clean_error(
+        genre("recommend", "--config", MOVIES, "--profile-file", str(tmp_path / "none.json")),
+        "cannot read profile file",
+    )
+    bad = tmp_path / "p.json"
+    bad.write_text('{"profile": "x", "history": [{"title": "Nope Movie"}]}')
+    assert_clean_error(genre("recommend", "--config", MOVIES, "--profile-file", str(bad)), "'Nope Movie'")
+
+
+def test_bad_constraints():
+    assert_clean_error(
+        genre("recommend", "--config", PRODUCTS, "--user", "trail-runner", "--category", "Garden"), "unknown categories"
+    )
+    assert_clean_error(genre("recommend", "--config", PRODUCTS, "--price-min", "50", "--price-max", "10"), "price_min")
+
+
+def test_readme_profile_example_runs(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```json\n", 1)[1].split("```", 1)[0]
+    f = tmp_path / "readme_profile.json"
+    f.write_text(block)
+    proc = genre("recommend", "--config", PRODUCTS, "--profile-file", str(f), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    items = json.loads(proc.stdout)["items"]
+    assert items and all(i["categories"] == ["Audio"] and i["attributes"]["price"] <= 300 for i in items)

@@ -1,0 +1,83 @@
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from genre.errors import InputError
+from genre.types import Constraints, HistoryEvent, RunTrace, UserContext
+from tests.conftest import TINY_ITEMS
+
+ITEM_IDS = [r["item_id"] for r in TINY_ITEMS]
+
+
+def test_trace_has_every_stage_and_decomposable_scores(tiny_pipeline):
+    trace = tiny_pipeline.run(UserContext(history=[HistoryEvent(item_id="a")], profile="camping"))
+    assert [t.stage for t in trace.timings] == [
+        "context", "intent", "candidates", "scorers", "scorers", "fusion", "explain",
+    ]  # fmt: skip
+    assert trace.device == "cpu" and len(trace.items) == 3
+    for item in trace.items:
+        assert item.score == pytest.approx(sum(item.contributions.values()))
+        assert set(item.scores) == {"popularity", "content"}
+        assert item.reason is not None and item.reason.text
+    # The two other camping items share words with the tent and the profile; kitchen and coffee items do not.
+    assert {i.item_id for i in trace.items[:2]} == {"b", "c"}
+    assert "Alpine Tent" in trace.items[0].reason.text
+    assert trace.intent.labels[0].label == "camping gear"
+
+
+def test_trace_round_trips_through_json(tiny_pipeline):
+    trace = tiny_pipeline.run(UserContext(history=[HistoryEvent(item_id="f")]))
+    data = json.loads(trace.to_json())
+    assert data["items"][0]["evidence"]["content"][0]["item_id"] == "f"
+    assert RunTrace.model_validate(data).items == trace.items
+
+
+def test_cold_start_is_popularity_only_and_labelled(tiny_pipeline):
+    trace = tiny_pipeline.run(UserContext())
+    assert trace.cold_start and trace.scorers == ["popularity"]
+    assert "Cold start" in trace.notices[0]
+    assert [i.item_id for i in trace.items] == ["d", "e", "a"]  # most reviews first
+    assert "most popular" in trace.items[0].reason.text
+
+
+@pytest.mark.parametrize("k", [0, -1, 9])
+def test_bad_k(tiny_pipeline, k):
+    with pytest.raises(InputError, match="k"):
+        tiny_pipeline.run(UserContext(), k=k)
+
+
+def test_filters_leave_fewer_items_with_a_notice(tiny_pipeline):
+    trace = tiny_pipeline.run(UserContext(profile="coffee", constraints=Constraints(categories=["Coffee"])), k=5)
+    assert [i.item_id for i in trace.items] in (["f", "g"], ["g", "f"])
+    assert any("Only 2 items" in n for n in trace.notices)
+    trace = tiny_pipeline.run(UserContext(profile="x", constraints=Constraints(price_max=1)), k=2)
+    assert trace.items == [] and any("No items left" in n for n in trace.notices)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    history=st.lists(st.sampled_from(ITEM_IDS), max_size=5, unique=True),
+    profile=st.sampled_from(["", "coffee", "camping in the mountains", "kitchen knife"]),
+    k=st.integers(1, 8),
+    price_max=st.none() | st.floats(10, 400),
+)
+def test_ranking_invariants(tiny_pipeline, history, profile, k, price_max):
+    ctx = UserContext(
+        history=[HistoryEvent(item_id=i) for i in history],
+        profile=profile,
+        constraints=Constraints(price_max=price_max),
+    )
+    trace = tiny_pipeline.run(ctx, k=k)
+    ids = [i.item_id for i in trace.items]
+    allowed = {
+        r["item_id"]
+        for r in TINY_ITEMS
+        if r["item_id"] not in history and (price_max is None or r["attributes"]["price"] <= price_max)
+    }
+    assert set(ids) <= allowed and len(ids) == len(set(ids)) == min(k, len(allowed))
+    scores = [i.score for i in trace.items]
+    assert all(np.isfinite(scores)) and scores == sorted(scores, reverse=True)
+    assert [i.rank for i in trace.items] == list(range(1, len(ids) + 1))
