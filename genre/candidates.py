@@ -21,6 +21,7 @@ class CandidateFilter(Component):
     config: FilterConfig
 
     def prepare(self, env: Env) -> None:
+        super().prepare(env)
         self.catalog = env.catalog
         self.prices = np.array([np.nan if i.price is None else i.price for i in env.catalog.items])
         self.categories = self.catalog.category_names()

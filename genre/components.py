@@ -12,14 +12,18 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+from scipy import sparse
 
 from genre.data import item_embeddings
+from genre.errors import ConfigError
 from genre.models import Embedder, load_embedder
-from genre.types import Catalog, Evidence, Intent, ScoreList, UserState
+from genre.paths import cache_dir
+from genre.types import Catalog, Evidence, Intent, Interactions, ScoreList, UserState, stable_hash
 
 
 class ComponentConfig(BaseModel):
@@ -39,7 +43,39 @@ class Env:
     catalog: Catalog
     device: str
     embedder_factory: Callable[[str], Embedder] = load_embedder
+    progress: bool = False
+    """Show tqdm progress bars while training (the CLI turns this on)."""
     _embedder: Embedder | None = field(default=None, repr=False)
+    _matrix: Any = field(default=None, repr=False)
+
+    def interactions(self, who: str) -> Interactions:
+        """The catalog's interactions, or a ConfigError saying that ``who`` needs them."""
+        inter = self.catalog.interactions
+        if inter is None or len(inter) == 0:
+            raise ConfigError(
+                f"scorer {who!r} learns from user interactions, but the {self.catalog.name} catalog has none; "
+                "use content, popularity (with data.popularity_field) or attribute scorers for this catalog"
+            )
+        return inter
+
+    def user_item_matrix(self, who: str) -> tuple[sparse.csr_matrix, dict[str, int]]:
+        """Binary users x items matrix of the interactions (implicit feedback) and the user row map."""
+        if self._matrix is None:
+            inter = self.interactions(who)
+            users, rows = np.unique(inter.user_ids, return_inverse=True)
+            data = np.ones(len(inter), dtype=np.float32)
+            m = sparse.csr_matrix((data, (rows, inter.item_index)), shape=(users.size, len(self.catalog)))
+            m.data[:] = 1.0  # repeated events count once
+            self._matrix = (m, {u: i for i, u in enumerate(users)})
+        return self._matrix
+
+    def artifact_dir(self, name: str, params: dict[str, Any]) -> Path:
+        """Where a trained component keeps its state: keyed by catalog, interactions and parameters."""
+        inter = self.catalog.interactions
+        data_key = (
+            f"{self.catalog.name}-{self.catalog.fingerprint}-{inter.fingerprint if inter is not None else 'none'}"
+        )
+        return cache_dir() / "artifacts" / data_key / f"{name}-{stable_hash(params)}"
 
     @property
     def embedder(self) -> Embedder:
@@ -67,6 +103,7 @@ class Component:
 
     def prepare(self, env: Env) -> None:
         """Bind to the catalog and models; called once before the first call."""
+        self.env = env
 
     @classmethod
     def summary(cls) -> str:
@@ -84,3 +121,15 @@ class Scorer(Component, ABC):
     def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:
         """Evidence for a few items (catalog indices): what drove their scores."""
         return {}
+
+    def score_users(self, states: list[UserState], intents: list[Intent]) -> np.ndarray:
+        """Scores of every catalog item for many users, shape (n_users, n_items).
+
+        The evaluation harness calls this; scorers override it with one batched pass.
+        """
+        n_items = len(self.env.catalog)
+        everything = np.arange(n_items, dtype=np.int64)
+        out = np.empty((len(states), n_items))
+        for row, (state, intent) in enumerate(zip(states, intents, strict=True)):
+            out[row] = self(state, intent, everything).scores
+        return out

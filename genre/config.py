@@ -47,6 +47,8 @@ class PipelineConfig(BaseModel):
     scorers: dict[str, StageSpec] = Field(min_length=1)
     """Named scorers; the name is how fusion weights refer to each."""
     fusion: StageSpec = StageSpec(component="weighted")
+    rerank: list[StageSpec] = Field(default_factory=list)
+    """Re-rankers applied in order after fusion (e.g. mmr, popularity-bias)."""
     explain: StageSpec = StageSpec(component="template")
 
     @model_validator(mode="after")
@@ -67,7 +69,9 @@ class PipelineConfig(BaseModel):
         """(location, spec) for every component, scorers as ``scorers.<name>``."""
         out = [("context", self.context), ("intent", self.intent), ("candidates", self.candidates)]
         out += [(f"scorers.{name}", spec) for name, spec in self.scorers.items()]
-        out += [("fusion", self.fusion), ("explain", self.explain)]
+        out.append(("fusion", self.fusion))
+        out += [(f"rerank.{n}", spec) for n, spec in enumerate(self.rerank)]
+        out.append(("explain", self.explain))
         return out
 
     def to_toml(self) -> str:
@@ -103,13 +107,13 @@ def _fields_at(path: list[str]) -> list[str] | None:
     """Valid keys of the config section at ``path`` (for 'unknown key' messages)."""
     model: Any = PipelineConfig
     for depth, part in enumerate(path):
-        if depth == 1 and path[0] == "scorers":
-            model = StageSpec  # path[1] is a scorer name
+        if depth == 1 and path[0] in ("scorers", "rerank"):
+            model = StageSpec  # path[1] is a scorer name or a re-ranker's position
             continue
         info = getattr(model, "model_fields", {}).get(part)
         if info is None:
             return None
-        model = StageSpec if part == "scorers" else info.annotation
+        model = StageSpec if part in ("scorers", "rerank") else info.annotation
     return list(model.model_fields) if hasattr(model, "model_fields") else None
 
 

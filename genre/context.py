@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from genre.components import Component, ComponentConfig, Env
+from genre.components import Component, ComponentConfig
 from genre.errors import InputError
 from genre.types import UserContext, UserState
 
@@ -34,14 +34,12 @@ class RecencyContextEncoder(Component):
     Config = RecencyConfig
     config: RecencyConfig
 
-    def prepare(self, env: Env) -> None:
-        self.env = env
-
     def __call__(self, ctx: UserContext) -> UserState:
         catalog = self.env.catalog
         unknown = [e.item_id for e in ctx.history if catalog.index_of(e.item_id) is None]
         if unknown:
             raise InputError(f"history item ids not in the {catalog.name} catalog: {', '.join(unknown[:10])}")
+        seen = np.array([catalog.index_of(e.item_id) for e in ctx.history], dtype=np.int64)
         events = ctx.history
         if self.config.min_rating is not None:
             events = [e for e in events if e.rating is None or e.rating >= self.config.min_rating]
@@ -69,6 +67,7 @@ class RecencyContextEncoder(Component):
             vector=vector,
             profile_vector=profile_vec,
             profile_weight=pw,
+            seen_index=seen,
         )
 
     def _recency(self, events: list) -> np.ndarray:

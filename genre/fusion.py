@@ -77,3 +77,41 @@ class WeightedFusion(Component):
             contributions[sl.name] = part
             total += part
         return Fused(scores=total, contributions=contributions, normalized=normalized)
+
+
+class LearnedConfig(ComponentConfig):
+    normalization: Normalization = "zscore"
+    """How each scorer's scores are put on one scale before blending."""
+    validation_fraction: float = Field(default=0.1, gt=0, lt=0.5)
+    """Share of each user's latest training interactions held out to fit the weights."""
+    negatives: int = Field(default=20, ge=1, le=500)
+    """Unseen items sampled per held-out positive to form ranking pairs."""
+    negative_pool: int = Field(default=200, ge=0)
+    """Negatives are drawn from the top this-many unseen items by the unweighted blend, so the fit
+    learns to order the head of the list (0 draws from the whole catalog)."""
+    l2: float = Field(default=1e-3, ge=0)
+    """Ridge penalty on the weights."""
+    max_users: int = Field(default=1000, ge=10)
+    """At most this many validation users are used (a seeded sample)."""
+    seed: int = 42
+    """Seed for user and negative sampling."""
+
+
+class LearnedFusion(Component):
+    """Weights fitted by a pairwise logistic ranker on a validation split carved from training data only.
+
+    The weights are non-negative, so each scorer's contribution reads as "how much it added".
+    The pipeline fits them once at build time (cached with the trained scorers).
+    """
+
+    Config = LearnedConfig
+    config: LearnedConfig
+    weights: dict[str, float]
+
+    def __init__(self, config: ComponentConfig | dict | None = None) -> None:
+        super().__init__(config)
+        self.weights = {}
+        self.fit_report: dict[str, object] = {}
+
+    def __call__(self, lists: list[ScoreList]) -> Fused:
+        return WeightedFusion({"weights": self.weights, "normalization": self.config.normalization})(lists)

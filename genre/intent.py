@@ -36,6 +36,7 @@ class ZeroShotIntent(Component):
     config: ZeroShotConfig
 
     def prepare(self, env: Env) -> None:
+        super().prepare(env)
         self.label_vectors = env.embedder.encode(self.config.labels).astype(np.float64)
 
     def __call__(self, state: UserState) -> Intent:

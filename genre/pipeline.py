@@ -17,9 +17,11 @@ from genre.config import PipelineConfig, build_component, load_config
 from genre.data import load_catalog
 from genre.errors import ConfigError, InputError
 from genre.explain.template import ReasonRequest
+from genre.fusion import LearnedFusion
 from genre.models import Embedder, load_embedder, resolve_device
 from genre.scorers import PopularityScorer
 from genre.types import (
+    Catalog,
     EvidenceOut,
     Fused,
     HistoryOut,
@@ -39,11 +41,19 @@ def _finite_or_none(x: float) -> float | None:
 class Pipeline:
     """A built, prepared pipeline: construct once, run many times."""
 
-    def __init__(self, config: PipelineConfig, embedder_factory: Callable[[str], Embedder] = load_embedder) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        embedder_factory: Callable[[str], Embedder] = load_embedder,
+        catalog: Catalog | None = None,
+        progress: bool = False,
+    ) -> None:
+        """Build and prepare every component. ``catalog`` overrides the config's data, e.g. with
+        a training split whose interactions are the only ones trained components may see."""
         self.config = config
         self.device = resolve_device(config.device)
-        self.catalog = load_catalog(config.data)
-        self.env = Env(self.catalog, self.device, embedder_factory)
+        self.catalog = catalog if catalog is not None else load_catalog(config.data)
+        self.env = Env(self.catalog, self.device, embedder_factory, progress=progress)
         self.context = build_component("context", config.context)
         self.intent = build_component("intent", config.intent)
         self.candidates = build_component("candidates", config.candidates)
@@ -53,6 +63,7 @@ class Pipeline:
             assert isinstance(scorer, Scorer)
             self.scorers[name] = scorer
         self.fusion = build_component("fusion", config.fusion)
+        self.rerankers = [build_component("rerank", spec, where=f"rerank.{n}") for n, spec in enumerate(config.rerank)]
         self.reasoner = build_component("explain", config.explain)
         self.prepare_timings: list[StageTiming] = []
         for stage, comp in [("context", self.context), ("intent", self.intent), ("candidates", self.candidates)]:
@@ -62,6 +73,13 @@ class Pipeline:
             with self._timed(self.prepare_timings, "scorers", name):
                 scorer.prepare(self.env)
         self.fusion.prepare(self.env)
+        if isinstance(self.fusion, LearnedFusion):
+            from genre.blend import fit_learned_fusion
+
+            with self._timed(self.prepare_timings, "fusion", "LearnedFusion.fit"):
+                fit_learned_fusion(self)
+        for reranker in self.rerankers:
+            reranker.prepare(self.env)
         self.reasoner.prepare(self.env)
         self._cold_scorer: Scorer | None = next(
             (s for s in self.scorers.values() if isinstance(s, PopularityScorer)), None
@@ -104,6 +122,7 @@ class Pipeline:
             state = self.context(ctx)
         with self._timed(timings, "intent", type(self.intent).__name__):
             intent: Intent = self.intent(state)
+            state.intent = intent
         with self._timed(timings, "candidates", type(self.candidates).__name__):
             cands = self.candidates(state)
         cold = ctx.is_cold()
@@ -124,7 +143,11 @@ class Pipeline:
 
         with self._timed(timings, "fusion", type(self.fusion).__name__):
             fused: Fused = self.fusion(lists) if cands.index.size else Fused(np.zeros(0), {}, {})
-            order = np.lexsort((cands.index, -fused.scores))[:k]
+        if cands.index.size:
+            for reranker in self.rerankers:
+                with self._timed(timings, "rerank", type(reranker).__name__):
+                    fused = reranker(cands.index, fused, k)
+        order = (np.lexsort((cands.index, -fused.scores)) if fused.order is None else fused.order)[:k]
         if cands.index.size == 0:
             notices.append(f"No items left to recommend after filtering ({_excluded_text(cands.excluded)}).")
         elif order.size < k:

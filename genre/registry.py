@@ -9,23 +9,43 @@ from genre.components import Component, Scorer
 from genre.context import RecencyContextEncoder
 from genre.errors import ConfigError
 from genre.explain.template import TemplateReasoner
-from genre.fusion import WeightedFusion
+from genre.fusion import LearnedFusion, WeightedFusion
 from genre.intent import NoIntent, ZeroShotIntent
-from genre.scorers import ContentScorer, PopularityScorer
+from genre.rerank import MMRDiversity, PopularityBiasCorrection, Reranker
+from genre.scorers import (
+    BprScorer,
+    ContentScorer,
+    EaseScorer,
+    IntentMatchScorer,
+    ItemKNNScorer,
+    PopularityScorer,
+    PreferenceScorer,
+    PriceFitScorer,
+)
 
-STAGES: tuple[str, ...] = ("context", "intent", "candidates", "scorers", "fusion", "explain")
+STAGES: tuple[str, ...] = ("context", "intent", "candidates", "scorers", "fusion", "rerank", "explain")
 
 BUILTINS: dict[str, dict[str, type[Component]]] = {
     "context": {"recency": RecencyContextEncoder},
     "intent": {"zero-shot": ZeroShotIntent, "none": NoIntent},
     "candidates": {"filter": CandidateFilter},
-    "scorers": {"popularity": PopularityScorer, "content": ContentScorer},
-    "fusion": {"weighted": WeightedFusion},
+    "scorers": {
+        "popularity": PopularityScorer,
+        "content": ContentScorer,
+        "itemknn": ItemKNNScorer,
+        "ease": EaseScorer,
+        "bpr": BprScorer,
+        "intent-match": IntentMatchScorer,
+        "price-fit": PriceFitScorer,
+        "preference": PreferenceScorer,
+    },
+    "fusion": {"weighted": WeightedFusion, "learned": LearnedFusion},
+    "rerank": {"mmr": MMRDiversity, "popularity-bias": PopularityBiasCorrection},
     "explain": {"template": TemplateReasoner},
 }
 
 # Custom components must derive from these, so a typo'd import path fails at load, not mid-run.
-_STAGE_BASE: dict[str, type[Component]] = {"scorers": Scorer}
+_STAGE_BASE: dict[str, type[Component]] = {"scorers": Scorer, "rerank": Reranker}
 
 
 def resolve(stage: str, name: str) -> type[Component]:

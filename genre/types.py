@@ -57,6 +57,18 @@ class Interactions:
     def __len__(self) -> int:
         return int(self.item_index.shape[0])
 
+    @property
+    def fingerprint(self) -> str:
+        """Hash of every event: trained state is keyed by it, so a new split never reuses old weights."""
+        h = hashlib.sha256()
+        for arr in (self.user_ids.astype(str), self.item_index, self.timestamps, self.ratings):
+            h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(b"|")
+        return h.hexdigest()[:16]
+
+    def subset(self, mask: np.ndarray) -> Interactions:
+        return Interactions(self.user_ids[mask], self.item_index[mask], self.timestamps[mask], self.ratings[mask])
+
     def users(self) -> np.ndarray:
         return np.unique(self.user_ids)
 
@@ -108,6 +120,10 @@ class Catalog:
                 h.update(b"\1")
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
+
+    def with_interactions(self, interactions: Interactions | None) -> Catalog:
+        """The same items with other interactions (e.g. a training split); item caches stay valid."""
+        return Catalog(self.name, self.items, interactions, self.popularity_field)
 
     def category_names(self) -> list[str]:
         return sorted({c for item in self.items for c in item.categories})
@@ -174,6 +190,10 @@ class UserState:
     vector: np.ndarray | None  # unit vector u, None when nothing to encode
     profile_vector: np.ndarray | None = None
     profile_weight: float = 0.0
+    seen_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Every history item, oldest first, before rating and length filters (what CF scorers use)."""
+    intent: Intent | None = None
+    """Set by the pipeline after the intent stage, so evidence can name the intent."""
 
 
 class IntentLabel(BaseModel):
@@ -232,6 +252,8 @@ class Fused:
     scores: np.ndarray  # float64, aligned with candidates
     contributions: dict[str, np.ndarray]  # name -> aligned array; sums to scores
     normalized: dict[str, np.ndarray]
+    order: np.ndarray | None = None
+    """Positions into the candidates, best first, when a re-ranker overrides score order."""
 
 
 # ---- The trace: what every page and the CLI's JSON show -----------------------------------

@@ -111,3 +111,50 @@ def tiny_pipeline(tiny_catalog_file, cache):
     from genre.pipeline import Pipeline
 
     return Pipeline(parse_config(tiny_config_dict(tiny_catalog_file)), embedder_factory=lambda device: HashEmbedder())
+
+
+TINY_EVENTS = [  # (user, item): campers, cooks, coffee people and two mixed users
+    ("u1", "a"), ("u1", "b"), ("u1", "c"),
+    ("u2", "a"), ("u2", "b"),
+    ("u3", "d"), ("u3", "e"),
+    ("u4", "f"), ("u4", "g"),
+    ("u5", "a"), ("u5", "c"), ("u5", "f"),
+    ("u6", "d"), ("u6", "f"), ("u6", "g"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def tiny_cf_env(tiny_catalog) -> Env:
+    """The tiny catalog with interactions, for scorers that learn from them."""
+    from genre.types import Catalog, Interactions
+
+    users = np.array([u for u, _ in TINY_EVENTS])
+    items = np.array([tiny_catalog.index_of(i) for _, i in TINY_EVENTS], dtype=np.int64)
+    inter = Interactions(users, items, np.arange(len(TINY_EVENTS), dtype=np.float64), np.full(len(TINY_EVENTS), 5.0))
+    catalog = Catalog(name="tiny-cf", items=tiny_catalog.items, interactions=inter)
+    return Env(catalog, "cpu", lambda device: HashEmbedder())
+
+
+def clustered_catalog(n_clusters: int = 4, per_cluster: int = 10, users_per_cluster: int = 40, seed: int = 7):
+    """Synthetic catalog where users only consume items of their own cluster, in time order.
+
+    Popularity is flat by construction, so only scorers that use co-occurrence can do well.
+    """
+    from genre.types import Catalog, Interactions, Item
+
+    gen = np.random.default_rng(seed)
+    items = [
+        Item(item_id=f"i{c}{j:02d}", title=f"Item {c}-{j}", categories=(f"cluster{c}",), description=f"thing {c}")
+        for c in range(n_clusters)
+        for j in range(per_cluster)
+    ]
+    users, idx, ts = [], [], []
+    for c in range(n_clusters):
+        for u in range(users_per_cluster):
+            picks = gen.choice(per_cluster, size=8, replace=False) + c * per_cluster
+            for t, i in enumerate(picks):
+                users.append(f"c{c}u{u}")
+                idx.append(int(i))
+                ts.append(1_700_000_000.0 + 86400.0 * t + u)
+    inter = Interactions(np.array(users), np.array(idx, dtype=np.int64), np.array(ts), np.full(len(idx), 4.0))
+    return Catalog(name="clustered", items=items, interactions=inter)

@@ -44,12 +44,12 @@ def test_unknown_top_level_key_lists_valid_keys(tmp_path):
 
 def test_unknown_component_lists_builtins(tmp_path):
     msg = _err(tmp_path, BASE + "[scorers.x]\ncomponent = 'magic'\n")
-    assert "unknown scorers component 'magic'" in msg and "content, popularity" in msg
+    assert "unknown scorers component 'magic'" in msg and "bpr, content, ease, intent-match, itemknn" in msg
 
 
 def test_unknown_component_option_lists_valid_options(tmp_path):
     msg = _err(tmp_path, BASE + "config = { cuont_label = 'r' }\n")
-    assert "[scorers.pop.config] unknown key 'cuont_label'; valid keys: count_label" in msg
+    assert "[scorers.pop.config] unknown key 'cuont_label'; valid keys: half_life_days, count_label" in msg
 
 
 def test_out_of_range_parameter_names_field(tmp_path):

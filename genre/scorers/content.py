@@ -21,6 +21,7 @@ class ContentScorer(Scorer):
     config: ContentConfig
 
     def prepare(self, env: Env) -> None:
+        super().prepare(env)
         self.catalog = env.catalog
         self.vectors = env.item_vectors.astype(np.float64)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field
 
 from genre.components import ComponentConfig, Env, Scorer
 from genre.errors import ConfigError
@@ -10,6 +11,8 @@ from genre.types import Evidence, Intent, ScoreList, UserState
 
 
 class PopularityConfig(ComponentConfig):
+    half_life_days: float | None = Field(default=None, gt=0)
+    """Time decay: an interaction this many days older than the newest counts half; unset counts all equally."""
     count_label: str = "interactions"
     """Noun for the count in evidence text (e.g. ratings, reviews, reads)."""
 
@@ -21,9 +24,16 @@ class PopularityScorer(Scorer):
     config: PopularityConfig
 
     def prepare(self, env: Env) -> None:
+        super().prepare(env)
+        self.trend: np.ndarray | None = None
         catalog = env.catalog
-        if catalog.interactions is not None and len(catalog.interactions):
-            counts = np.bincount(catalog.interactions.item_index, minlength=len(catalog)).astype(np.float64)
+        inter = catalog.interactions
+        if inter is not None and len(inter):
+            counts = np.bincount(inter.item_index, minlength=len(catalog)).astype(np.float64)
+            if self.config.half_life_days is not None:
+                age_days = (inter.timestamps.max() - inter.timestamps) / 86400.0
+                decayed = 0.5 ** (age_days / self.config.half_life_days)
+                self.trend = np.bincount(inter.item_index, weights=decayed, minlength=len(catalog))
         elif catalog.popularity_field:
             field = catalog.popularity_field
             counts = np.array([float(i.attributes.get(field, 0) or 0) for i in catalog.items])
@@ -33,7 +43,7 @@ class PopularityScorer(Scorer):
                 "set data.popularity_field to an item attribute holding a count (e.g. review_count)"
             )
         self.counts = counts
-        self.log_counts = np.log1p(counts)
+        self.log_counts = np.log1p(self.trend if self.trend is not None else counts)
 
     def __call__(self, state: UserState, intent: Intent, candidates: np.ndarray) -> ScoreList:
         return ScoreList("popularity", self.log_counts[candidates])

@@ -102,7 +102,11 @@ def test_bad_config_key(tmp_path):
 def test_unknown_component(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text((ROOT / "configs" / "movies.toml").read_text().replace('"content"\nconfig', '"contnet"\nconfig'))
-    assert_clean_error(genre("recommend", "--config", str(cfg), "--user", "1"), "'contnet'", "content, popularity")
+    assert_clean_error(
+        genre("recommend", "--config", str(cfg), "--user", "1"),
+        "'contnet'",
+        "bpr, content, ease, intent-match, itemknn",
+    )
 
 
 def test_malformed_toml(tmp_path):

@@ -9,8 +9,18 @@ import pytest
 
 from genre.components import Scorer
 from genre.context import RecencyContextEncoder
-from genre.intent import NoIntent
-from genre.scorers import ContentScorer, PopularityScorer
+from genre.errors import ConfigError
+from genre.intent import NoIntent, ZeroShotIntent
+from genre.scorers import (
+    BprScorer,
+    ContentScorer,
+    EaseScorer,
+    IntentMatchScorer,
+    ItemKNNScorer,
+    PopularityScorer,
+    PreferenceScorer,
+    PriceFitScorer,
+)
 from genre.types import HistoryEvent, UserContext
 
 
@@ -19,31 +29,45 @@ class ScorerContract:
     config: ClassVar[dict] = {}
 
     @pytest.fixture
-    def scorer(self, tiny_env) -> Scorer:
+    def env(self, tiny_env):
+        return tiny_env
+
+    @pytest.fixture
+    def scorer(self, env) -> Scorer:
         s = self.component(self.config)
-        s.prepare(tiny_env)
+        s.prepare(env)
         return s
 
     @pytest.fixture
-    def state(self, tiny_env):
+    def state(self, env):
         enc = RecencyContextEncoder()
-        enc.prepare(tiny_env)
-        return enc(UserContext(history=[HistoryEvent(item_id="a"), HistoryEvent(item_id="f")], profile="camping"))
+        enc.prepare(env)
+        zs = ZeroShotIntent({"labels": ["camping gear", "coffee brewing"]})
+        zs.prepare(env)
+        st = enc(UserContext(history=[HistoryEvent(item_id="a"), HistoryEvent(item_id="f")], profile="camping"))
+        st.intent = zs(st)
+        return st
+
+    def test_score_users_matches_single_calls(self, scorer, state, env):
+        everything = np.arange(len(env.catalog), dtype=np.int64)
+        batch = scorer.score_users([state, state], [state.intent, state.intent])
+        assert batch.shape == (2, len(env.catalog))
+        np.testing.assert_allclose(batch[0], scorer(state, state.intent, everything).scores, rtol=1e-5, atol=1e-6)
 
     def test_one_finite_score_per_candidate(self, scorer, state):
         cands = np.array([1, 3, 4, 6], dtype=np.int64)
-        out = scorer(state, NoIntent()(state), cands)
+        out = scorer(state, state.intent, cands)
         assert out.scores.shape == (4,)
         assert np.isfinite(out.scores).all()
 
     def test_scores_are_aligned_with_candidate_order(self, scorer, state):
         cands = np.array([1, 3, 4, 6], dtype=np.int64)
-        forward = scorer(state, NoIntent()(state), cands).scores
-        backward = scorer(state, NoIntent()(state), cands[::-1]).scores
+        forward = scorer(state, state.intent, cands).scores
+        backward = scorer(state, state.intent, cands[::-1]).scores
         np.testing.assert_allclose(forward, backward[::-1])
 
     def test_empty_candidates(self, scorer, state):
-        assert scorer(state, NoIntent()(state), np.zeros(0, dtype=np.int64)).scores.shape == (0,)
+        assert scorer(state, state.intent, np.zeros(0, dtype=np.int64)).scores.shape == (0,)
 
     def test_explain_covers_requested_items_only(self, scorer, state):
         ev = scorer.explain(state, np.array([3, 6]))
@@ -86,3 +110,115 @@ class TestContent(ScorerContract):
         history_ev = [e for e in ev if e.kind == "history_item"]
         assert [e.item_id for e in history_ev] == ["f"]  # pour-over kettle, not the tent
         assert any(e.kind == "profile" for e in ev)
+
+
+class InteractionScorerContract(ScorerContract):
+    @pytest.fixture
+    def env(self, tiny_cf_env):
+        return tiny_cf_env
+
+    def test_needs_interactions(self, tiny_env):
+        with pytest.raises(ConfigError, match="learns from user interactions"):
+            self.component(self.config).prepare(tiny_env)
+
+    def test_nan_without_history(self, scorer, env):
+        enc = RecencyContextEncoder()
+        enc.prepare(env)
+        empty = enc(UserContext(profile="camping"))
+        assert np.isnan(scorer(empty, NoIntent()(empty), np.array([0, 1])).scores).all()
+
+    def test_co_consumed_item_ranks_first(self, scorer, env):
+        # Users who had the tent (a) also had the sleeping bag (b) and the stove (c); nobody had the notebook.
+        enc = RecencyContextEncoder()
+        enc.prepare(env)
+        st = enc(UserContext(history=[HistoryEvent(item_id="a")]))
+        scores = scorer(st, NoIntent()(st), np.arange(1, 8)).scores
+        best = env.catalog.items[1 + int(np.argmax(scores))].item_id
+        assert best in {"b", "c"}
+        assert scores[1 - 1] > scores[7 - 1]  # b above h
+
+    def test_trained_state_is_cached_and_reloaded(self, scorer, env, state):
+        again = self.component(self.config)
+        again.prepare(env)
+        cands = np.arange(len(env.catalog))
+        np.testing.assert_allclose(again(state, state.intent, cands).scores, scorer(state, state.intent, cands).scores)
+
+
+class TestItemKNN(InteractionScorerContract):
+    component = ItemKNNScorer
+    config: ClassVar[dict] = {"neighbors": 3, "shrinkage": 0.0}
+
+    def test_exact_cosine(self, scorer, env):
+        # a: users u1,u2,u5; b: u1,u2 -> cos = 2 / sqrt(3*2)
+        ai, bi = env.catalog.index_of("a"), env.catalog.index_of("b")
+        assert scorer.weights[ai, bi] == pytest.approx(2 / np.sqrt(6), rel=1e-5)
+
+
+class TestEase(InteractionScorerContract):
+    component = EaseScorer
+    config: ClassVar[dict] = {"l2": 1.0}
+
+    def test_zero_diagonal(self, scorer):
+        assert np.allclose(np.diag(scorer.weights), 0)
+
+    def test_negative_l2_rejected(self):
+        with pytest.raises(ValueError, match="greater than 0"):
+            EaseScorer({"l2": -1})
+
+
+class TestBpr(InteractionScorerContract):
+    component = BprScorer
+    config: ClassVar[dict] = {"dims": 8, "epochs": 60, "lr": 0.05, "negatives": 4, "batch_size": 16}
+
+    def test_zero_dims_rejected(self):
+        with pytest.raises(ValueError, match="dims"):
+            BprScorer({"dims": 0})
+
+    def test_balanced_and_popularity_sampling_train(self, env, state):
+        s = BprScorer({**self.config, "balance_users": True, "negative_sampling": "popularity"})
+        s.prepare(env)
+        assert np.isfinite(s(state, state.intent, np.arange(8)).scores).all()
+
+
+class TestIntentMatch(ScorerContract):
+    component = IntentMatchScorer
+
+    def test_coffee_intent_prefers_coffee_items(self, scorer, env):
+        enc = RecencyContextEncoder()
+        enc.prepare(env)
+        zs = ZeroShotIntent({"labels": ["camping tent", "coffee grinder kettle"], "temperature": 0.01})
+        zs.prepare(env)
+        st = enc(UserContext(profile="coffee grinder"))
+        intent = zs(st)
+        scores = scorer(st, intent, np.array([0, 6])).scores  # tent vs grinder
+        assert scores[1] > scores[0]
+
+    def test_unknown_option_rejected(self):
+        with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+            IntentMatchScorer({"x": 1})
+
+
+class TestPriceFit(ScorerContract):
+    component = PriceFitScorer
+
+    def test_stated_range_centre_scores_highest(self, scorer, env):
+        from genre.types import Constraints
+
+        enc = RecencyContextEncoder()
+        enc.prepare(env)
+        st = enc(UserContext(profile="x", constraints=Constraints(price_min=50, price_max=100)))
+        # prices: c 60, d 90, e 45, h 12 -> geometric centre of 50..100 is ~70.7
+        scores = scorer(st, NoIntent()(st), np.array([2, 3, 4, 7])).scores
+        assert scores.argmax() in (0, 1) and scores[3] < 0.01
+        assert "fits your range $50-$100" in scorer.explain(st, np.array([2]))[2][0].label
+
+
+class TestPreference(ScorerContract):
+    component = PreferenceScorer
+
+    def test_category_and_brand_shares(self, scorer, env):
+        enc = RecencyContextEncoder()
+        enc.prepare(env)
+        st = enc(UserContext(history=[HistoryEvent(item_id="a")]))  # Outdoor, Northwind
+        scores = scorer(st, NoIntent()(st), np.array([1, 2, 3])).scores
+        np.testing.assert_allclose(scores, [1.5, 1.0, 0.0])  # same category+brand, same category, neither

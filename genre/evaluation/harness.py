@@ -1,0 +1,245 @@
+"""The evaluation harness: every scorer and every fused config, on one split, in one run.
+
+Components are fitted on a catalog whose interactions are the training split only, so
+nothing trained ever sees a test interaction. Each user's training items are excluded
+from their ranking; test items are the relevant set (binary relevance).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from genre.config import PipelineConfig
+from genre.data import load_catalog
+from genre.errors import ConfigError, DataError
+from genre.evaluation.metrics import evaluate_rankings
+from genre.evaluation.splits import Split, random_split, read_split_dir, temporal_split
+from genre.pipeline import Pipeline
+from genre.types import Catalog, HistoryEvent, Intent, Interactions, ScoreList, UserContext, UserState, stable_hash
+
+Protocol = Literal["T", "R"]
+COLD_MAX_TRAIN = 5
+"""Users with at most this many training interactions are reported as cold."""
+TOP = 100
+"""Ranking depth kept per user: metrics use @10/@20, MRR is computed within the top 100."""
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class EvalRow:
+    name: str
+    kind: Literal["scorer", "fusion"]
+    metrics: dict[str, float]
+    warm: dict[str, float]
+    cold: dict[str, float]
+    seconds: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalReport:
+    protocol: str
+    dataset: str
+    users: int
+    cold_users: int
+    train_interactions: int
+    test_interactions: int
+    rows: list[EvalRow]
+    seconds: float
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, default=float)
+
+    def best(self, kind: str, metric: str = "ndcg@10") -> EvalRow:
+        return max((r for r in self.rows if r.kind == kind), key=lambda r: r.metrics[metric])
+
+    def to_markdown(self) -> str:
+        cols = ["ndcg@10", "recall@10", "recall@20", "mrr", "coverage@10"]
+        head = "| row | kind | " + " | ".join(cols) + " | warm ndcg@10 | cold ndcg@10 | fit s |"
+        lines = [head, "|" + "---|" * (len(cols) + 5)]
+        for r in self.rows:
+            cold = f"{r.cold['ndcg@10']:.4f}" if r.cold else "n/a"
+            lines.append(
+                f"| {r.name} | {r.kind} | "
+                + " | ".join(f"{r.metrics[c]:.4f}" for c in cols)
+                + f" | {r.warm.get('ndcg@10', float('nan')):.4f} | {cold} | {r.seconds:.1f} |"
+            )
+        return "\n".join(lines)
+
+
+def make_split(catalog: Catalog, protocol: Protocol, split_dir: Path | None) -> Split:
+    if split_dir is not None:
+        return read_split_dir(split_dir, catalog)
+    if catalog.interactions is None or len(catalog.interactions) == 0:
+        raise DataError(
+            f"the {catalog.name} catalog has no user interactions, so there is nothing to hold out and "
+            "no ranking to measure; evaluate a catalog with interactions (e.g. configs/movies.toml) "
+            "or pass --split-dir with train.csv and test.csv"
+        )
+    if protocol == "T":
+        return temporal_split(catalog.interactions, 0.2)
+    if protocol == "R":
+        return random_split(catalog.interactions, 0.25, seed=42)
+    raise ConfigError(f"protocol must be one of T, R. Got {protocol!r}")
+
+
+def user_contexts(train: Interactions, catalog: Catalog, users: list[str]) -> list[UserContext]:
+    """Each user's training history as a UserContext (oldest first), in ``users`` order."""
+    order = np.lexsort((train.timestamps, train.user_ids))
+    uids, items, stamps = train.user_ids[order], train.item_index[order], train.timestamps[order]
+    starts = np.searchsorted(uids, users, side="left")
+    ends = np.searchsorted(uids, users, side="right")
+    out = []
+    for user, a, b in zip(users, starts, ends, strict=True):
+        events = [
+            HistoryEvent(item_id=catalog.items[int(i)].item_id, timestamp=datetime.fromtimestamp(float(t), tz=UTC))
+            for i, t in zip(items[a:b], stamps[a:b], strict=True)
+        ]
+        out.append(UserContext(user_id=user, history=events))
+    return out
+
+
+def encode_users(pipeline: Pipeline, contexts: list[UserContext]) -> tuple[list[UserState], list[Intent]]:
+    states, intents = [], []
+    for ctx in contexts:
+        state = pipeline.context(ctx)
+        intent = pipeline.intent(state)
+        state.intent = intent
+        states.append(state)
+        intents.append(intent)
+    return states, intents
+
+
+def _topk_from_matrix(scores: np.ndarray, seen: list[np.ndarray], fallback: np.ndarray) -> np.ndarray:
+    """Top items per row with each row's seen items excluded; rows with no score use ``fallback``."""
+    m = np.where(np.isnan(scores), -np.inf, scores)
+    empty = ~np.isfinite(m).any(axis=1)
+    m[empty] = fallback[None, :]
+    for row, s in enumerate(seen):
+        m[row, s] = -np.inf
+    top = min(TOP, m.shape[1])
+    part = np.argpartition(-m, top - 1, axis=1)[:, :top]
+    vals = np.take_along_axis(m, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    return np.take_along_axis(part, order, axis=1)
+
+
+def evaluate(
+    configs: list[PipelineConfig],
+    protocol: Protocol = "T",
+    split_dir: Path | None = None,
+    max_users: int | None = None,
+    progress: Progress | None = None,
+    train_progress: bool = False,
+) -> EvalReport:
+    """Evaluate every scorer and every config's fusion on one shared split."""
+    if not configs:
+        raise ConfigError("evaluate needs at least one config")
+    data = {c.data.model_dump_json() for c in configs}
+    if len(data) > 1:
+        raise ConfigError("all configs evaluated together must use the same [data] section")
+    report = progress or (lambda message, fraction: None)
+    started = time.perf_counter()
+    catalog = load_catalog(configs[0].data)
+    split = make_split(catalog, protocol, split_dir)
+    train_catalog = catalog.with_interactions(split.train)
+    relevant_by_user = split.test_items_by_user()
+    users = sorted(relevant_by_user)
+    if max_users is not None and max_users < len(users):
+        users = sorted(np.random.default_rng(42).choice(users, size=max_users, replace=False).tolist())
+    relevant = [relevant_by_user[u] for u in users]
+    train_counts = split.train_counts_by_user()
+    cold_mask = np.array([train_counts.get(u, 0) <= COLD_MAX_TRAIN for u in users])
+    contexts = user_contexts(split.train, catalog, users)
+    seen = [np.array([catalog.index_of(e.item_id) for e in c.history], dtype=np.int64) for c in contexts]
+    popularity = np.log1p(np.bincount(split.train.item_index, minlength=len(catalog)).astype(np.float64))
+
+    rows: list[EvalRow] = []
+    scored: dict[str, np.ndarray] = {}
+    done_scorers: set[str] = set()
+    for n, cfg in enumerate(configs):
+        report(f"training {cfg.name} on the training split", n / len(configs))
+        t0 = time.perf_counter()
+        pipe = Pipeline(cfg, catalog=train_catalog, progress=train_progress)
+        build_seconds = time.perf_counter() - t0
+        states, intents = encode_users(pipe, contexts)
+        matrices: dict[str, np.ndarray] = {}
+        for name, scorer in pipe.scorers.items():
+            key = stable_hash({"component": cfg.scorers[name].component, "config": cfg.scorers[name].config})
+            if key not in scored:
+                t1 = time.perf_counter()
+                scored[key] = scorer.score_users(states, intents)
+                fit = next((t.ms / 1000 for t in pipe.prepare_timings if t.component == name), 0.0)
+                if key not in done_scorers:
+                    done_scorers.add(key)
+                    topk = _topk_from_matrix(scored[key], seen, popularity)
+                    label = name if all(r.name != name for r in rows) else f"{name} ({cfg.name})"
+                    secs = fit + time.perf_counter() - t1
+                    rows.append(_row(label, "scorer", topk, relevant, cold_mask, len(catalog), secs))
+            matrices[name] = scored[key]
+        report(f"fusing {cfg.name}", (n + 0.5) / len(configs))
+        topk = _fused_topk(pipe, matrices, seen, popularity)
+        detail: dict[str, Any] = {"fusion": cfg.fusion.component, "rerank": [r.component for r in cfg.rerank]}
+        weights = getattr(pipe.fusion, "weights", None) or getattr(pipe.fusion.config, "weights", None)
+        if weights:
+            detail["weights"] = {k: round(float(v), 4) for k, v in weights.items()}
+        rows.append(_row(cfg.name, "fusion", topk, relevant, cold_mask, len(catalog), build_seconds, detail))
+    report("done", 1.0)
+    return EvalReport(
+        protocol=split.name if split_dir is not None else protocol,
+        dataset=catalog.name,
+        users=len(users),
+        cold_users=int(cold_mask.sum()),
+        train_interactions=len(split.train),
+        test_interactions=len(split.test),
+        rows=rows,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+
+
+def _fused_topk(
+    pipe: Pipeline, matrices: dict[str, np.ndarray], seen: list[np.ndarray], popularity: np.ndarray
+) -> np.ndarray:
+    n_items = len(pipe.catalog)
+    out = np.full((len(seen), min(TOP, n_items)), -1, dtype=np.int64)
+    everything = np.arange(n_items, dtype=np.int64)
+    for row, s in enumerate(seen):
+        mask = np.ones(n_items, dtype=bool)
+        mask[s] = False
+        cands = everything[mask]
+        lists = [ScoreList(name, m[row, cands]) for name, m in matrices.items()]
+        if all(np.isnan(sl.scores).all() for sl in lists):
+            lists = [ScoreList("popularity", popularity[cands])]
+        fused = pipe.fusion(lists)
+        for reranker in pipe.rerankers:
+            fused = reranker(cands, fused, out.shape[1])
+        order = np.lexsort((cands, -fused.scores)) if fused.order is None else fused.order
+        top = cands[order[: out.shape[1]]]
+        out[row, : top.size] = top
+    return out
+
+
+def _row(
+    name: str,
+    kind: Literal["scorer", "fusion"],
+    topk: np.ndarray,
+    relevant: list[np.ndarray],
+    cold_mask: np.ndarray,
+    n_items: int,
+    seconds: float,
+    detail: dict[str, Any] | None = None,
+) -> EvalRow:
+    metrics = evaluate_rankings(topk, relevant, n_items, ks=(10, 20))
+    warm = metrics.subset(~cold_mask).mean() if (~cold_mask).any() else {}
+    cold = metrics.subset(cold_mask).mean() if cold_mask.any() else {}
+    return EvalRow(name, kind, metrics.mean(), warm, cold, round(seconds, 2), detail or {})

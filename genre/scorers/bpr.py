@@ -1,0 +1,219 @@
+"""BPR matrix factorization in torch (Rendle et al. 2009), on the configured device."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from genre.components import ComponentConfig, Env, Scorer
+from genre.types import Evidence, Intent, ScoreList, UserState
+
+
+class BprConfig(ComponentConfig):
+    dims: int = Field(default=64, ge=1, le=1024)
+    """Latent factors per user and item."""
+    epochs: int = Field(default=40, ge=1, le=1000)
+    """Passes over the training interactions."""
+    lr: float = Field(default=0.01, gt=0, le=1)
+    """Adam learning rate."""
+    l2: float = Field(default=1e-4, ge=0)
+    """Weight decay on the factors touched by each batch."""
+    negatives: int = Field(default=4, ge=1, le=100)
+    """Sampled negative items per positive interaction."""
+    negative_sampling: Literal["uniform", "popularity"] = "uniform"
+    """`popularity` samples negatives in proportion to count^0.75, so popular items are pushed down harder."""
+    balance_users: bool = False
+    """Sample the same number of triples per user (class-balanced) instead of one per interaction,
+    so heavy users do not dominate on skewed data."""
+    batch_size: int = Field(default=4096, ge=16)
+    """Triples per optimizer step."""
+    fold_in_steps: int = Field(default=60, ge=1, le=1000)
+    """Gradient steps to fit a vector for a user who was not in the training data."""
+    seed: int = 42
+    """Seed for initialization and sampling."""
+    evidence_items: int = Field(default=3, ge=1, le=20)
+    """How many history items to report as evidence."""
+
+
+class BprScorer(Scorer):
+    """BPR-MF: user and item factors trained so seen items outrank sampled unseen ones."""
+
+    Config = BprConfig
+    config: BprConfig
+
+    def prepare(self, env: Env) -> None:
+        super().prepare(env)
+        from safetensors.numpy import load_file, save_file
+
+        self.catalog = env.catalog
+        matrix, self.user_rows = env.user_item_matrix("bpr")
+        folder = env.artifact_dir("bpr", self.config.model_dump())
+        path = folder / "factors.safetensors"
+        if path.exists():
+            tensors = load_file(path)
+            if tensors["items"].shape[0] == len(self.catalog) and tensors["users"].shape[0] == matrix.shape[0]:
+                self.user_factors, self.item_factors = tensors["users"], tensors["items"]
+                self.item_bias = tensors["item_bias"]
+                return
+        started = time.perf_counter()
+        losses = self._train(matrix)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "factors.partial.safetensors"
+        save_file({"users": self.user_factors, "items": self.item_factors, "item_bias": self.item_bias}, tmp)
+        tmp.replace(path)
+        meta = {"config": self.config.model_dump(), "seconds": round(time.perf_counter() - started, 2), "loss": losses}
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+
+    def _train(self, matrix: object) -> list[float]:
+        import torch as t
+        from scipy import sparse
+
+        cfg = self.config
+        x = sparse.csr_matrix(matrix)
+        n_users, n_items = x.shape
+        users, items = x.nonzero()
+        gen = np.random.default_rng(cfg.seed)
+        t.manual_seed(cfg.seed)
+        dev = self.env.device
+        user_emb = t.nn.Embedding(n_users, cfg.dims, device=dev)
+        item_emb = t.nn.Embedding(n_items, cfg.dims, device=dev)
+        bias = t.nn.Embedding(n_items, 1, device=dev)
+        for emb in (user_emb, item_emb):
+            t.nn.init.normal_(emb.weight, std=0.1)
+        t.nn.init.zeros_(bias.weight)
+        params = [*user_emb.parameters(), *item_emb.parameters(), *bias.parameters()]
+        opt = t.optim.Adam(params, lr=cfg.lr)
+        counts = np.asarray(x.sum(axis=0)).ravel()
+        neg_p = None
+        if cfg.negative_sampling == "popularity":
+            w = np.power(counts + 1.0, 0.75)
+            neg_p = w / w.sum()
+        per_user = np.diff(x.indptr)
+        losses: list[float] = []
+        epochs = range(cfg.epochs)
+        if self.env.progress:
+            from tqdm import tqdm
+
+            epochs = tqdm(epochs, desc="bpr", unit="epoch")
+        for _ in epochs:
+            if cfg.balance_users:
+                # Same number of draws per user: each user's positives resampled to the mean count.
+                draws = int(per_user.mean())
+                u = np.repeat(np.arange(n_users), draws)
+                pick = (gen.random(u.size) * per_user[u]).astype(np.int64)
+                i = x.indices[x.indptr[u] + pick]
+            else:
+                order = gen.permutation(users.size)
+                u, i = users[order], items[order]
+            u = np.repeat(u, cfg.negatives)
+            i = np.repeat(i, cfg.negatives)
+            j = gen.choice(n_items, size=u.size, p=neg_p) if neg_p is not None else gen.integers(0, n_items, u.size)
+            total = 0.0
+            for start in range(0, u.size, cfg.batch_size):
+                sl = slice(start, start + cfg.batch_size)
+                bu = t.as_tensor(u[sl], device=dev)
+                bi = t.as_tensor(i[sl], device=dev)
+                bj = t.as_tensor(j[sl], device=dev)
+                pu, qi, qj = user_emb(bu), item_emb(bi), item_emb(bj)
+                diff = (pu * (qi - qj)).sum(-1) + bias(bi).squeeze(-1) - bias(bj).squeeze(-1)
+                loss = -t.nn.functional.logsigmoid(diff).mean()
+                reg = cfg.l2 * (pu.pow(2).sum() + qi.pow(2).sum() + qj.pow(2).sum()) / bu.shape[0]
+                opt.zero_grad()
+                (loss + reg).backward()
+                opt.step()
+                total += float(loss.detach()) * bu.shape[0]
+            losses.append(round(total / u.size, 5))
+        self.user_factors = user_emb.weight.detach().cpu().numpy()
+        self.item_factors = item_emb.weight.detach().cpu().numpy()
+        self.item_bias = bias.weight.detach().cpu().numpy().ravel()
+        return losses
+
+    def _user_vector(self, state: UserState) -> np.ndarray | None:
+        """The learned vector for a training user; a folded-in one for anyone else."""
+        uid = state.context.user_id
+        if uid is not None and uid in self.user_rows:
+            return self.user_factors[self.user_rows[uid]]
+        hist = np.unique(state.seen_index)
+        if hist.size == 0:
+            return None
+        return self._fold_in([hist])[0]
+
+    def _fold_in(self, histories: list[np.ndarray], chunk: int = 64) -> np.ndarray:
+        """Fit user vectors with item factors fixed: BPR steps against one fixed negative sample.
+
+        The loss is a sum of per-user terms and Adam is element-wise, so a user's vector does
+        not depend on who else is in the batch.
+        """
+        import torch as t
+
+        items = t.as_tensor(self.item_factors)
+        bias = t.as_tensor(self.item_bias)
+        gen = np.random.default_rng(self.config.seed)
+        neg = t.as_tensor(gen.choice(items.shape[0], size=min(256, items.shape[0]), replace=False))
+        q_neg, b_neg = items[neg], bias[neg]
+        out = np.zeros((len(histories), items.shape[1]), dtype=np.float32)
+        for start in range(0, len(histories), chunk):
+            part = histories[start : start + chunk]
+            width = max(h.size for h in part)
+            pos = t.zeros(len(part), width, dtype=t.long)
+            mask = t.zeros(len(part), width)
+            for r, h in enumerate(part):
+                pos[r, : h.size] = t.as_tensor(h)
+                mask[r, : h.size] = 1.0
+            vec = t.zeros(len(part), items.shape[1], requires_grad=True)
+            opt = t.optim.Adam([vec], lr=0.05)
+            for _ in range(self.config.fold_in_steps):
+                s_pos = (vec[:, None, :] * items[pos]).sum(-1) + bias[pos]  # users x width
+                s_neg = vec @ q_neg.T + b_neg  # users x negatives
+                pair = t.nn.functional.logsigmoid(s_pos[:, :, None] - s_neg[:, None, :]).mean(-1)
+                loss = -((pair * mask).sum(1) / mask.sum(1)).sum() + self.config.l2 * vec.pow(2).sum()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            out[start : start + len(part)] = vec.detach().numpy()
+        return out
+
+    def __call__(self, state: UserState, intent: Intent, candidates: np.ndarray) -> ScoreList:
+        vec = self._user_vector(state)
+        if vec is None:
+            return ScoreList("bpr", np.full(candidates.shape[0], np.nan), note="no history to fit a user vector")
+        scores = self.item_factors[candidates] @ vec + self.item_bias[candidates]
+        return ScoreList("bpr", scores.astype(np.float64))
+
+    def score_users(self, states: list[UserState], intents: list[Intent]) -> np.ndarray:
+        out = np.full((len(states), len(self.catalog)), np.nan)
+        unknown = []
+        for row, state in enumerate(states):
+            uid = state.context.user_id
+            if uid is not None and uid in self.user_rows:
+                out[row] = self.item_factors @ self.user_factors[self.user_rows[uid]] + self.item_bias
+            elif state.seen_index.size:
+                unknown.append(row)
+        if unknown:
+            vecs = self._fold_in([np.unique(states[r].seen_index) for r in unknown])
+            out[unknown] = vecs @ self.item_factors.T + self.item_bias[None, :]
+        return out
+
+    def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:
+        # Factor models have no exact per-item decomposition; report the history items
+        # whose factors are closest to the recommended item's (what the model "sees" as similar).
+        hist = np.unique(state.seen_index)
+        out: dict[int, list[Evidence]] = {}
+        norms = np.linalg.norm(self.item_factors, axis=1) + 1e-12
+        for i in items:
+            i = int(i)
+            if hist.size == 0:
+                out[i] = []
+                continue
+            sims = (self.item_factors[hist] @ self.item_factors[i]) / (norms[hist] * norms[i])
+            order = np.argsort(-sims, kind="stable")[: self.config.evidence_items]
+            out[i] = [
+                Evidence("history_item", self.catalog.items[int(hist[j])].title, float(sims[j]),
+                         item_id=self.catalog.items[int(hist[j])].item_id)
+                for j in order
+            ]  # fmt: skip
+        return out
