@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 STAMPS := .make
 INSTALLED := $(STAMPS)/installed
 PREPARED := $(STAMPS)/prepared
-CONFIGS := configs/movies.toml configs/products.toml configs/news.toml
+CONFIGS := $(wildcard configs/*.toml)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -24,7 +24,7 @@ $(INSTALLED): requirements.txt
 	@mkdir -p $(STAMPS) && touch $@
 
 # Converts the generator once and caches item embeddings (both in ~/.cache/genre or $GENRE_CACHE_DIR).
-$(PREPARED): $(INSTALLED) $(CONFIGS) sample_data/products/items.jsonl sample_data/news/items.jsonl
+$(PREPARED): $(INSTALLED) $(CONFIGS) $(wildcard sample_data/*/*.json*) $(wildcard genre/scorers/*.py) genre/fusion.py
 	$(PY) -m genre prepare $(addprefix --config ,$(CONFIGS))
 	@touch $@
 

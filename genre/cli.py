@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     prep = sub.add_parser("prepare", help="convert the generator once and cache item embeddings")
     prep.add_argument("--config", action="append", default=[], type=Path, help="also cache this config's embeddings")
     prep.add_argument("--skip-generator", action="store_true", help="do not convert the generator")
+    prep.add_argument("--skip-training", action="store_true", help="only cache embeddings, train nothing")
     return p
 
 
@@ -201,8 +203,6 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import time
-
     from genre.config import load_config
     from genre.pipeline import Pipeline
 
@@ -244,6 +244,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from genre.config import load_config
     from genre.data import item_embeddings, load_catalog
     from genre.models import generator_cache_path, generator_is_prepared, load_embedder, prepare_generator
+    from genre.pipeline import Pipeline
 
     if not args.skip_generator:
         if generator_is_prepared():
@@ -255,4 +256,8 @@ def _prepare(args: argparse.Namespace) -> int:
         catalog = load_catalog(cfg.data)
         vectors = item_embeddings(catalog, load_embedder(cfg.device), progress=True)
         print(f"embeddings: {catalog.name} {vectors.shape[0]} items x {vectors.shape[1]} dims cached")
+        if not args.skip_training:
+            started = time.perf_counter()
+            Pipeline(cfg, progress=True)
+            print(f"trained: {cfg.name} ready in {time.perf_counter() - started:.1f} s (cached)")
     return 0

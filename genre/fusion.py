@@ -83,9 +83,17 @@ class LearnedConfig(ComponentConfig):
     normalization: Normalization = "zscore"
     """How each scorer's scores are put on one scale before blending."""
     validation_fraction: float = Field(default=0.1, gt=0, lt=0.5)
-    """Share of each user's latest training interactions held out to fit the weights."""
+    """Share of each user's training interactions held out to fit the weights."""
+    validation: Literal["temporal", "random"] = "temporal"
+    """Which interactions are held out: each user's latest (predict what comes next) or a random share.
+    The evaluation harness sets it to match the protocol it measures."""
+    objective: Literal["ndcg", "pairwise"] = "ndcg"
+    """`ndcg`: coordinate ascent on validation NDCG@10 over a weight grid; `pairwise`: a non-negative
+    logistic ranker on (held-out positive - sampled negative) score differences."""
+    min_gain: float = Field(default=0.02, ge=0, le=1)
+    """ndcg objective: keep the best single scorer unless a blend beats it by this relative margin."""
     negatives: int = Field(default=20, ge=1, le=500)
-    """Unseen items sampled per held-out positive to form ranking pairs."""
+    """Unseen items sampled per held-out positive to form ranking pairs (pairwise objective)."""
     negative_pool: int = Field(default=200, ge=0)
     """Negatives are drawn from the top this-many unseen items by the unweighted blend, so the fit
     learns to order the head of the list (0 draws from the whole catalog)."""

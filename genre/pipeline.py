@@ -53,6 +53,10 @@ class Pipeline:
         self.config = config
         self.device = resolve_device(config.device)
         self.catalog = catalog if catalog is not None else load_catalog(config.data)
+        if config.k > len(self.catalog):
+            raise ConfigError(
+                f"k = {config.k} is larger than the {self.catalog.name} catalog; allowed range 1..{len(self.catalog)}"
+            )
         self.env = Env(self.catalog, self.device, embedder_factory, progress=progress)
         self.context = build_component("context", config.context)
         self.intent = build_component("intent", config.intent)

@@ -21,6 +21,7 @@ from genre.scorers import (
     PopularityScorer,
     PreferenceScorer,
     PriceFitScorer,
+    SasRecScorer,
 )
 
 STAGES: tuple[str, ...] = ("context", "intent", "candidates", "scorers", "fusion", "rerank", "explain")
@@ -38,6 +39,7 @@ BUILTINS: dict[str, dict[str, type[Component]]] = {
         "intent-match": IntentMatchScorer,
         "price-fit": PriceFitScorer,
         "preference": PreferenceScorer,
+        "sasrec": SasRecScorer,
     },
     "fusion": {"weighted": WeightedFusion, "learned": LearnedFusion},
     "rerank": {"mmr": MMRDiversity, "popularity-bias": PopularityBiasCorrection},

@@ -81,3 +81,13 @@ def test_ranking_invariants(tiny_pipeline, history, profile, k, price_max):
     scores = [i.score for i in trace.items]
     assert all(np.isfinite(scores)) and scores == sorted(scores, reverse=True)
     assert [i.rank for i in trace.items] == list(range(1, len(ids) + 1))
+
+
+def test_config_k_larger_than_catalog_fails_when_built(tiny_catalog_file, cache):
+    from genre.config import parse_config
+    from genre.errors import ConfigError
+    from genre.pipeline import Pipeline
+    from tests.conftest import HashEmbedder, tiny_config_dict
+
+    with pytest.raises(ConfigError, match=r"k = 50 is larger than the tiny catalog; allowed range 1\.\.8"):
+        Pipeline(parse_config(tiny_config_dict(tiny_catalog_file, k=50)), embedder_factory=lambda d: HashEmbedder())

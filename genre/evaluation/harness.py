@@ -145,7 +145,7 @@ def evaluate(
     """Evaluate every scorer and every config's fusion on one shared split."""
     if not configs:
         raise ConfigError("evaluate needs at least one config")
-    data = {c.data.model_dump_json() for c in configs}
+    data = {c.data.model_dump_json(exclude={"profiles"}) for c in configs}
     if len(data) > 1:
         raise ConfigError("all configs evaluated together must use the same [data] section")
     report = progress or (lambda message, fraction: None)
@@ -164,6 +164,7 @@ def evaluate(
     seen = [np.array([catalog.index_of(e.item_id) for e in c.history], dtype=np.int64) for c in contexts]
     popularity = np.log1p(np.bincount(split.train.item_index, minlength=len(catalog)).astype(np.float64))
 
+    configs = [_validation_like_protocol(c, "random" if split.name == "random" else "temporal") for c in configs]
     rows: list[EvalRow] = []
     scored: dict[str, np.ndarray] = {}
     done_scorers: set[str] = set()
@@ -205,6 +206,14 @@ def evaluate(
         rows=rows,
         seconds=round(time.perf_counter() - started, 1),
     )
+
+
+def _validation_like_protocol(cfg: PipelineConfig, validation: str) -> PipelineConfig:
+    """A learned fusion fits on a validation split shaped like the test split being measured."""
+    if cfg.fusion.component != "learned" or cfg.fusion.config.get("validation") == validation:
+        return cfg
+    fusion = cfg.fusion.model_copy(update={"config": {**cfg.fusion.config, "validation": validation}})
+    return cfg.model_copy(update={"fusion": fusion})
 
 
 def _fused_topk(

@@ -91,13 +91,24 @@ class TemplateReasoner(Component):
         return ReasonOut(text=" ".join(sentences), generator=self.name, evidence_ids=[h.item_id for h in named])
 
     def _history_evidence(self, req: ReasonRequest) -> list[Evidence]:
-        seen: set[str] = set()
-        picked: list[Evidence] = []
-        candidates = [e for evs in req.evidence.values() for e in evs if e.kind == "history_item" and e.item_id]
-        for e in sorted(candidates, key=lambda e: -e.weight):
+        """History evidence from the scorers that added most to this item first.
+
+        Evidence weights are on each scorer's own scale, so they are only compared within a scorer.
+        """
+        return history_evidence(req, self.config.max_evidence)
+
+
+def history_evidence(req: ReasonRequest, limit: int) -> list[Evidence]:
+    """Up to ``limit`` distinct history items, taken from scorers in order of their contribution."""
+    seen: set[str] = set()
+    picked: list[Evidence] = []
+    for name in sorted(req.evidence, key=lambda n: -req.contributions.get(n, 0.0)):
+        for e in sorted(
+            (e for e in req.evidence[name] if e.kind == "history_item" and e.item_id), key=lambda e: -e.weight
+        ):
             if e.item_id not in seen:
                 seen.add(e.item_id)
                 picked.append(e)
-            if len(picked) == self.config.max_evidence:
-                break
-        return picked
+            if len(picked) == limit:
+                return picked
+    return picked

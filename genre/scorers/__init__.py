@@ -7,6 +7,7 @@ from genre.scorers.collaborative import EaseScorer, ItemKNNScorer
 from genre.scorers.content import ContentScorer
 from genre.scorers.intent_match import IntentMatchScorer
 from genre.scorers.popularity import PopularityScorer
+from genre.scorers.sasrec import SasRecScorer
 
 __all__ = [
     "BprScorer",
@@ -17,5 +18,6 @@ __all__ = [
     "PopularityScorer",
     "PreferenceScorer",
     "PriceFitScorer",
+    "SasRecScorer",
     "Scorer",
 ]

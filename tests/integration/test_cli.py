@@ -35,7 +35,7 @@ def test_recommend_user_1_json_is_a_full_trace():
     assert trace["config_name"] == "movies" and trace["device"] in ("cpu", "cuda")
     assert len(trace["items"]) == 10
     for item in trace["items"]:
-        assert set(item["scores"]) == {"popularity", "content"}
+        assert set(item["scores"]) == {"popularity", "content", "itemknn", "ease", "ease-recent", "sasrec"}
         assert item["contributions"] and item["reason"]["text"]
     assert {t["stage"] for t in trace["timings"]} >= {"context", "intent", "candidates", "scorers", "fusion", "explain"}
 
@@ -155,3 +155,63 @@ def test_readme_profile_example_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     items = json.loads(proc.stdout)["items"]
     assert items and all(i["categories"] == ["Audio"] and i["attributes"]["price"] <= 300 for i in items)
+
+
+FAST = str(ROOT / "tests" / "fixtures" / "movies-fast.toml")
+
+
+def test_evaluate_json_rows_for_scorers_and_fusion():
+    proc = genre("evaluate", "--config", FAST, "--users", "80", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["protocol"] == "T" and report["users"] == 80
+    rows = {r["name"]: r for r in report["rows"]}
+    assert set(rows) == {"popularity", "ease", "movies-fast"}
+    assert rows["ease"]["metrics"]["ndcg@10"] > rows["popularity"]["metrics"]["ndcg@10"]
+    assert all(0 <= v <= 1 for r in rows.values() for v in r["metrics"].values())
+
+
+def test_evaluate_table_protocol_r():
+    proc = genre("evaluate", "--config", FAST, "--users", "50", "--protocol", "R")
+    assert proc.returncode == 0, proc.stderr
+    assert "protocol R" in proc.stdout and "| ease | scorer |" in proc.stdout
+
+
+def test_evaluate_catalog_without_interactions():
+    assert_clean_error(genre("evaluate", "--config", PRODUCTS), "no user interactions")
+
+
+def _write_split(folder, train_rows, test_rows):
+    folder.mkdir()
+    (folder / "train.csv").write_text("user_id,item_id,timestamp\n" + "".join(f"{r}\n" for r in train_rows))
+    (folder / "test.csv").write_text("user_id,item_id,timestamp\n" + "".join(f"{r}\n" for r in test_rows))
+
+
+def test_evaluate_own_split_dir(tmp_path):
+    good = tmp_path / "good"
+    train = [f"u{u},{i},{1000 + i}" for u in range(12) for i in range(1 + u, 30 + u)]
+    test = [f"u{u},{40 + u},5000" for u in range(12)]
+    _write_split(good, train, test)
+    proc = genre("evaluate", "--config", FAST, "--split-dir", str(good), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["users"] == 12
+
+
+def test_evaluate_split_dir_rejections(tmp_path):
+    overlap = tmp_path / "overlap"
+    _write_split(overlap, ["u1,1,100", "u1,2,200"], ["u1,2,300"])
+    assert_clean_error(genre("evaluate", "--config", FAST, "--split-dir", str(overlap)), "test.csv:2")
+    unknown = tmp_path / "unknown"
+    _write_split(unknown, ["u1,1,100", "u1,99999,200"], ["u1,3,300"])
+    assert_clean_error(genre("evaluate", "--config", FAST, "--split-dir", str(unknown)), "train.csv:3", "99999")
+    missing = tmp_path / "missing"
+    missing.mkdir()
+    (missing / "train.csv").write_text("user,item\nu1,1\n")
+    (missing / "test.csv").write_text("user_id,item_id,timestamp\nu1,3,300\n")
+    assert_clean_error(genre("evaluate", "--config", FAST, "--split-dir", str(missing)), "train.csv", "user_id")
+
+
+def test_train_command_reports_components():
+    proc = genre("train", "--config", FAST)
+    assert proc.returncode == 0, proc.stderr
+    assert "scorers/ease" in proc.stdout and "trained movies-fast" in proc.stdout
