@@ -122,14 +122,15 @@ class Scorer(Component, ABC):
         """Evidence for a few items (catalog indices): what drove their scores."""
         return {}
 
-    def score_users(self, states: list[UserState], intents: list[Intent]) -> np.ndarray:
-        """Scores of every catalog item for many users, shape (n_users, n_items).
+    def score_users(
+        self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores for many users, shape (n_users, len(items)); ``items`` defaults to the whole catalog.
 
-        The evaluation harness calls this; scorers override it with one batched pass.
+        The evaluation harness and attribution call this; scorers override it with one batched pass.
         """
-        n_items = len(self.env.catalog)
-        everything = np.arange(n_items, dtype=np.int64)
-        out = np.empty((len(states), n_items))
+        cols = np.arange(len(self.env.catalog), dtype=np.int64) if items is None else items
+        out = np.empty((len(states), cols.size))
         for row, (state, intent) in enumerate(zip(states, intents, strict=True)):
-            out[row] = self(state, intent, everything).scores
+            out[row] = self(state, intent, cols).scores
         return out

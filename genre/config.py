@@ -30,6 +30,15 @@ class StageSpec(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
+class AttributionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    enabled: bool = True
+    """Compute leave-one-out attributions over history items and profile sentences."""
+    max_history: int = Field(default=50, ge=1, le=500)
+    """Only the most recent history items are left out in turn."""
+
+
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
@@ -50,6 +59,7 @@ class PipelineConfig(BaseModel):
     rerank: list[StageSpec] = Field(default_factory=list)
     """Re-rankers applied in order after fusion (e.g. mmr, popularity-bias)."""
     explain: StageSpec = StageSpec(component="template")
+    attribution: AttributionConfig = AttributionConfig()
 
     @model_validator(mode="after")
     def _components_valid(self) -> PipelineConfig:

@@ -38,6 +38,29 @@ def normalize(scores: np.ndarray, method: Normalization) -> np.ndarray:
     return out
 
 
+def normalize_like(values: np.ndarray, reference: np.ndarray, method: Normalization) -> np.ndarray:
+    """Normalize ``values`` with the statistics of ``reference`` (e.g. re-scored items against the
+    full candidate list they were ranked in), so a changed score moves on the same scale."""
+    out = np.full(values.shape, np.nan)
+    ref = reference[np.isfinite(reference)]
+    ok = np.isfinite(values)
+    if ref.size == 0 or not ok.any():
+        return out
+    x = values[ok]
+    if method == "minmax":
+        span = ref.max() - ref.min()
+        out[ok] = (x - ref.min()) / span if span > 0 else 0.0
+    elif method == "zscore":
+        sd = ref.std()
+        out[ok] = (x - ref.mean()) / sd if sd > 0 else 0.0
+    else:
+        srt = np.sort(ref)
+        # Average of the left and right insertion points = average rank among ties, as in normalize().
+        pos = (np.searchsorted(srt, x, "left") + np.searchsorted(srt, x, "right") - 1) / 2
+        out[ok] = np.clip(pos, 0, None) / (srt.size - 1) if srt.size > 1 else 0.0
+    return out
+
+
 class WeightedConfig(ComponentConfig):
     weights: dict[str, float] = Field(default_factory=dict)
     """Weight per scorer name (names must be scorers of this pipeline); missing scorers get 1.0."""
@@ -61,6 +84,12 @@ class WeightedFusion(Component):
 
     def referenced_scorers(self) -> set[str]:
         return set(self.config.weights)
+
+    def rescore(
+        self, values: dict[str, np.ndarray], reference: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Fused scores and contributions for re-scored items, normalized against the original run."""
+        return _rescore(self.config.weights, self.config.normalization, values, reference)
 
     def __call__(self, lists: list[ScoreList]) -> Fused:
         if not lists:
@@ -123,3 +152,22 @@ class LearnedFusion(Component):
 
     def __call__(self, lists: list[ScoreList]) -> Fused:
         return WeightedFusion({"weights": self.weights, "normalization": self.config.normalization})(lists)
+
+    def rescore(
+        self, values: dict[str, np.ndarray], reference: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return _rescore(self.weights, self.config.normalization, values, reference)
+
+
+def _rescore(
+    weights: dict[str, float],
+    method: Normalization,
+    values: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    contributions = {
+        name: weights.get(name, 1.0) * np.nan_to_num(normalize_like(v, reference[name], method), nan=0.0)
+        for name, v in values.items()
+    }
+    total = np.sum(list(contributions.values()), axis=0)
+    return total, contributions

@@ -16,11 +16,14 @@ from genre.components import Env, Scorer
 from genre.config import PipelineConfig, build_component, load_config
 from genre.data import load_catalog
 from genre.errors import ConfigError, InputError
+from genre.explain.attribution import LeaveOneOut, leave_one_out
 from genre.explain.template import ReasonRequest
 from genre.fusion import LearnedFusion
 from genre.models import Embedder, load_embedder, resolve_device
 from genre.scorers import PopularityScorer
 from genre.types import (
+    AttentionOut,
+    AttributionOut,
     Catalog,
     EvidenceOut,
     Fused,
@@ -147,6 +150,7 @@ class Pipeline:
 
         with self._timed(timings, "fusion", type(self.fusion).__name__):
             fused: Fused = self.fusion(lists) if cands.index.size else Fused(np.zeros(0), {}, {})
+        pre_rerank = fused
         if cands.index.size:
             for reranker in self.rerankers:
                 with self._timed(timings, "rerank", type(reranker).__name__):
@@ -158,8 +162,28 @@ class Pipeline:
             notices.append(f"Only {order.size} items pass the filters ({_excluded_text(cands.excluded)}).")
 
         top = cands.index[order]
-        with self._timed(timings, "explain", type(self.reasoner).__name__):
+        with self._timed(timings, "explain", "evidence"):
             evidence: dict[str, dict[int, Any]] = {name: s.explain(state, top) for name, s in scorers.items()}
+        attributions: tuple[LeaveOneOut | None, LeaveOneOut | None] = (None, None)
+        if self.config.attribution.enabled and not cold and top.size:
+            with self._timed(timings, "explain", "attribution"):
+                reference = {sl.name: sl.scores for sl in lists}
+                attributions = leave_one_out(
+                    self, ctx, cands.index, reference, pre_rerank.scores, order, scorers,
+                    self.config.attribution.max_history,
+                )  # fmt: skip
+        attention: dict[str, dict[int, AttentionOut]] = {}
+        with self._timed(timings, "explain", "attention"):
+            for name, scorer in scorers.items():
+                if hasattr(scorer, "attention") and state.seen_index.size:
+                    weights = scorer.attention(state, top)
+                    positions = state.seen_index[-len(next(iter(weights.values()))) :] if weights else []
+                    ids = [self.catalog.items[int(i)].item_id for i in positions]
+                    attention[name] = {
+                        i: AttentionOut(item_ids=ids, weights=[round(float(x), 6) for x in w])
+                        for i, w in weights.items()
+                    }
+        with self._timed(timings, "explain", type(self.reasoner).__name__):
             history_items = [self.catalog.items[int(i)] for i in state.history_index]
             requests = [
                 ReasonRequest(
@@ -189,6 +213,9 @@ class Pipeline:
                     contributions={n: float(v[pos]) for n, v in fused.contributions.items()},
                     evidence={n: [EvidenceOut(**e.as_dict()) for e in evidence[n].get(int(idx), [])] for n in scorers},
                     reason=reason,
+                    attribution=_attributions(attributions[0], rank - 1),
+                    profile_attribution=_attributions(attributions[1], rank - 1),
+                    attention={n: a[int(idx)] for n, a in attention.items() if int(idx) in a},
                     attributes=item.attributes,
                 )
             )
@@ -221,3 +248,19 @@ class Pipeline:
 
 def _excluded_text(excluded: dict[str, int]) -> str:
     return ", ".join(f"{n} excluded as {why}" for why, n in excluded.items()) or "nothing excluded"
+
+
+def _attributions(loo: LeaveOneOut | None, col: int) -> list[AttributionOut]:
+    """One item's leave-one-out rows, most supportive (largest score drop) first."""
+    if loo is None:
+        return []
+    rows = [
+        AttributionOut(
+            label=loo.labels[r],
+            item_id=loo.item_ids[r],
+            score_delta=round(float(loo.score_delta[r, col]), 6),
+            rank_delta=int(loo.rank_delta[r, col]),
+        )
+        for r in range(len(loo.labels))
+    ]
+    return sorted(rows, key=lambda a: a.score_delta)

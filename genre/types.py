@@ -274,6 +274,24 @@ class ReasonOut(BaseModel):
     """None until a faithfulness check has run on this reason."""
 
 
+class AttributionOut(BaseModel):
+    """What removing one history item (or profile sentence) does to this item."""
+
+    label: str
+    item_id: str | None = None
+    score_delta: float
+    """Fused score without the element minus with it (negative: the element supported the item)."""
+    rank_delta: int
+    """New rank minus old rank (positive: the item falls without the element)."""
+
+
+class AttentionOut(BaseModel):
+    """Attention weights over history positions (oldest first) for one item."""
+
+    item_ids: list[str]
+    weights: list[float]
+
+
 class RankedItem(BaseModel):
     rank: int
     item_id: str
@@ -287,6 +305,16 @@ class RankedItem(BaseModel):
     """Per-scorer additive share of ``score``."""
     evidence: dict[str, list[EvidenceOut]]
     reason: ReasonOut | None = None
+    template_reason: ReasonOut | None = None
+    """The deterministic template reason, kept beside a generated one for comparison and fallback."""
+    faithfulness: dict[str, Any] | None = None
+    """The faithfulness verdict of ``reason``: faithful, mentions, hallucinated titles, problems."""
+    attribution: list[AttributionOut] = Field(default_factory=list)
+    """Leave-one-out over history items, most supportive first."""
+    profile_attribution: list[AttributionOut] = Field(default_factory=list)
+    """Leave-one-out over profile sentences."""
+    attention: dict[str, AttentionOut] = Field(default_factory=dict)
+    """Per sequential scorer, its attention over the history for this item."""
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -63,3 +63,12 @@ def test_normalize_keeps_order_and_nan_positions(x, method):
     assert not np.any((xs[i] > xs[j]) & (os_[i] < os_[j] - 1e-9))
     if method in ("minmax", "rank"):
         assert np.all((os_ >= -1e-12) & (os_ <= 1 + 1e-12))
+
+
+@pytest.mark.parametrize("method", ["minmax", "rank", "zscore"])
+def test_normalize_like_itself_is_normalize(method, rng):
+    from genre.fusion import normalize_like
+
+    x = rng.normal(size=30)
+    x[[3, 7]] = x[5]  # ties
+    np.testing.assert_allclose(normalize_like(x, x, method), normalize(x, method))

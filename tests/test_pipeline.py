@@ -14,8 +14,10 @@ ITEM_IDS = [r["item_id"] for r in TINY_ITEMS]
 
 def test_trace_has_every_stage_and_decomposable_scores(tiny_pipeline):
     trace = tiny_pipeline.run(UserContext(history=[HistoryEvent(item_id="a")], profile="camping"))
-    assert [t.stage for t in trace.timings] == [
-        "context", "intent", "candidates", "scorers", "scorers", "fusion", "explain",
+    assert [(t.stage, t.component) for t in trace.timings] == [
+        ("context", "RecencyContextEncoder"), ("intent", "ZeroShotIntent"), ("candidates", "CandidateFilter"),
+        ("scorers", "popularity"), ("scorers", "content"), ("fusion", "WeightedFusion"), ("explain", "evidence"),
+        ("explain", "attribution"), ("explain", "attention"), ("explain", "TemplateReasoner"),
     ]  # fmt: skip
     assert trace.device == "cpu" and len(trace.items) == 3
     for item in trace.items:
@@ -91,3 +93,45 @@ def test_config_k_larger_than_catalog_fails_when_built(tiny_catalog_file, cache)
 
     with pytest.raises(ConfigError, match=r"k = 50 is larger than the tiny catalog; allowed range 1\.\.8"):
         Pipeline(parse_config(tiny_config_dict(tiny_catalog_file, k=50)), embedder_factory=lambda d: HashEmbedder())
+
+
+def test_leave_one_out_attributions(tiny_pipeline):
+    ctx = UserContext(
+        history=[HistoryEvent(item_id="a"), HistoryEvent(item_id="f")],
+        profile="I go camping in the mountains. I also brew coffee at home.",
+    )
+    trace = tiny_pipeline.run(ctx, k=3)
+    for item in trace.items:
+        assert {a.item_id for a in item.attribution} == {"a", "f"}
+        assert [a.score_delta for a in item.attribution] == sorted(a.score_delta for a in item.attribution)
+        assert len(item.profile_attribution) == 2
+    by_id = {i.item_id: i for i in trace.items}
+    camping = next(i for i in trace.items if i.item_id in {"b", "c"})
+    # Without the tent, a camping item loses score; that is the item's strongest support.
+    assert camping.attribution[0].item_id == "a" and camping.attribution[0].score_delta < 0
+    if "g" in by_id:  # the grinder is supported by the kettle, not the tent
+        assert by_id["g"].attribution[0].item_id == "f"
+
+
+def test_rescore_with_nothing_removed_reproduces_fused_scores(tiny_pipeline):
+    ctx = UserContext(history=[HistoryEvent(item_id="a"), HistoryEvent(item_id="d")], profile="kitchen")
+    state = tiny_pipeline.context(ctx)
+    state.intent = tiny_pipeline.intent(state)
+    cands = tiny_pipeline.candidates(state)
+    lists = []
+    for name, scorer in tiny_pipeline.scorers.items():
+        sl = scorer(state, state.intent, cands.index)
+        sl.name = name
+        lists.append(sl)
+    fused = tiny_pipeline.fusion(lists)
+    total, contributions = tiny_pipeline.fusion.rescore(
+        {sl.name: sl.scores for sl in lists}, {sl.name: sl.scores for sl in lists}
+    )
+    np.testing.assert_allclose(total, fused.scores)
+    for name in contributions:
+        np.testing.assert_allclose(contributions[name], fused.contributions[name])
+
+
+def test_cold_start_has_no_attribution(tiny_pipeline):
+    trace = tiny_pipeline.run(UserContext(), k=2)
+    assert all(not i.attribution and not i.profile_attribution for i in trace.items)

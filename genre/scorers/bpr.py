@@ -184,18 +184,22 @@ class BprScorer(Scorer):
         scores = self.item_factors[candidates] @ vec + self.item_bias[candidates]
         return ScoreList("bpr", scores.astype(np.float64))
 
-    def score_users(self, states: list[UserState], intents: list[Intent]) -> np.ndarray:
-        out = np.full((len(states), len(self.catalog)), np.nan)
+    def score_users(
+        self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
+    ) -> np.ndarray:
+        cols = np.arange(len(self.catalog)) if items is None else items
+        factors, bias = self.item_factors[cols], self.item_bias[cols]
+        out = np.full((len(states), cols.size), np.nan)
         unknown = []
         for row, state in enumerate(states):
             uid = state.context.user_id
             if uid is not None and uid in self.user_rows:
-                out[row] = self.item_factors @ self.user_factors[self.user_rows[uid]] + self.item_bias
+                out[row] = factors @ self.user_factors[self.user_rows[uid]] + bias
             elif state.seen_index.size:
                 unknown.append(row)
         if unknown:
             vecs = self._fold_in([np.unique(states[r].seen_index) for r in unknown])
-            out[unknown] = vecs @ self.item_factors.T + self.item_bias[None, :]
+            out[unknown] = vecs @ factors.T + bias[None, :]
         return out
 
     def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:

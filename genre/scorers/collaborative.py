@@ -65,12 +65,15 @@ class ItemItemScorer(Scorer):
             return ScoreList(self.kind, np.full(candidates.shape[0], np.nan), note="no history to compare with")
         return ScoreList(self.kind, (w @ self.weights[np.ix_(hist, candidates)]).astype(np.float64))
 
-    def score_users(self, states: list[UserState], intents: list[Intent]) -> np.ndarray:
+    def score_users(
+        self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
+    ) -> np.ndarray:
         x = np.zeros((len(states), len(self.catalog)), dtype=np.float32)
         for row, state in enumerate(states):
             hist, w = self._history(state)
             x[row, hist] = w
-        out = (x @ self.weights).astype(np.float64)
+        weights = self.weights if items is None else self.weights[:, items]
+        out = (x @ weights).astype(np.float64)
         out[x.sum(axis=1) == 0] = np.nan
         return out
 

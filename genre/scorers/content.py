@@ -30,6 +30,16 @@ class ContentScorer(Scorer):
             return ScoreList("content", np.full(candidates.shape[0], np.nan), note="no history or profile to compare")
         return ScoreList("content", self.vectors[candidates] @ state.vector)
 
+    def score_users(
+        self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
+    ) -> np.ndarray:
+        vectors = self.vectors if items is None else self.vectors[items]
+        out = np.full((len(states), vectors.shape[0]), np.nan)
+        rows = [r for r, s in enumerate(states) if s.vector is not None]
+        if rows:
+            out[rows] = np.array([states[r].vector for r in rows]) @ vectors.T
+        return out
+
     def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:
         out: dict[int, list[Evidence]] = {}
         hist = state.history_index

@@ -23,11 +23,14 @@ class IntentMatchScorer(Scorer):
             return ScoreList("intent", np.full(candidates.shape[0], np.nan), note=note)
         return ScoreList("intent", self.vectors[candidates] @ np.asarray(intent.vector))
 
-    def score_users(self, states: list[UserState], intents: list[Intent]) -> np.ndarray:
-        out = np.full((len(states), self.vectors.shape[0]), np.nan)
+    def score_users(
+        self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
+    ) -> np.ndarray:
+        vectors = self.vectors if items is None else self.vectors[items]
+        out = np.full((len(states), vectors.shape[0]), np.nan)
         rows = [r for r, i in enumerate(intents) if i.vector is not None]
         if rows:
-            out[rows] = np.array([intents[r].vector for r in rows]) @ self.vectors.T
+            out[rows] = np.array([intents[r].vector for r in rows]) @ vectors.T
         return out
 
     def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:

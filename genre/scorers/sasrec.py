@@ -280,8 +280,18 @@ class SasRecScorer(Scorer):
                 tokens[row, max_len - s.size :] = s + 1
         return torch.from_numpy(tokens).to(self.device)
 
-    @torch.inference_mode()
     def _encode(self, seen: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        # Scoring, evidence and attention for one run all encode the same history: encode it once.
+        key = np.asarray(seen[-self.config.max_len :], dtype=np.int64).tobytes()
+        cache = self.__dict__.setdefault("_encoded", {})
+        if key not in cache:
+            if len(cache) >= 16:
+                cache.pop(next(iter(cache)))
+            cache[key] = self._encode_uncached(seen)
+        return cache[key]
+
+    @torch.inference_mode()
+    def _encode_uncached(self, seen: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """One user's last-layer hidden states over their history positions, and each layer's weights."""
         n = min(seen.size, self.config.max_len)
         hidden, weights = self.model(self._tokens([seen]))
@@ -299,15 +309,19 @@ class SasRecScorer(Scorer):
         hidden, _ = self._encode(state.seen_index)
         return ScoreList(_NAME, self._item_vectors(candidates) @ hidden[-1])
 
-    def score_users(self, states: list[UserState], intents: list[Intent]) -> np.ndarray:
-        """Scores of every catalog item for many users, shape (n_users, n_items): batched forward passes."""
-        return self.score_sequences([state.seen_index for state in states])
+    def score_users(
+        self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores for many users, shape (n_users, len(items) or n_items): batched forward passes."""
+        return self.score_sequences([state.seen_index for state in states], items)
 
     @torch.inference_mode()
-    def score_sequences(self, seen: list[np.ndarray]) -> np.ndarray:
+    def score_sequences(self, seen: list[np.ndarray], items: np.ndarray | None = None) -> np.ndarray:
         """Scores of every catalog item after each history (catalog indices, oldest first); NaN rows where empty."""
-        out = np.full((len(seen), self.n_items), np.nan)
         vectors = self.model.item_vectors()
+        if items is not None:
+            vectors = vectors[torch.from_numpy(np.asarray(items, dtype=np.int64)).to(self.device)]
+        out = np.full((len(seen), vectors.shape[0]), np.nan)
         step = max(self.config.batch_size, 256)
         for lo in range(0, len(seen), step):
             chunk = seen[lo : lo + step]

@@ -48,6 +48,11 @@ class ScorerContract:
         st.intent = zs(st)
         return st
 
+    def test_score_users_on_a_subset_of_items(self, scorer, state, env):
+        items = np.array([5, 1, 3], dtype=np.int64)
+        full = scorer.score_users([state], [state.intent])
+        np.testing.assert_allclose(scorer.score_users([state], [state.intent], items), full[:, items], rtol=1e-5)
+
     def test_score_users_matches_single_calls(self, scorer, state, env):
         everything = np.arange(len(env.catalog), dtype=np.int64)
         batch = scorer.score_users([state, state], [state.intent, state.intent])
