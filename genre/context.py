@@ -50,9 +50,7 @@ class RecencyContextEncoder(Component):
         history_vec = None
         if index.size:
             history_vec = unit(weights @ self.env.item_vectors[index].astype(np.float64))
-        profile_vec = None
-        if ctx.profile:
-            profile_vec = self.env.embedder.encode([ctx.profile])[0].astype(np.float64)
+        profile_vec = self.profile_vector(ctx.profile) if ctx.profile else None
 
         pw = self.config.profile_weight
         if history_vec is not None and profile_vec is not None:
@@ -69,6 +67,23 @@ class RecencyContextEncoder(Component):
             profile_weight=pw,
             seen_index=seen,
         )
+
+    def profile_vector(self, text: str) -> np.ndarray:
+        """The profile text's embedding; remembered, since reruns and attribution re-encode the same text."""
+        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_profile_cache", {})
+        if text not in cache:
+            if len(cache) >= 64:
+                cache.pop(next(iter(cache)))
+            cache[text] = self.env.embedder.encode([text])[0].astype(np.float64)
+        return cache[text]
+
+    def prime_profiles(self, texts: list[str]) -> None:
+        """Embed several profile texts in one batch (attribution's sentence-removed variants)."""
+        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_profile_cache", {})
+        todo = [t for t in dict.fromkeys(texts) if t and t not in cache]
+        if todo:
+            for text, vec in zip(todo, self.env.embedder.encode(todo), strict=True):
+                cache[text] = vec.astype(np.float64)
 
     def _recency(self, events: list) -> np.ndarray:
         n = len(events)

@@ -90,5 +90,8 @@ def leave_one_out(
             ctx.model_copy(update={"profile": " ".join(s for m, s in enumerate(sentences) if m != n)})
             for n in range(len(sentences))
         ]
+        prime = getattr(pipeline.context, "prime_profiles", None)  # type: ignore[attr-defined]
+        if prime is not None:
+            prime([c.profile for c in contexts])
         profile_result = summarize(sentences, [None] * len(sentences), rescored(contexts))
     return history_result, profile_result
