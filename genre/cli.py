@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--price-max", type=float, help="keep items priced at most this")
     rec.add_argument("--category", action="append", default=[], help="keep items in this category (repeatable)")
     rec.add_argument("--k", type=int, help="number of recommendations (default: the config's k)")
+    rec.add_argument(
+        "--reasoner", help="override the config's explain component: template, local-llm, hf-local, openai-compatible"
+    )
     rec.add_argument("--format", choices=FORMATS, default="table")
 
     comp = sub.add_parser("components", help="list the built-in components of each stage and their options")
@@ -104,6 +107,12 @@ def _recommend(args: argparse.Namespace) -> int:
     from genre.types import Constraints, UserContext
 
     config = load_config(args.config)
+    if args.reasoner is not None:
+        from genre.config import parse_config
+
+        data = config.model_dump(mode="json", exclude_none=True)
+        data["explain"] = {"component": args.reasoner}
+        config = parse_config(data, source=f"{args.config} with --reasoner {args.reasoner}")
     if args.k is not None and args.k <= 0:
         raise InputError(f"--k must be a positive number of items; got {args.k}")
     catalog = load_catalog(config.data)

@@ -17,7 +17,7 @@ from genre.config import PipelineConfig, build_component, load_config
 from genre.data import load_catalog
 from genre.errors import ConfigError, InputError
 from genre.explain.attribution import LeaveOneOut, leave_one_out
-from genre.explain.template import ReasonRequest
+from genre.explain.template import ReasonRequest, TemplateReasoner
 from genre.fusion import LearnedFusion
 from genre.models import Embedder, load_embedder, resolve_device
 from genre.scorers import PopularityScorer
@@ -30,6 +30,7 @@ from genre.types import (
     HistoryOut,
     Intent,
     RankedItem,
+    ReasonOut,
     RunTrace,
     ScoreList,
     StageTiming,
@@ -88,6 +89,7 @@ class Pipeline:
         for reranker in self.rerankers:
             reranker.prepare(self.env)
         self.reasoner.prepare(self.env)
+        self._template_reasoner: TemplateReasoner | None = None
         self._cold_scorer: Scorer | None = next(
             (s for s in self.scorers.values() if isinstance(s, PopularityScorer)), None
         )
@@ -102,6 +104,12 @@ class Pipeline:
         start = time.perf_counter()
         yield
         sink.append(StageTiming(stage=stage, component=component, ms=round((time.perf_counter() - start) * 1000, 3)))
+
+    def _template(self, requests: list[ReasonRequest]) -> list[ReasonOut]:
+        """Template reasons shown beside generated ones (and used where generation fails)."""
+        if self._template_reasoner is None:
+            self._template_reasoner = TemplateReasoner()
+        return self._template_reasoner(requests)
 
     def _popularity_fallback(self) -> Scorer:
         if self._cold_scorer is None:
@@ -197,9 +205,11 @@ class Pipeline:
                 for idx, pos in zip(top, order, strict=True)
             ]
             reasons = self.reasoner(requests)
+            notices.extend(getattr(self.reasoner, "last_notices", []) or [])
+            templates = reasons if isinstance(self.reasoner, TemplateReasoner) else self._template(requests)
 
         items = []
-        for rank, (idx, pos, reason) in enumerate(zip(top, order, reasons, strict=True), start=1):
+        for rank, (idx, pos, reason, template) in enumerate(zip(top, order, reasons, templates, strict=True), start=1):
             item = self.catalog.items[int(idx)]
             items.append(
                 RankedItem(
@@ -213,6 +223,7 @@ class Pipeline:
                     contributions={n: float(v[pos]) for n, v in fused.contributions.items()},
                     evidence={n: [EvidenceOut(**e.as_dict()) for e in evidence[n].get(int(idx), [])] for n in scorers},
                     reason=reason,
+                    template_reason=template,
                     attribution=_attributions(attributions[0], rank - 1),
                     profile_attribution=_attributions(attributions[1], rank - 1),
                     attention={n: a[int(idx)] for n, a in attention.items() if int(idx) in a},

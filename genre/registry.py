@@ -8,6 +8,7 @@ from genre.candidates import CandidateFilter
 from genre.components import Component, Scorer
 from genre.context import RecencyContextEncoder
 from genre.errors import ConfigError
+from genre.explain.generators import HFLocalReasoner, LocalLLMReasoner, OpenAICompatibleReasoner
 from genre.explain.template import TemplateReasoner
 from genre.fusion import LearnedFusion, WeightedFusion
 from genre.intent import NoIntent, ZeroShotIntent
@@ -43,7 +44,12 @@ BUILTINS: dict[str, dict[str, type[Component]]] = {
     },
     "fusion": {"weighted": WeightedFusion, "learned": LearnedFusion},
     "rerank": {"mmr": MMRDiversity, "popularity-bias": PopularityBiasCorrection},
-    "explain": {"template": TemplateReasoner},
+    "explain": {
+        "template": TemplateReasoner,
+        "local-llm": LocalLLMReasoner,
+        "hf-local": HFLocalReasoner,
+        "openai-compatible": OpenAICompatibleReasoner,
+    },
 }
 
 # Custom components must derive from these, so a typo'd import path fails at load, not mid-run.
