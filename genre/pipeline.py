@@ -17,6 +17,7 @@ from genre.config import PipelineConfig, build_component, load_config
 from genre.data import load_catalog
 from genre.errors import ConfigError, InputError
 from genre.explain.attribution import LeaveOneOut, leave_one_out
+from genre.explain.faithfulness import FaithfulnessChecker
 from genre.explain.template import ReasonRequest, TemplateReasoner
 from genre.fusion import LearnedFusion
 from genre.models import Embedder, load_embedder, resolve_device
@@ -90,6 +91,7 @@ class Pipeline:
             reranker.prepare(self.env)
         self.reasoner.prepare(self.env)
         self._template_reasoner: TemplateReasoner | None = None
+        self._checker: FaithfulnessChecker | None = None
         self._cold_scorer: Scorer | None = next(
             (s for s in self.scorers.values() if isinstance(s, PopularityScorer)), None
         )
@@ -104,6 +106,11 @@ class Pipeline:
         start = time.perf_counter()
         yield
         sink.append(StageTiming(stage=stage, component=component, ms=round((time.perf_counter() - start) * 1000, 3)))
+
+    def _faithfulness(self) -> FaithfulnessChecker:
+        if self._checker is None:
+            self._checker = FaithfulnessChecker(self.catalog)
+        return self._checker
 
     def _template(self, requests: list[ReasonRequest]) -> list[ReasonOut]:
         """Template reasons shown beside generated ones (and used where generation fails)."""
@@ -207,9 +214,24 @@ class Pipeline:
             reasons = self.reasoner(requests)
             notices.extend(getattr(self.reasoner, "last_notices", []) or [])
             templates = reasons if isinstance(self.reasoner, TemplateReasoner) else self._template(requests)
+        with self._timed(timings, "explain", "faithfulness"):
+            checker = self._faithfulness()
+            verdicts = [checker.check(r.text, req) for r, req in zip(reasons, requests, strict=True)]
+            for reason, verdict in zip(reasons, verdicts, strict=True):
+                reason.faithful = verdict.faithful
+            for template, req in zip(templates, requests, strict=True):
+                if template.faithful is None:
+                    template.faithful = checker.check(template.text, req).faithful
+            failed = sum(not v.faithful for v in verdicts)
+            if failed:
+                notices.append(
+                    f"{failed} of {len(verdicts)} reasons failed the faithfulness check; "
+                    "they are marked as such and the template reason is shown beside them."
+                )
 
         items = []
-        for rank, (idx, pos, reason, template) in enumerate(zip(top, order, reasons, templates, strict=True), start=1):
+        rows = zip(top, order, reasons, templates, verdicts, strict=True)
+        for rank, (idx, pos, reason, template, verdict) in enumerate(rows, start=1):
             item = self.catalog.items[int(idx)]
             items.append(
                 RankedItem(
@@ -224,6 +246,7 @@ class Pipeline:
                     evidence={n: [EvidenceOut(**e.as_dict()) for e in evidence[n].get(int(idx), [])] for n in scorers},
                     reason=reason,
                     template_reason=template,
+                    faithfulness=verdict.as_dict(),
                     attribution=_attributions(attributions[0], rank - 1),
                     profile_attribution=_attributions(attributions[1], rank - 1),
                     attention={n: a[int(idx)] for n, a in attention.items() if int(idx) in a},

@@ -18,6 +18,7 @@ def test_trace_has_every_stage_and_decomposable_scores(tiny_pipeline):
         ("context", "RecencyContextEncoder"), ("intent", "ZeroShotIntent"), ("candidates", "CandidateFilter"),
         ("scorers", "popularity"), ("scorers", "content"), ("fusion", "WeightedFusion"), ("explain", "evidence"),
         ("explain", "attribution"), ("explain", "attention"), ("explain", "TemplateReasoner"),
+        ("explain", "faithfulness"),
     ]  # fmt: skip
     assert trace.device == "cpu" and len(trace.items) == 3
     for item in trace.items:
@@ -135,3 +136,42 @@ def test_rescore_with_nothing_removed_reproduces_fused_scores(tiny_pipeline):
 def test_cold_start_has_no_attribution(tiny_pipeline):
     trace = tiny_pipeline.run(UserContext(), k=2)
     assert all(not i.attribution and not i.profile_attribution for i in trace.items)
+
+
+def test_every_reason_gets_a_faithfulness_verdict(tiny_pipeline):
+    trace = tiny_pipeline.run(UserContext(history=[HistoryEvent(item_id="a"), HistoryEvent(item_id="f")]), k=4)
+    for item in trace.items:
+        assert item.faithfulness is not None and item.reason.faithful is item.faithfulness["faithful"]
+        # Template reasons only name evidence, so they pass.
+        assert item.reason.faithful and item.template_reason.text == item.reason.text
+
+
+def test_unfaithful_generated_reason_is_flagged_and_template_kept(tiny_catalog_file, cache):
+    from genre.config import parse_config
+    from genre.pipeline import Pipeline
+    from tests.conftest import HashEmbedder, tiny_config_dict
+
+    cfg = parse_config(
+        tiny_config_dict(tiny_catalog_file, explain={"component": "tests.test_pipeline:InventingReasoner"})
+    )
+    pipe = Pipeline(cfg, embedder_factory=lambda d: HashEmbedder())
+    trace = pipe.run(UserContext(history=[HistoryEvent(item_id="a")]), k=2)
+    for item in trace.items:
+        assert item.reason.generator == "inventing" and item.reason.faithful is False
+        assert "Chef Knife" in item.faithfulness["hallucinated_titles"] or item.item_id == "d"
+        assert item.template_reason.generator == "template" and item.template_reason.faithful
+    assert any("failed the faithfulness check" in n for n in trace.notices)
+
+
+from genre.components import Component  # noqa: E402
+from genre.types import ReasonOut  # noqa: E402
+
+
+class InventingReasoner(Component):
+    """Test reasoner that always names a catalog title outside the evidence."""
+
+    def __call__(self, requests):
+        return [
+            ReasonOut(text="You will love it as much as Chef Knife and Field Notebook.", generator="inventing")
+            for _ in requests
+        ]
