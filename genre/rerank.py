@@ -9,6 +9,7 @@ from pydantic import Field
 
 from genre.components import Component, ComponentConfig, Env
 from genre.fusion import normalize
+from genre.scorers.popularity import catalog_counts
 from genre.types import Fused
 
 
@@ -33,14 +34,8 @@ class PopularityBiasCorrection(Reranker):
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
-        cat = env.catalog
-        if cat.interactions is not None and len(cat.interactions):
-            counts = np.bincount(cat.interactions.item_index, minlength=len(cat)).astype(np.float64)
-        elif cat.popularity_field:
-            counts = np.array([float(i.attributes.get(cat.popularity_field, 0) or 0) for i in cat.items])
-        else:
-            counts = np.zeros(len(cat))
-        self.log_pop = np.log1p(counts)
+        counts = catalog_counts(env.catalog)
+        self.log_pop = np.log1p(counts if counts is not None else np.zeros(len(env.catalog)))
 
     def __call__(self, candidates: np.ndarray, fused: Fused, k: int) -> Fused:
         penalty = -self.config.beta * np.nan_to_num(normalize(self.log_pop[candidates], "minmax"))

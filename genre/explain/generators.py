@@ -20,6 +20,7 @@ import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -438,14 +439,15 @@ def _stopping(tokenizer: Any, prompt_len: int, prefixes: list[str], event: threa
     return StoppingCriteriaList([_ReasonDone()])
 
 
-class _TransformersReasoner(_LLMReasoner):
+class _TransformersReasoner(_LLMReasoner, ABC):
     """Reasons from a transformers causal LM loaded through :func:`genre.models.load_generator`."""
 
     config: LocalLLMConfig
     _generator: Generator | None = None
 
+    @abstractmethod
     def _load(self, env: Env) -> Generator:
-        raise NotImplementedError
+        """The model this reasoner generates with."""
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)

@@ -7,7 +7,17 @@ from pydantic import Field
 
 from genre.components import ComponentConfig, Env, Scorer
 from genre.errors import ConfigError
-from genre.types import Evidence, Intent, ScoreList, UserState
+from genre.types import Catalog, Evidence, Intent, ScoreList, UserState
+
+
+def catalog_counts(catalog: Catalog) -> np.ndarray | None:
+    """Interactions per item, or the catalog's popularity attribute; None when it has neither."""
+    if catalog.interactions is not None and len(catalog.interactions):
+        return np.bincount(catalog.interactions.item_index, minlength=len(catalog)).astype(np.float64)
+    if catalog.popularity_field:
+        field = catalog.popularity_field
+        return np.array([float(i.attributes.get(field, 0) or 0) for i in catalog.items])
+    return None
 
 
 class PopularityConfig(ComponentConfig):
@@ -27,17 +37,13 @@ class PopularityScorer(Scorer):
         super().prepare(env)
         self.trend: np.ndarray | None = None
         catalog = env.catalog
+        counts = catalog_counts(catalog)
         inter = catalog.interactions
-        if inter is not None and len(inter):
-            counts = np.bincount(inter.item_index, minlength=len(catalog)).astype(np.float64)
-            if self.config.half_life_days is not None:
-                age_days = (inter.timestamps.max() - inter.timestamps) / 86400.0
-                decayed = 0.5 ** (age_days / self.config.half_life_days)
-                self.trend = np.bincount(inter.item_index, weights=decayed, minlength=len(catalog))
-        elif catalog.popularity_field:
-            field = catalog.popularity_field
-            counts = np.array([float(i.attributes.get(field, 0) or 0) for i in catalog.items])
-        else:
+        if counts is not None and inter is not None and len(inter) and self.config.half_life_days is not None:
+            age_days = (inter.timestamps.max() - inter.timestamps) / 86400.0
+            decayed = 0.5 ** (age_days / self.config.half_life_days)
+            self.trend = np.bincount(inter.item_index, weights=decayed, minlength=len(catalog))
+        if counts is None:
             raise ConfigError(
                 f"scorer 'popularity' needs interactions, but the {catalog.name} catalog has none; "
                 "set data.popularity_field to an item attribute holding a count (e.g. review_count)"
