@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--split-dir", type=Path, help="evaluate on your own train.csv and test.csv instead")
     ev.add_argument("--users", type=int, help="evaluate a seeded sample of this many test users")
     ev.add_argument("--format", choices=FORMATS, default="table")
+    ev.add_argument("--explanations", action="store_true", help="explanation metrics per generator instead")
+    ev.add_argument(
+        "--generators", nargs="+", default=["template", "local-llm"], help="with --explanations: generators to compare"
+    )
 
     prep = sub.add_parser("prepare", help="convert the generator once and cache item embeddings")
     prep.add_argument("--config", action="append", default=[], type=Path, help="also cache this config's embeddings")
@@ -233,6 +237,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.users is not None and args.users <= 0:
         raise InputError(f"--users must be a positive number; got {args.users}")
     configs = [load_config(p) for p in args.config]
+    if args.explanations:
+        import dataclasses
+
+        from genre.evaluation.explanations import evaluate_explanations
+
+        for cfg in configs:
+            report = evaluate_explanations(cfg, args.generators, users=args.users or 20)
+            if args.format == "json":
+                print(json.dumps(dataclasses.asdict(report), indent=2))
+            else:
+                print(f"{cfg.name} · explanations for the top-{report.k} of {report.users} users")
+                print(report.to_markdown())
+        return 0
 
     def progress(message: str, fraction: float) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr)

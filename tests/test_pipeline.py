@@ -175,3 +175,11 @@ class InventingReasoner(Component):
             ReasonOut(text="You will love it as much as Chef Knife and Field Notebook.", generator="inventing")
             for _ in requests
         ]
+
+
+def test_requests_from_trace_regenerate_the_same_template_reasons(tiny_pipeline):
+    from genre.explain.template import TemplateReasoner, requests_from_trace
+
+    trace = tiny_pipeline.run(UserContext(history=[HistoryEvent(item_id="a"), HistoryEvent(item_id="g")]), k=4)
+    again = TemplateReasoner()(requests_from_trace(trace, tiny_pipeline.catalog))
+    assert [r.text for r in again] == [i.reason.text for i in trace.items]

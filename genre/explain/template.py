@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pydantic import Field
 
 from genre.components import Component, ComponentConfig
-from genre.types import Evidence, Intent, Item, ReasonOut
+from genre.types import Catalog, Evidence, Intent, Item, ReasonOut, RunTrace
 
 
 @dataclass
@@ -112,3 +112,27 @@ def history_evidence(req: ReasonRequest, limit: int) -> list[Evidence]:
             if len(picked) == limit:
                 return picked
     return picked
+
+
+def requests_from_trace(trace: RunTrace, catalog: Catalog) -> list[ReasonRequest]:
+    """The reason requests behind a trace's items, to regenerate reasons with another generator."""
+    history = [catalog.items[i] for h in trace.history if (i := catalog.index_of(h.item_id)) is not None]
+    out = []
+    for item in trace.items:
+        index = catalog.index_of(item.item_id)
+        assert index is not None
+        evidence = {
+            name: [Evidence(e.kind, e.label, e.weight, e.item_id) for e in evs]  # type: ignore[arg-type]
+            for name, evs in item.evidence.items()
+        }
+        out.append(
+            ReasonRequest(
+                item=catalog.items[index],
+                contributions=item.contributions,
+                evidence=evidence,
+                history=history,
+                intent=trace.intent,
+                cold_start=trace.cold_start,
+            )
+        )
+    return out

@@ -215,3 +215,18 @@ def test_train_command_reports_components():
     proc = genre("train", "--config", FAST)
     assert proc.returncode == 0, proc.stderr
     assert "scorers/ease" in proc.stdout and "trained movies-fast" in proc.stdout
+
+
+def test_evaluate_explanations_template_on_products():
+    proc = genre("evaluate", "--config", PRODUCTS, "--explanations", "--generators", "template", "--users", "6")
+    assert proc.returncode == 0, proc.stderr
+    assert "| template | 30 | 100.0% | 0.0% |" in proc.stdout
+    assert "Attribution fidelity: removing the top-attributed history item lowers" in proc.stdout
+
+
+def test_evaluate_explanations_unknown_generator():
+    assert_clean_error(
+        genre("evaluate", "--config", PRODUCTS, "--explanations", "--generators", "gpt9"),
+        "unknown explain component 'gpt9'",
+        "local-llm",
+    )
