@@ -24,6 +24,7 @@ class ItemItemScorer(Scorer):
     """Shared scoring, caching and evidence for scorers defined by an item x item matrix."""
 
     kind: ClassVar[str]
+    config: ItemItemConfig
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
@@ -51,7 +52,7 @@ class ItemItemScorer(Scorer):
     def _history(self, state: UserState) -> tuple[np.ndarray, np.ndarray]:
         """Distinct history items and their weights: 1 each, or decaying with how many events ago."""
         seq = state.seen_index
-        half_life = self.config.recency_half_life  # type: ignore[attr-defined]
+        half_life = self.config.recency_half_life
         if seq.size == 0:
             return seq, np.zeros(0)
         age = np.arange(seq.size - 1, -1, -1, dtype=np.float64)
@@ -86,7 +87,7 @@ class ItemItemScorer(Scorer):
                 out[i] = []
                 continue
             contrib = w * self.weights[hist, i]
-            order = np.argsort(-contrib, kind="stable")[: self.config.evidence_items]  # type: ignore[attr-defined]
+            order = np.argsort(-contrib, kind="stable")[: self.config.evidence_items]
             out[i] = [
                 Evidence("history_item", self.catalog.items[int(hist[j])].title, float(contrib[j]),
                          item_id=self.catalog.items[int(hist[j])].item_id)
@@ -96,15 +97,20 @@ class ItemItemScorer(Scorer):
         return out
 
 
-class ItemKNNConfig(ComponentConfig):
+class ItemItemConfig(ComponentConfig):
+    """Options every item x item scorer shares."""
+
     recency_half_life: float | None = Field(default=None, gt=0)
     """Weigh each history item by 0.5^(events ago / this); unset weighs all history equally."""
+    evidence_items: int = Field(default=3, ge=1, le=20)
+    """How many history items to report as evidence."""
+
+
+class ItemKNNConfig(ItemItemConfig):
     neighbors: int = Field(default=100, ge=1)
     """How many most similar items each item keeps (the neighbourhood size)."""
     shrinkage: float = Field(default=10.0, ge=0)
     """Added to the cosine denominator so items with few co-interactions look less similar."""
-    evidence_items: int = Field(default=3, ge=1, le=20)
-    """How many history items to report as evidence."""
 
 
 class ItemKNNScorer(ItemItemScorer):
@@ -130,13 +136,9 @@ class ItemKNNScorer(ItemItemScorer):
         return sim
 
 
-class EaseConfig(ComponentConfig):
-    recency_half_life: float | None = Field(default=None, gt=0)
-    """Weigh each history item by 0.5^(events ago / this); unset weighs all history equally."""
+class EaseConfig(ItemItemConfig):
     l2: float = Field(default=250.0, gt=0)
     """Ridge penalty λ of EASE; larger values smooth more (ML-100K works well around 200-500)."""
-    evidence_items: int = Field(default=3, ge=1, le=20)
-    """How many history items to report as evidence."""
 
 
 class EaseScorer(ItemItemScorer):
