@@ -14,28 +14,11 @@ Normalization = Literal["minmax", "rank", "zscore"]
 
 
 def normalize(scores: np.ndarray, method: Normalization) -> np.ndarray:
-    """Normalize over the finite entries; NaN stays NaN. Constant inputs map to 0."""
-    out = np.full(scores.shape, np.nan)
-    finite = np.isfinite(scores)
-    if not finite.any():
-        return out
-    x = scores[finite]
-    if method == "minmax":
-        span = x.max() - x.min()
-        out[finite] = (x - x.min()) / span if span > 0 else 0.0
-    elif method == "zscore":
-        sd = x.std()
-        out[finite] = (x - x.mean()) / sd if sd > 0 else 0.0
-    else:
-        # Average ranks for ties, scaled to [0, 1] with 1 for the best.
-        order = np.argsort(x, kind="stable")
-        ranks = np.empty(x.size)
-        ranks[order] = np.arange(x.size, dtype=np.float64)
-        _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-        sums = np.bincount(inverse, weights=ranks)
-        avg = sums[inverse] / counts[inverse]
-        out[finite] = avg / (x.size - 1) if x.size > 1 else 0.0
-    return out
+    """Normalize over the finite entries; NaN stays NaN. Constant inputs map to 0.
+
+    Rank normalization averages tied ranks and scales to [0, 1] with 1 for the best.
+    """
+    return normalize_like(scores, scores, method)
 
 
 def normalize_like(values: np.ndarray, reference: np.ndarray, method: Normalization) -> np.ndarray:

@@ -9,6 +9,15 @@ from genre.components import ComponentConfig, Env, Scorer
 from genre.types import Evidence, Intent, ScoreList, UserState
 
 
+def similarity_rows(queries: list[np.ndarray | list[float] | None], vectors: np.ndarray) -> np.ndarray:
+    """Dot products of each query with every row of ``vectors``; a NaN row where a query is missing."""
+    out = np.full((len(queries), vectors.shape[0]), np.nan)
+    rows = [r for r, q in enumerate(queries) if q is not None]
+    if rows:
+        out[rows] = np.array([queries[r] for r in rows], dtype=np.float64) @ vectors.T
+    return out
+
+
 class ContentConfig(ComponentConfig):
     evidence_items: int = Field(default=3, ge=1, le=20)
     """How many history items to report as evidence for each scored item."""
@@ -33,12 +42,7 @@ class ContentScorer(Scorer):
     def score_users(
         self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
     ) -> np.ndarray:
-        vectors = self.vectors if items is None else self.vectors[items]
-        out = np.full((len(states), vectors.shape[0]), np.nan)
-        rows = [r for r, s in enumerate(states) if s.vector is not None]
-        if rows:
-            out[rows] = np.array([states[r].vector for r in rows]) @ vectors.T
-        return out
+        return similarity_rows([s.vector for s in states], self.vectors if items is None else self.vectors[items])
 
     def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:
         out: dict[int, list[Evidence]] = {}

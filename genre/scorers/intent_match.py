@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from genre.components import EmptyConfig, Env, Scorer
+from genre.scorers.content import similarity_rows
 from genre.types import Evidence, Intent, ScoreList, UserState
 
 
@@ -26,12 +27,7 @@ class IntentMatchScorer(Scorer):
     def score_users(
         self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
     ) -> np.ndarray:
-        vectors = self.vectors if items is None else self.vectors[items]
-        out = np.full((len(states), vectors.shape[0]), np.nan)
-        rows = [r for r, i in enumerate(intents) if i.vector is not None]
-        if rows:
-            out[rows] = np.array([intents[r].vector for r in rows]) @ vectors.T
-        return out
+        return similarity_rows([i.vector for i in intents], self.vectors if items is None else self.vectors[items])
 
     def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:
         intent = state.intent
