@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from genre.components import Env, Scorer
-from genre.config import PipelineConfig, build_component, load_config
+from genre.components import Component, Env, Scorer
+from genre.config import PipelineConfig, StageSpec, build_component, load_config
 from genre.data import load_catalog
 from genre.errors import ConfigError, InputError
 from genre.explain.attribution import LeaveOneOut, leave_one_out
@@ -36,6 +37,7 @@ from genre.types import (
     ScoreList,
     StageTiming,
     UserContext,
+    stable_hash,
 )
 
 
@@ -52,44 +54,75 @@ class Pipeline:
         embedder_factory: Callable[[str], Embedder] = load_embedder,
         catalog: Catalog | None = None,
         progress: bool = False,
+        reuse: Pipeline | None = None,
     ) -> None:
         """Build and prepare every component. ``catalog`` overrides the config's data, e.g. with
-        a training split whose interactions are the only ones trained components may see."""
+        a training split whose interactions are the only ones trained components may see.
+
+        ``reuse`` is an already prepared pipeline over the same data and device: every component
+        whose spec is unchanged is taken from it as is, so editing one weight or swapping the
+        generator rebuilds only what changed (the explorer's sliders rely on this).
+        """
         self.config = config
         self.device = resolve_device(config.device)
-        self.catalog = catalog if catalog is not None else load_catalog(config.data)
+        if reuse is not None and (reuse.device != self.device or reuse.config.data != config.data or catalog):
+            reuse = None
+        self.catalog = (
+            reuse.catalog if reuse is not None else catalog if catalog is not None else load_catalog(config.data)
+        )
         if config.k > len(self.catalog):
             raise ConfigError(
                 f"k = {config.k} is larger than the {self.catalog.name} catalog; allowed range 1..{len(self.catalog)}"
             )
-        self.env = Env(self.catalog, self.device, embedder_factory, progress=progress)
-        self.context = build_component("context", config.context)
-        self.intent = build_component("intent", config.intent)
-        self.candidates = build_component("candidates", config.candidates)
+        self.env = (
+            reuse.env if reuse is not None else Env(self.catalog, self.device, embedder_factory, progress=progress)
+        )
+        self.prepare_timings: list[StageTiming] = []
+        self.reused: list[str] = []
+        """Stages taken unchanged from ``reuse``."""
+
+        def component(
+            stage: str, spec: StageSpec, where: str, previous: Component | None, old: StageSpec | None
+        ) -> Any:
+            if previous is not None and old is not None and old.model_dump() == spec.model_dump():
+                self.reused.append(where)
+                return previous
+            comp = build_component(stage, spec, where=where)
+            with self._timed(self.prepare_timings, stage, where if stage == "scorers" else type(comp).__name__):
+                comp.prepare(self.env)
+            return comp
+
+        old = reuse.config if reuse is not None else None
+        self.context = component("context", config.context, "context", reuse and reuse.context, old and old.context)
+        self.intent = component("intent", config.intent, "intent", reuse and reuse.intent, old and old.intent)
+        self.candidates = component(
+            "candidates", config.candidates, "candidates", reuse and reuse.candidates, old and old.candidates
+        )
         self.scorers: dict[str, Scorer] = {}
         for name, spec in config.scorers.items():
-            scorer = build_component("scorers", spec, where=f"scorers.{name}")
-            assert isinstance(scorer, Scorer)
-            self.scorers[name] = scorer
-        self.fusion = build_component("fusion", config.fusion)
-        self.rerankers = [build_component("rerank", spec, where=f"rerank.{n}") for n, spec in enumerate(config.rerank)]
-        self.reasoner = build_component("explain", config.explain)
-        self.prepare_timings: list[StageTiming] = []
-        for stage, comp in [("context", self.context), ("intent", self.intent), ("candidates", self.candidates)]:
-            with self._timed(self.prepare_timings, stage, type(comp).__name__):
-                comp.prepare(self.env)
-        for name, scorer in self.scorers.items():
-            with self._timed(self.prepare_timings, "scorers", name):
-                scorer.prepare(self.env)
-        self.fusion.prepare(self.env)
-        if isinstance(self.fusion, LearnedFusion):
+            self.scorers[name] = component(
+                "scorers",
+                spec,
+                f"scorers.{name}",
+                reuse.scorers.get(name) if reuse is not None else None,
+                old.scorers.get(name) if old is not None else None,
+            )
+        # A learned blend is fitted on the scorers and the intent, so it is reused only when they are unchanged.
+        same_inputs = old is not None and old.scorers == config.scorers and old.intent == config.intent
+        self.fusion = component(
+            "fusion", config.fusion, "fusion", reuse and reuse.fusion if same_inputs else None, old and old.fusion
+        )
+        if isinstance(self.fusion, LearnedFusion) and "fusion" not in self.reused:
             from genre.blend import fit_learned_fusion
 
             with self._timed(self.prepare_timings, "fusion", "LearnedFusion.fit"):
                 fit_learned_fusion(self)
-        for reranker in self.rerankers:
-            reranker.prepare(self.env)
-        self.reasoner.prepare(self.env)
+        self.rerankers = [component("rerank", spec, f"rerank.{n}", None, None) for n, spec in enumerate(config.rerank)]
+        self.reasoner = component("explain", config.explain, "explain", reuse and reuse.reasoner, old and old.explain)
+        # Reasons are the slow part of a run; one per distinct prompt is kept across runs.
+        self._reason_cache: OrderedDict[str, ReasonOut] = (
+            reuse._reason_cache if reuse is not None and "explain" in self.reused else OrderedDict()
+        )
         self._template_reasoner: TemplateReasoner | None = None
         self._checker: FaithfulnessChecker | None = None
         self._cold_scorer: Scorer | None = next(
@@ -130,8 +163,71 @@ class Pipeline:
             self._cold_scorer = scorer
         return self._cold_scorer
 
-    def run(self, ctx: UserContext, k: int | None = None) -> RunTrace:
-        """Recommend ``k`` items for ``ctx`` and record everything each stage did."""
+    def _reason_key(self, req: ReasonRequest) -> str:
+        """What a generated reason depends on: the reasoner's spec and everything its prompt says."""
+        contributions = {n: round(c, 3) for n, c in req.contributions.items()}
+        evidence = {n: [(e.kind, e.item_id, e.label) for e in evs[:5]] for n, evs in req.evidence.items()}
+        dominant = max(contributions, key=lambda n: contributions[n]) if contributions else None
+        intent = (req.intent.summary, [(lbl.label, round(lbl.probability, 2)) for lbl in req.intent.labels[:3]])
+        return stable_hash(
+            [self.config.explain.model_dump(), req.item.item_id, evidence, dominant, intent, req.cold_start]
+        )
+
+    def _reasons(self, requests: list[ReasonRequest]) -> tuple[list[ReasonOut], list[str]]:
+        """Reasons for ``requests``: cached where the same prompt was answered before, one batch for the rest."""
+        if isinstance(self.reasoner, TemplateReasoner):
+            return self.reasoner(requests), []
+        keys = [self._reason_key(r) for r in requests]
+        missing = [i for i, key in enumerate(keys) if key not in self._reason_cache]
+        notices: list[str] = []
+        if missing:
+            fresh = self.reasoner([requests[i] for i in missing])
+            notices = list(getattr(self.reasoner, "last_notices", []) or [])
+            for i, out in zip(missing, fresh, strict=True):
+                # Template fallbacks are not cached: the model (or endpoint) may do better next time.
+                if out.generator != "template":
+                    self._reason_cache[keys[i]] = out
+            while len(self._reason_cache) > 1024:
+                self._reason_cache.popitem(last=False)
+            by_index = dict(zip(missing, fresh, strict=True))
+        else:
+            by_index = {}
+        return [
+            by_index[i] if i in by_index else self._reason_cache[key].model_copy() for i, key in enumerate(keys)
+        ], notices
+
+    def explain_items(self, trace: RunTrace, ranks: list[int] | None = None) -> list[int]:
+        """Write the generated reasons a run deferred (``run(..., reasons=False)``) for ``ranks``, in place.
+
+        Lets a view show the ranking first and fill in reasons one item at a time. Returns the
+        ranks whose reason was written; each gets its faithfulness verdict like in ``run``.
+        """
+        pending = trace.pending_reasons if ranks is None else [r for r in ranks if r in trace.pending_reasons]
+        if not pending:
+            return []
+        from genre.explain.template import requests_from_trace
+
+        by_rank = {item.rank: item for item in trace.items}
+        requests = requests_from_trace(trace, self.catalog)
+        chosen = [requests[r - 1] for r in pending]
+        reasons, notices = self._reasons(chosen)
+        checker = self._faithfulness()
+        for rank, req, reason in zip(pending, chosen, reasons, strict=True):
+            verdict = checker.check(reason.text, req)
+            reason.faithful = verdict.faithful
+            item = by_rank[rank]
+            item.reason = reason
+            item.faithfulness = verdict.as_dict()
+        trace.notices.extend(n for n in notices if n not in trace.notices)
+        trace.pending_reasons = [r for r in trace.pending_reasons if r not in pending]
+        return pending
+
+    def run(self, ctx: UserContext, k: int | None = None, *, reasons: bool = True) -> RunTrace:
+        """Recommend ``k`` items for ``ctx`` and record everything each stage did.
+
+        With ``reasons=False`` a generating reasoner is not called: every item carries its
+        template reason and is listed in ``trace.pending_reasons`` for :meth:`explain_items`.
+        """
         k = self.config.k if k is None else k
         if k <= 0:
             raise InputError(f"k must be a positive number of items; got {k}")
@@ -211,13 +307,19 @@ class Pipeline:
                 )
                 for idx, pos in zip(top, order, strict=True)
             ]
-            reasons = self.reasoner(requests)
-            notices.extend(getattr(self.reasoner, "last_notices", []) or [])
-            templates = reasons if isinstance(self.reasoner, TemplateReasoner) else self._template(requests)
+            deferred = not reasons and not isinstance(self.reasoner, TemplateReasoner)
+            templates = self._template(requests) if not isinstance(self.reasoner, TemplateReasoner) else []
+            if deferred:
+                reason_outs = [t.model_copy() for t in templates]
+            else:
+                reason_outs, reason_notices = self._reasons(requests)
+                notices.extend(reason_notices)
+            if isinstance(self.reasoner, TemplateReasoner):
+                templates = reason_outs
         with self._timed(timings, "explain", "faithfulness"):
             checker = self._faithfulness()
-            verdicts = [checker.check(r.text, req) for r, req in zip(reasons, requests, strict=True)]
-            for reason, verdict in zip(reasons, verdicts, strict=True):
+            verdicts = [checker.check(r.text, req) for r, req in zip(reason_outs, requests, strict=True)]
+            for reason, verdict in zip(reason_outs, verdicts, strict=True):
                 reason.faithful = verdict.faithful
             for template, req in zip(templates, requests, strict=True):
                 if template.faithful is None:
@@ -230,7 +332,7 @@ class Pipeline:
                 )
 
         items = []
-        rows = zip(top, order, reasons, templates, verdicts, strict=True)
+        rows = zip(top, order, reason_outs, templates, verdicts, strict=True)
         for rank, (idx, pos, reason, template, verdict) in enumerate(rows, start=1):
             item = self.catalog.items[int(idx)]
             items.append(
@@ -277,6 +379,7 @@ class Pipeline:
             timings=timings,
             notices=notices,
             cold_start=cold,
+            pending_reasons=list(range(1, len(items) + 1)) if deferred else [],
         )
 
 

@@ -348,6 +348,8 @@ class RunTrace(BaseModel):
     timings: list[StageTiming]
     notices: list[str] = Field(default_factory=list)
     cold_start: bool = False
+    pending_reasons: list[int] = Field(default_factory=list)
+    """Ranks still showing their template reason because generation was deferred (see Pipeline.explain_items)."""
 
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)
