@@ -1,0 +1,178 @@
+"""Recommend: build a profile, run the whole pipeline, and see scores, attention and reasons side by side."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from genre import GenreError
+from genre.data import load_profiles
+from genre.data.history_csv import MAX_HISTORY_BYTES, parse_history_csv
+from genre.data.profiles import interactions_to_context, profile_to_context
+from genre.registry import BUILTINS
+from genre.types import Constraints, HistoryEvent, UserContext
+from pages.common.ui import get_pipeline, md_escape, pick_config, render_charts, render_item, render_item_detail
+
+st.set_page_config(page_title="GENRE · Recommend", page_icon="🎬", layout="wide")
+st.title("Recommend")
+st.caption("Build a profile, run the full pipeline, and check every recommendation against its evidence.")
+
+picked = pick_config("rec_config")
+if picked is None:
+    st.stop()
+config_name, base_config = picked
+
+# ---- pipeline options ----------------------------------------------------------------------
+k = st.sidebar.slider("How many recommendations", 1, 20, min(base_config.k, 20), key="rec_k")
+generators = list(dict.fromkeys([base_config.explain.component, *sorted(BUILTINS["explain"])]))
+generator = st.sidebar.selectbox(
+    "Reason generator",
+    generators,
+    key="rec_generator",
+    help="template is deterministic and instant; local-llm writes with SmolLM2 and is checked for faithfulness.",
+)
+config = base_config
+if generator != base_config.explain.component:
+    explain = base_config.explain.model_copy(update={"component": generator, "config": {}})
+    config = base_config.model_copy(update={"explain": explain})
+
+try:
+    with st.spinner("Loading models and the catalog (first use only)…"):
+        pipeline = get_pipeline(config)
+except GenreError as exc:
+    st.error(f"This pipeline cannot start: {exc}")
+    st.stop()
+catalog = pipeline.catalog
+st.sidebar.caption(f"{len(catalog):,} items · device `{pipeline.device}`")
+
+# ---- the profile ----------------------------------------------------------------------------
+sources = ["Example profile", "Build a profile", "Upload CSV"]
+has_users = catalog.interactions is not None and len(catalog.interactions) > 0
+if has_users:
+    sources.insert(0, "Dataset user")
+source = st.radio("Profile source", sources, horizontal=True, key="rec_source")
+
+ctx: UserContext | None = None
+problem: str | None = None
+try:
+    if source == "Dataset user":
+        assert catalog.interactions is not None
+        users = catalog.interactions.users()
+        user_id = st.selectbox(f"{catalog.name} user", users, key="rec_user")
+        ctx = interactions_to_context(catalog, str(user_id))
+        st.caption(f"{len(ctx.history)} rated items, oldest first; the most recent ones weigh most.")
+    elif source == "Example profile":
+        profiles = load_profiles(config.data)
+        if not profiles:
+            problem = "This config names no example profiles; build one or upload a CSV instead."
+        else:
+            pid = st.selectbox(
+                "Example profile", list(profiles), format_func=lambda p: profiles[p].name or p, key="rec_profile"
+            )
+            ctx = profile_to_context(profiles[pid], catalog)
+            if profiles[pid].profile:
+                st.caption("Profile: " + profiles[pid].profile)
+    elif source == "Build a profile":
+        titles = [item.title for item in catalog.items]
+        chosen = st.multiselect(
+            "History (in the order the user met them, oldest first)", titles, key="rec_history", max_selections=200
+        )
+        text = st.text_area(
+            "Free-text profile",
+            key="rec_text",
+            max_chars=20_000,
+            placeholder="What does this person enjoy, and what are they looking for right now?",
+        )
+        by_title = {item.title: item.item_id for item in catalog.items}
+        ctx = UserContext(profile=text, history=[HistoryEvent(item_id=by_title[t]) for t in chosen])
+    else:
+        upload = st.file_uploader(
+            "History CSV: a header with title (or item_id), and optional timestamp and rating columns",
+            type=["csv"],
+            key="rec_csv",
+        )
+        if upload is None:
+            problem = "Upload a CSV to continue."
+        elif upload.size > MAX_HISTORY_BYTES:
+            problem = f"{upload.name} is {upload.size:,} bytes; the limit is {MAX_HISTORY_BYTES:,}."
+        else:
+            ctx = UserContext(history=parse_history_csv(upload.getvalue(), catalog))
+            st.caption(f"{upload.name}: {len(ctx.history)} history items read.")
+except GenreError as exc:
+    st.error(str(exc))
+    ctx = None
+
+with st.expander("Filters"):
+    categories = sorted({c for item in catalog.items for c in item.categories})
+    chosen_categories = st.multiselect("Only these categories", categories, key="rec_categories")
+    prices = [p for item in catalog.items if (p := item.price) is not None]
+    price_min = price_max = None
+    if prices:
+        low, high = st.columns(2)
+        price_min = low.number_input("Lowest price", min_value=0.0, value=None, key="rec_price_min")
+        price_max = high.number_input("Highest price", min_value=0.0, value=None, key="rec_price_max")
+
+if problem:
+    st.info(problem)
+
+if st.button("Recommend", type="primary", key="rec_run", disabled=ctx is None):
+    assert ctx is not None
+    try:
+        filters = Constraints(price_min=price_min, price_max=price_max, categories=chosen_categories)
+        extra = ctx.constraints.model_dump(exclude_defaults=True)
+        constraints = filters if not extra else Constraints(**{**extra, **filters.model_dump(exclude_defaults=True)})
+        run_ctx = ctx.model_copy(update={"constraints": constraints})
+        trace = pipeline.run(run_ctx, k=min(k, len(catalog)), reasons=False)
+    except (GenreError, ValueError) as exc:
+        st.error(f"Could not recommend: {exc}")
+    else:
+        st.session_state["rec_trace"] = trace
+        st.session_state["rec_trace_config"] = config.model_dump_json()
+
+# ---- the result -----------------------------------------------------------------------------
+trace = st.session_state.get("rec_trace")
+if trace is None:
+    st.stop()
+if st.session_state.get("rec_trace_config") != config.model_dump_json():
+    st.info("The options changed since this run; press Recommend to run again.")
+
+for note in trace.notices:
+    st.info(note)
+cols = st.columns(4)
+cols[0].metric("Candidates", f"{trace.candidates['count']:,}")
+cols[1].metric("History items", len(trace.history))
+cols[2].metric("Run time", f"{trace.total_ms():.0f} ms")
+cols[3].metric("Device", trace.device)
+if trace.intent.summary:
+    st.markdown("**Intent:** " + md_escape(trace.intent.summary))
+
+left, right = st.columns([5, 6])
+slots = {}
+with left:
+    st.subheader("Ranked list")
+    if not trace.items:
+        st.warning("Nothing to recommend with these filters.")
+    for item in trace.items:
+        slots[item.rank] = st.empty()
+        render_item(item, slots[item.rank], pending=item.rank in trace.pending_reasons)
+with right:
+    render_charts(trace, "rec")
+render_item_detail(trace, "rec")
+st.download_button(
+    "Download the run trace (JSON)", trace.to_json(), file_name=f"genre-{trace.run_id}.json", key="rec_download"
+)
+
+# Reasons are written last, one item at a time, so the ranking and charts are visible meanwhile.
+if trace.pending_reasons:
+    progress = st.progress(0.0, text="Writing reasons…")
+    total = len(trace.pending_reasons)
+    for done, rank in enumerate(list(trace.pending_reasons), start=1):
+        try:
+            pipeline.explain_items(trace, [rank])
+        except GenreError as exc:
+            st.error(f"Reason generation failed, template reasons are shown: {exc}")
+            trace.pending_reasons = []
+            break
+        item = next(i for i in trace.items if i.rank == rank)
+        render_item(item, slots[rank])
+        progress.progress(done / total, text=f"Wrote {done} of {total} reasons")
+    progress.empty()

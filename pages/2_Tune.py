@@ -1,0 +1,278 @@
+"""Tune: choose components and parameters, preview the effect live, save configs, and A/B compare two of them."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from genre import GenreError, parse_config, save_config
+from genre.config import PipelineConfig
+from genre.data import load_profiles
+from genre.data.profiles import interactions_to_context, profile_to_context
+from genre.evaluation.holdout import score_heldout
+from genre.pipeline import Pipeline
+from genre.registry import BUILTINS
+from genre.types import RunTrace, UserContext
+from genre.viz import compare_ranks, rank_movement_chart
+from pages.common.params import edit_params
+from pages.common.ui import (
+    BUILTIN_CONFIGS,
+    config_paths,
+    get_holdout,
+    get_pipeline,
+    get_split_pipeline,
+    md_escape,
+    pick_config,
+    saved_config_dir,
+)
+
+st.set_page_config(page_title="GENRE · Tune", page_icon="🎛️", layout="wide")
+st.title("Tune")
+st.caption("Pick components per stage and their parameters; the preview re-ranks as you move a slider.")
+
+picked = pick_config("tune_config", "Start from config")
+if picked is None:
+    st.stop()
+base_name, base = picked
+raw = base.model_dump(mode="json", exclude_none=True)
+problems: list[str] = []
+prefix = f"tune_{base_name}"
+
+# ---- the editor -----------------------------------------------------------------------------
+edit, preview = st.columns([5, 6])
+with edit:
+    st.subheader("Components")
+    spec: dict = {**raw, "name": f"{base_name}-tuned"}
+    for stage in ("context", "intent", "candidates"):
+        with st.expander(f"{stage}: {raw[stage]['component']}"):
+            names = sorted(BUILTINS[stage])
+            component = st.selectbox(
+                "component", names, index=names.index(raw[stage]["component"]), key=f"{prefix}_{stage}"
+            )
+            current = raw[stage].get("config", {}) if component == raw[stage]["component"] else {}
+            params, bad = edit_params(stage, component, current, f"{prefix}_{stage}_{component}")
+            problems += bad
+            spec[stage] = {"component": component, "config": params}
+
+    scorers: dict = {}
+    with st.expander("scorers", expanded=False):
+        for name, s in raw["scorers"].items():
+            if not st.checkbox(f"{name} ({s['component']})", value=True, key=f"{prefix}_use_{name}"):
+                continue
+            params, bad = edit_params("scorers", s["component"], s.get("config", {}), f"{prefix}_scorer_{name}")
+            problems += bad
+            scorers[name] = {"component": s["component"], "config": params}
+        unused = sorted(set(BUILTINS["scorers"]) - {s["component"] for s in raw["scorers"].values()})
+        extra = st.selectbox("Add a scorer", ["—", *unused], key=f"{prefix}_add")
+        if extra != "—":
+            scorers[extra] = {"component": extra, "config": {}}
+    if not scorers:
+        problems.append("choose at least one scorer")
+    spec["scorers"] = scorers
+
+    st.markdown("**Fusion**")
+    fusion_names = sorted(BUILTINS["fusion"])
+    fusion = st.selectbox(
+        "fusion", fusion_names, index=fusion_names.index(raw["fusion"]["component"]), key=f"{prefix}_fusion"
+    )
+    fusion_current = raw["fusion"].get("config", {}) if fusion == raw["fusion"]["component"] else {}
+    fusion_params, bad = edit_params("fusion", fusion, fusion_current, f"{prefix}_fusion_{fusion}")
+    problems += bad
+    if fusion == "weighted":
+        weights = dict(fusion_current.get("weights", {}))
+        for name in scorers:
+            weights[name] = st.slider(
+                f"weight: {name}", 0.0, 3.0, float(weights.get(name, 1.0)), 0.05, key=f"{prefix}_w_{name}"
+            )
+        fusion_params["weights"] = {n: w for n, w in weights.items() if n in scorers}
+    spec["fusion"] = {"component": fusion, "config": fusion_params}
+
+    current_rerank = [r["component"] for r in raw.get("rerank", [])]
+    rerank = st.multiselect(
+        "Re-rankers, in order", sorted(BUILTINS["rerank"]), default=current_rerank, key=f"{prefix}_rerank"
+    )
+    spec["rerank"] = []
+    for n, name in enumerate(rerank):
+        with st.expander(f"rerank: {name}"):
+            old = next((r.get("config", {}) for r in raw.get("rerank", []) if r["component"] == name), {})
+            params, bad = edit_params("rerank", name, old, f"{prefix}_rerank_{n}_{name}")
+            problems += bad
+            spec["rerank"].append({"component": name, "config": params})
+
+    explain_names = sorted(BUILTINS["explain"])
+    explain = st.selectbox(
+        "Reason generator",
+        explain_names,
+        index=explain_names.index(raw["explain"]["component"]),
+        key=f"{prefix}_explain",
+    )
+    spec["explain"] = {
+        "component": explain,
+        "config": raw["explain"].get("config", {}) if explain == raw["explain"]["component"] else {},
+    }
+
+edited: PipelineConfig | None = None
+if problems:
+    for p in problems:
+        st.error(p)
+else:
+    try:
+        edited = parse_config(spec, source="the Tune page")
+    except GenreError as exc:
+        st.error(f"This combination does not validate: {exc}")
+
+# ---- live preview ----------------------------------------------------------------------------
+
+
+def profile_picker(catalog_users: bool, key: str, config: PipelineConfig) -> tuple[str, str] | None:
+    """('user', id) or ('profile', id): who the preview and the A/B comparison are for."""
+    kinds = (["Dataset user"] if catalog_users else []) + ["Example profile"]
+    kind = st.radio("Profile", kinds, horizontal=True, key=f"{key}_kind")
+    if kind == "Dataset user":
+        return "user", st.text_input("User id", value="1", key=f"{key}_user").strip()
+    profiles = load_profiles(config.data)
+    if not profiles:
+        st.info("This config names no example profiles.")
+        return None
+    pid = st.selectbox(
+        "Example profile", list(profiles), format_func=lambda p: profiles[p].name or p, key=f"{key}_profile"
+    )
+    return "profile", pid
+
+
+def context_for(choice: tuple[str, str], pipeline: Pipeline, config: PipelineConfig) -> UserContext:
+    kind, ident = choice
+    if kind == "user":
+        return interactions_to_context(pipeline.catalog, ident)
+    return profile_to_context(load_profiles(config.data)[ident], pipeline.catalog)
+
+
+def ranked_table(trace: RunTrace) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "rank": i.rank,
+                "title": i.title,
+                "score": round(i.score, 3),
+                **{n: round(c, 3) for n, c in i.contributions.items()},
+            }
+            for i in trace.items
+        ]
+    )
+
+
+with preview:
+    st.subheader("Live preview")
+    if edited is not None:
+        try:
+            pipeline = get_pipeline(edited)
+            has_users = pipeline.catalog.interactions is not None and len(pipeline.catalog.interactions) > 0
+            who = profile_picker(has_users, "tune_preview", edited)
+            if who is not None:
+                # Template reasons here: the preview must follow a slider in well under a second.
+                trace = pipeline.run(context_for(who, pipeline, edited), reasons=False)
+                reused = ", ".join(pipeline.reused) or "none"
+                st.caption(f"{trace.total_ms():.0f} ms on {trace.device}; reused unchanged components: {reused}")
+                st.dataframe(ranked_table(trace), hide_index=True, width="stretch", key="tune_preview_table")
+        except GenreError as exc:
+            st.error(str(exc))
+
+    st.subheader("Save")
+    name = st.text_input("Config name", value=f"{base_name}-tuned", key="tune_save_name")
+    if st.button("Save config", key="tune_save", disabled=edited is None):
+        assert edited is not None
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,47}", name or ""):
+            st.error(
+                "Name the config with 1-48 lower-case letters, digits, '-' or '_' (starting with a letter or digit)."
+            )
+        elif (BUILTIN_CONFIGS / f"{name}.toml").exists() and saved_config_dir() != BUILTIN_CONFIGS:
+            st.error(f"{name!r} is a shipped config; choose another name.")
+        else:
+            try:
+                path = save_config(edited.model_copy(update={"name": name}), saved_config_dir() / f"{name}.toml")
+            except (GenreError, OSError) as exc:
+                st.error(f"Could not save: {exc}")
+            else:
+                st.success(f"Saved {path.name}; it is now selectable on every page.")
+
+# ---- A/B compare ------------------------------------------------------------------------------
+st.divider()
+st.subheader("A/B compare")
+paths = config_paths()
+options = (["(edited above)"] if edited is not None else []) + list(paths)
+col_a, col_b = st.columns(2)
+choice_a = col_a.selectbox("Config A", options, index=0, key="ab_a")
+choice_b = col_b.selectbox("Config B", options, index=options.index(base_name), key="ab_b")
+
+
+def config_of(choice: str) -> PipelineConfig:
+    if choice == "(edited above)":
+        assert edited is not None
+        return edited
+    from genre import load_config
+
+    return load_config(paths[choice])
+
+
+try:
+    cfg_a, cfg_b = config_of(choice_a), config_of(choice_b)
+except GenreError as exc:
+    st.error(str(exc))
+    st.stop()
+if cfg_a.data != cfg_b.data:
+    st.error("A and B must use the same catalog ([data] section) to be compared on one profile.")
+    st.stop()
+try:
+    pipe_a = get_pipeline(cfg_a)
+except GenreError as exc:
+    st.error(f"Config A cannot start: {exc}")
+    st.stop()
+has_users = pipe_a.catalog.interactions is not None and len(pipe_a.catalog.interactions) > 0
+who = profile_picker(has_users, "ab", cfg_a)
+if who is not None and st.button("Compare", type="primary", key="ab_run"):
+    try:
+        pipe_b = get_pipeline(cfg_b)
+        ctx = context_for(who, pipe_a, cfg_a)
+        st.session_state["ab_result"] = (
+            choice_a,
+            choice_b,
+            pipe_a.run(ctx, reasons=False),
+            pipe_b.run(ctx, reasons=False),
+            who,
+        )
+        st.session_state.pop("ab_heldout", None)
+        if who[0] == "user":
+            # Held-out quality: both configs rebuilt on the training split, the user's later items hidden.
+            holdout = get_holdout(cfg_a)
+            split_ctx = holdout.context(who[1])
+            scores = {}
+            with st.spinner("Scoring both configs on the user's held-out items (trains once per config)…"):
+                for label, cfg in (("A", cfg_a), ("B", cfg_b)):
+                    split_trace = get_split_pipeline(cfg, holdout).run(split_ctx, k=10, reasons=False)
+                    scores[label] = score_heldout(split_trace, holdout)
+            st.session_state["ab_heldout"] = scores
+    except GenreError as exc:
+        st.error(str(exc))
+
+result = st.session_state.get("ab_result")
+if result is not None:
+    name_a, name_b, trace_a, trace_b, _ = result
+    comparison = compare_ranks(trace_a, trace_b)
+    st.metric(f"Overlap@{comparison['k']}", f"{comparison['overlap']:.0%}")
+    left, mid, right = st.columns([4, 4, 5])
+    left.markdown(f"**A: {md_escape(name_a)}**")
+    left.dataframe(ranked_table(trace_a)[["rank", "title", "score"]], hide_index=True, key="ab_table_a")
+    mid.markdown(f"**B: {md_escape(name_b)}**")
+    mid.dataframe(ranked_table(trace_b)[["rank", "title", "score"]], hide_index=True, key="ab_table_b")
+    right.plotly_chart(rank_movement_chart(trace_a, trace_b, "A", "B"), key="ab_movement", width="stretch")
+    heldout = st.session_state.get("ab_heldout")
+    if heldout:
+        st.markdown(f"**Held-out quality for user {md_escape(result[4][1])}** (protocol T: their latest 20% hidden)")
+        cols = st.columns(2)
+        for col, label in zip(cols, ("A", "B"), strict=True):
+            r = heldout[label]
+            other = heldout["B" if label == "A" else "A"]
+            col.metric(f"{label}: NDCG@10", f"{r.ndcg:.3f}", delta=f"{r.ndcg - other.ndcg:+.3f}")
+            col.caption(f"{len(r.hits)} of {r.heldout} held-out items in the top 10; Recall@10 {r.recall:.3f}")

@@ -1,0 +1,1 @@
+"""Streamlit glue shared by the explorer's pages (Streamlit does not treat this sub-folder as pages)."""

@@ -1,0 +1,85 @@
+"""Widgets for a component's parameters, generated from its pydantic Config (so new options appear by themselves)."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any
+
+import streamlit as st
+from pydantic.fields import FieldInfo
+
+from genre.registry import resolve
+
+_SKIP = {"weights"}  # fusion weights get their own sliders
+
+
+def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+    low = high = None
+    for meta in info.metadata:
+        low = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else low
+        low = getattr(meta, "gt", None) if low is None and getattr(meta, "gt", None) is not None else low
+        high = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else high
+        high = getattr(meta, "lt", None) if high is None and getattr(meta, "lt", None) is not None else high
+    return low, high
+
+
+def _base_type(annotation: Any) -> tuple[Any, bool]:
+    """The annotation without ``| None``, and whether None is allowed."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return (rest[0] if len(rest) == 1 else annotation), True
+    return annotation, False
+
+
+def edit_params(stage: str, component: str, current: dict[str, Any], key: str) -> tuple[dict[str, Any], list[str]]:
+    """Widgets for every option of ``component``; returns (options that differ from defaults, problems)."""
+    cls = resolve(stage, component)
+    fields: dict[str, FieldInfo] = cls.Config.model_fields
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, info in fields.items():
+        if name in _SKIP:
+            if name in current:
+                out[name] = current[name]
+            continue
+        default = info.get_default(call_default_factory=True)
+        value = current.get(name, default)
+        help_text = info.description
+        wkey = f"{key}_{name}"
+        annotation, optional = _base_type(info.annotation)
+        label = name.replace("_", " ")
+        if annotation is bool:
+            new: Any = st.checkbox(label, value=bool(value), key=wkey, help=help_text)
+        elif typing.get_origin(annotation) is typing.Literal:
+            choices = list(typing.get_args(annotation))
+            new = st.selectbox(
+                label, choices, index=choices.index(value) if value in choices else 0, key=wkey, help=help_text
+            )
+        elif annotation in (int, float) and info.is_required() is False:
+            low, high = _bounds(info)
+            cast = int if annotation is int else float
+            new = st.number_input(
+                label,
+                min_value=cast(low) if low is not None else None,
+                max_value=cast(high) if high is not None else None,
+                value=cast(value) if value is not None else None,
+                step=1 if annotation is int else None,
+                key=wkey,
+                help=help_text,
+                placeholder="unset" if optional else None,
+            )
+        elif annotation is str:
+            new = st.text_input(label, value=str(value or ""), key=wkey, help=help_text)
+        else:
+            text = st.text_input(label, value=json.dumps(value), key=wkey, help=(help_text or "") + " (JSON)")
+            try:
+                new = json.loads(text) if text.strip() else None
+            except json.JSONDecodeError as exc:
+                problems.append(f"{stage} {component}: option {name!r} is not valid JSON ({exc.msg})")
+                new = value
+        if new != default or name in current:
+            out[name] = new
+    return out, problems

@@ -1,0 +1,256 @@
+"""Shared explorer glue: config choice, cached pipelines, safe text, and the RunTrace views.
+
+Everything here only collects input, calls ``genre`` and renders what it returns; the logic
+lives in the library. Model-heavy objects are cached per process with ``st.cache_resource``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from genre import GenreError, Pipeline, load_config
+from genre.config import PipelineConfig
+from genre.data import DataConfig, load_catalog
+from genre.evaluation.holdout import HoldoutSplit, holdout_split
+from genre.types import Catalog, RankedItem, RunTrace
+from genre.viz import (
+    attention_heatmap,
+    attribution_heatmap,
+    contributions_chart,
+    generator_attention_chart,
+    highlight_segments,
+    intent_chart,
+    timings_chart,
+    token_attention_chart,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILTIN_CONFIGS = ROOT / "configs"
+MAX_PIPELINES = 6
+
+
+def saved_config_dir() -> Path:
+    """Where the Tune page saves user-named configs (``GENRE_CONFIG_DIR``, default ``configs/``)."""
+    return Path(os.environ.get("GENRE_CONFIG_DIR", BUILTIN_CONFIGS))
+
+
+def config_paths() -> dict[str, Path]:
+    """Every config a page may pick: the shipped ones plus the saved ones (a saved name wins)."""
+    paths = {p.stem: p for p in sorted(BUILTIN_CONFIGS.glob("*.toml"))}
+    paths.update({p.stem: p for p in sorted(saved_config_dir().glob("*.toml"))})
+    return paths
+
+
+def pick_config(key: str, label: str = "Pipeline config", sidebar: bool = True) -> tuple[str, PipelineConfig] | None:
+    """A config selectbox shared across pages (the choice follows the user from page to page)."""
+    paths = config_paths()
+    if not paths:
+        st.error(f"No pipeline configs found in {BUILTIN_CONFIGS}. Restore configs/*.toml from the repository.")
+        return None
+    names = list(paths)
+    current = st.session_state.get("config_name", "movies")
+    index = names.index(current) if current in names else 0
+    box = st.sidebar if sidebar else st
+    name = box.selectbox(label, names, index=index, key=key)
+    st.session_state["config_name"] = name
+    try:
+        return name, load_config(paths[name])
+    except GenreError as exc:
+        st.error(f"The config {paths[name].name} does not validate: {exc}")
+        return None
+
+
+@st.cache_resource(show_spinner=False)
+def _pipeline_store() -> tuple[dict[str, Pipeline], threading.Lock]:
+    return {}, threading.Lock()
+
+
+def get_pipeline(config: PipelineConfig) -> Pipeline:
+    """One prepared pipeline per distinct config, built from the last one over the same data.
+
+    A changed weight or generator rebuilds only that component (``Pipeline(reuse=...)``), so a
+    slider move costs milliseconds, and reasons already generated are reused.
+    """
+    store, lock = _pipeline_store()
+    key = config.model_dump_json()
+    with lock:
+        if key in store:
+            store[key] = store.pop(key)  # most recently used last
+            return store[key]
+        reuse = next((p for p in reversed(store.values()) if p.config.data == config.data), None)
+        pipeline = Pipeline(config, reuse=reuse)
+        store[key] = pipeline
+        while len(store) > MAX_PIPELINES:
+            store.pop(next(iter(store)))
+        return pipeline
+
+
+@st.cache_resource(show_spinner=False)
+def _split_store() -> tuple[dict[str, Pipeline], threading.Lock]:
+    return {}, threading.Lock()
+
+
+def get_split_pipeline(config: PipelineConfig, holdout: HoldoutSplit) -> Pipeline:
+    """The config built on the evaluation split's training part only (for held-out metrics)."""
+    store, lock = _split_store()
+    key = config.model_dump_json() + str(id(holdout))
+    with lock:
+        if key not in store:
+            reuse = next((p for p in reversed(store.values()) if p.catalog is holdout.train_catalog), None)
+            store[key] = Pipeline(config, catalog=holdout.train_catalog, reuse=reuse)
+            while len(store) > MAX_PIPELINES:
+                store.pop(next(iter(store)))
+        return store[key]
+
+
+@st.cache_resource(show_spinner=False)
+def _catalog(data_json: str) -> Catalog:
+    return load_catalog(DataConfig.model_validate_json(data_json))
+
+
+def get_catalog(config: PipelineConfig) -> Catalog:
+    """The config's catalog, shared by every config over the same data."""
+    return _catalog(config.data.model_dump_json())
+
+
+@st.cache_resource(show_spinner=False)
+def _holdout(data_json: str, protocol: str) -> HoldoutSplit:
+    return holdout_split(load_catalog(DataConfig.model_validate_json(data_json)), protocol)
+
+
+def get_holdout(config: PipelineConfig, protocol: str = "T") -> HoldoutSplit:
+    """The evaluation split of the config's data (computed once per process)."""
+    return _holdout(config.data.model_dump_json(), protocol)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: str) -> str:
+    """User or model text made inert for st.markdown: no markup, links, LaTeX, emoji codes or HTML."""
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def reason_markdown(item: RankedItem) -> str:
+    """The item's reason with the evidence it names highlighted, all other text escaped."""
+    if item.reason is None:
+        return ""
+    phrases = list((item.faithfulness or {}).get("mentions", []))
+    parts = []
+    for segment, is_evidence in highlight_segments(item.reason.text, phrases):
+        escaped = md_escape(segment)
+        parts.append(f":orange-background[{escaped}]" if is_evidence and escaped.strip() else escaped)
+    return "".join(parts)
+
+
+def faithfulness_badge(item: RankedItem) -> str:
+    verdict = item.faithfulness or {}
+    if item.reason is None or item.reason.faithful is None:
+        return ":gray-badge[not checked]"
+    if item.reason.faithful:
+        return ":green-badge[faithful]"
+    problems = "; ".join(verdict.get("problems", [])) or "failed the check"
+    return f":red-badge[not faithful] {md_escape(problems)}"
+
+
+def render_item(item: RankedItem, slot: Any | None = None, pending: bool = False) -> None:
+    """One ranked item: title, score, reason with evidence highlighted, badge, and the template reason."""
+    target = slot if slot is not None else st
+    with target.container(border=True):
+        st.markdown(f"**{item.rank}. {md_escape(item.title)}** · score {item.score:.3f}")
+        if item.categories:
+            st.caption(", ".join(item.categories))
+        if pending:
+            st.caption("Writing the generated reason…")
+            st.markdown(md_escape(item.reason.text if item.reason else ""))
+            return
+        generator = item.reason.generator if item.reason else "none"
+        st.markdown(f"{reason_markdown(item)}  \n{faithfulness_badge(item)} :blue-badge[{md_escape(generator)}]")
+        template = item.template_reason
+        if template is not None and item.reason is not None and template.text != item.reason.text:
+            st.caption("Template reason: " + template.text)
+
+
+def render_charts(trace: RunTrace, key: str) -> None:
+    """Contributions, attention, attribution, intent and timings as tabs beside the list."""
+    tabs = st.tabs(["Contributions", "Attention", "Attribution", "Intent", "Timings"])
+    with tabs[0]:
+        st.plotly_chart(contributions_chart(trace), key=f"{key}_contrib", width="stretch")
+    with tabs[1]:
+        fig = attention_heatmap(trace)
+        if fig is None:
+            st.caption("No sequential scorer in this pipeline reports attention over the history.")
+        else:
+            st.plotly_chart(fig, key=f"{key}_attention", width="stretch")
+        tokens = _profile_tokens(trace)
+        token_fig = token_attention_chart(tokens)
+        if token_fig is not None:
+            st.plotly_chart(token_fig, key=f"{key}_tokens", width="stretch")
+    with tabs[2]:
+        fig = attribution_heatmap(trace)
+        if fig is None:
+            st.caption("Attribution needs a history and is switched on in the config's [attribution] section.")
+        else:
+            st.plotly_chart(fig, key=f"{key}_attribution", width="stretch")
+    with tabs[3]:
+        if trace.intent.summary:
+            st.markdown("**What this user wants now:** " + md_escape(trace.intent.summary))
+        fig = intent_chart(trace)
+        if fig is None:
+            st.caption(f"Intent stage: {trace.intent.source} (no labels).")
+        else:
+            st.plotly_chart(fig, key=f"{key}_intent", width="stretch")
+    with tabs[4]:
+        st.plotly_chart(timings_chart(trace), key=f"{key}_timings", width="stretch")
+
+
+def _profile_tokens(trace: RunTrace) -> list[tuple[str, float]]:
+    attention = getattr(trace, "profile_attention", None)
+    if attention is None:
+        return []
+    tokens = getattr(attention, "tokens", attention)
+    out = []
+    for t in tokens:
+        word = getattr(t, "token", None) or getattr(t, "word", None) or ""
+        out.append((str(word), float(getattr(t, "weight", 0.0))))
+    return out
+
+
+def render_item_detail(trace: RunTrace, key: str) -> None:
+    """Evidence, attribution and generator attention for one chosen item."""
+    if not trace.items:
+        return
+    labels = {i.rank: f"{i.rank}. {i.title}" for i in trace.items}
+    rank = st.selectbox("Inspect an item", list(labels), format_func=labels.__getitem__, key=f"{key}_inspect")
+    item = next(i for i in trace.items if i.rank == rank)
+    left, right = st.columns(2)
+    with left:
+        rows = [
+            {"scorer": name, "evidence": e.label, "kind": e.kind, "weight": round(e.weight, 4)}
+            for name, evs in item.evidence.items()
+            for e in evs
+        ]
+        st.markdown("**Evidence per scorer**")
+        st.dataframe(rows or [{"scorer": "-", "evidence": "none", "kind": "", "weight": 0.0}], hide_index=True)
+        if item.attribution:
+            st.markdown("**Leave-one-out over the history** (score change without each item)")
+            st.dataframe(
+                [
+                    {"without": a.label, "score change": round(a.score_delta, 4), "rank change": a.rank_delta}
+                    for a in item.attribution[:10]
+                ],
+                hide_index=True,
+            )
+    with right:
+        fig = generator_attention_chart(item, getattr(item, "generator_attention", None))
+        if fig is not None:
+            st.plotly_chart(fig, key=f"{key}_genattn_{rank}", width="stretch")
+        verdict = item.faithfulness or {}
+        if verdict.get("hallucinated_titles"):
+            st.warning("Names titles outside the evidence: " + ", ".join(verdict["hallucinated_titles"]))
