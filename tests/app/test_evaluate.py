@@ -1,0 +1,42 @@
+"""AppTest for the Evaluate page: a small benchmark run with progress, table and charts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import chart_titles, errors, page
+
+pytestmark = pytest.mark.integration
+
+
+def test_benchmark_of_a_fast_config_shows_table_and_charts(saved_configs):
+    at = page("pages/4_Evaluate.py")
+    at.run()
+    assert not at.exception and not errors(at)
+    assert "movies-fast" in at.multiselect(key="eval_configs").options
+    assert "products" not in at.multiselect(key="eval_configs").options  # no interactions to hold out
+    at.multiselect(key="eval_configs").set_value(["movies-fast"])
+    at.slider(key="eval_users").set_value(50)
+    at.button(key="eval_run").click().run()
+    assert not at.exception and not errors(at)
+    table = at.dataframe[0].value
+    assert set(table["name"]) >= {"movies-fast", "ease", "popularity"}
+    fused = table[table["name"] == "movies-fast"].iloc[0]
+    popularity = table[table["name"] == "popularity"].iloc[0]
+    assert 0 < fused["ndcg@10"] <= 1 and fused["ndcg@10"] > popularity["ndcg@10"]
+    assert any(t.startswith("ndcg@10 per scorer") for t in chart_titles(at))
+    assert any("protocol T: 50 users" in m.value for m in at.markdown)
+
+
+def test_explanation_metrics_for_the_template(saved_configs):
+    at = page("pages/4_Evaluate.py")
+    at.run()
+    at.multiselect(key="eval_configs").set_value(["movies-fast"])
+    at.slider(key="eval_users").set_value(50)
+    at.checkbox(key="eval_explain").check()
+    at.slider(key="eval_explain_users").set_value(3)
+    at.button(key="eval_run").click().run()
+    assert not at.exception and not errors(at)
+    rows = at.dataframe[1].value
+    assert list(rows["generator"]) == ["template"]
+    assert rows["faithful"].iloc[0] == pytest.approx(1.0)
