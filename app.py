@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
 
-from genre import GenreError, Pipeline, load_config
+from genre import GenreError
 from genre.data import load_profiles
 from genre.data.profiles import profile_to_context
 from genre.models import model_status
-
-CONFIG_DIR = Path(__file__).parent / "configs"
+from pages.common.ui import get_pipeline, pick_config
 
 st.set_page_config(page_title="GENRE explorer", page_icon="🎬", layout="wide")
 
-
-@st.cache_resource(show_spinner=False)
-def get_pipeline(path: str, mtime: float) -> Pipeline:
-    """One prepared pipeline per config file version; models load once per process."""
-    return Pipeline(load_config(path))
-
-
+LOGO = Path(__file__).parent / "assets" / "logo.svg"
+if LOGO.exists():
+    st.logo(str(LOGO))
 st.title("GENRE")
 st.markdown(
     "**Generative Explainable Natural-language Recommendation Engine.** "
@@ -29,23 +25,17 @@ st.markdown(
     "context encoding, intent, candidate filtering, pluggable scorers and their fusion. "
     "Every recommendation comes with the evidence behind it and a reason you can check against that evidence."
 )
+st.markdown(
+    "**Start here:** open **Recommend** in the sidebar and press *Recommend* — a MovieLens user's ranked, "
+    "explained list appears with contributions, attention and attribution beside it. **Tune** edits and A/B "
+    "compares pipelines, **Review** collects ratings of the reasons, **Evaluate** runs the offline benchmark."
+)
 
-configs = sorted(CONFIG_DIR.glob("*.toml"))
-if not configs:
-    st.error(f"No pipeline configs found in {CONFIG_DIR}. Restore configs/*.toml from the repository.")
+picked = pick_config("home_config", "Domain / pipeline config", sidebar=False)
+if picked is None:
     st.stop()
-names = [p.stem for p in configs]
-default = names.index("movies") if "movies" in names else 0
-choice = st.selectbox("Domain / pipeline config", names, index=default, key="home_config")
-path = CONFIG_DIR / f"{choice}.toml"
-
-try:
-    config = load_config(path)
-except GenreError as exc:
-    st.error(f"This config does not validate: {exc}")
-    st.stop()
+choice, config = picked
 st.caption(config.description or config.name)
-st.session_state["config_path"] = str(path)
 
 col_models, col_pipeline = st.columns(2)
 status = model_status(config.device)
@@ -62,12 +52,25 @@ with col_pipeline:
     st.markdown("\n".join(f"- **{stage}**: `{spec.component}`" for stage, spec in config.stage_specs()))
 
 try:
-    with st.status("Loading models and the catalog…", expanded=False) as box:
-        pipeline = get_pipeline(str(path), path.stat().st_mtime)
-        box.update(label=f"Ready: {len(pipeline.catalog):,} items on {pipeline.device}", state="complete")
+    with st.status("Loading models and the catalog (trains on first use)…", expanded=False) as box:
+        started = time.perf_counter()
+        pipeline = get_pipeline(config)
+        seconds = time.perf_counter() - started
+        box.update(
+            label=f"Ready: {len(pipeline.catalog):,} items on {pipeline.device} ({seconds:.1f} s)", state="complete"
+        )
 except GenreError as exc:
     st.error(str(exc))
     st.stop()
+if pipeline.prepare_timings:
+    with st.expander("Trained and loaded components"):
+        st.dataframe(
+            [
+                {"stage": t.stage, "component": t.component, "seconds": round(t.ms / 1000, 2)}
+                for t in pipeline.prepare_timings
+            ],
+            hide_index=True,
+        )
 
 st.subheader("Try an example profile")
 try:

@@ -1,7 +1,15 @@
 """GENRE: Generative Explainable Natural-language Recommendation Engine."""
 
 from genre.config import PipelineConfig, load_config, parse_config, save_config
-from genre.errors import ConfigError, DataError, GenreError, InputError, ModelUnavailableError
+from genre.errors import (
+    ConfigError,
+    DataError,
+    FeedbackError,
+    GenreError,
+    InputError,
+    ModelUnavailableError,
+    StoreUnavailableError,
+)
 from genre.pipeline import Pipeline
 from genre.types import Constraints, HistoryEvent, RunTrace, UserContext
 
@@ -11,6 +19,7 @@ __all__ = [
     "ConfigError",
     "Constraints",
     "DataError",
+    "FeedbackError",
     "GenreError",
     "HistoryEvent",
     "InputError",
@@ -18,6 +27,7 @@ __all__ = [
     "Pipeline",
     "PipelineConfig",
     "RunTrace",
+    "StoreUnavailableError",
     "UserContext",
     "load_config",
     "parse_config",

@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--format", choices=FORMATS, default="table")
     ev.add_argument("--explanations", action="store_true", help="explanation metrics per generator instead")
     ev.add_argument(
+        "--intent-accuracy",
+        action="store_true",
+        help="also measure the trained intent head (next item's category vs a majority baseline); "
+        "automatic when a config's intent is trained-head",
+    )
+    ev.add_argument(
         "--generators", nargs="+", default=["template", "local-llm"], help="with --explanations: generators to compare"
     )
 
@@ -233,6 +239,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from genre.config import load_config
     from genre.evaluation.harness import evaluate
+    from genre.evaluation.intent_accuracy import IntentAccuracy
 
     if args.users is not None and args.users <= 0:
         raise InputError(f"--users must be a positive number; got {args.users}")
@@ -254,7 +261,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     def progress(message: str, fraction: float) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
-    report = evaluate(configs, args.protocol, args.split_dir, args.users, progress=progress, train_progress=True)
+    report = evaluate(
+        configs,
+        args.protocol,
+        args.split_dir,
+        args.users,
+        progress=progress,
+        train_progress=True,
+        intent_head=args.intent_accuracy,
+    )
     if args.format == "json":
         print(report.to_json())
         return 0
@@ -263,6 +278,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         f"{report.train_interactions:,} train / {report.test_interactions:,} test interactions · {report.seconds:.0f} s"
     )
     print(report.to_markdown())
+    for acc in report.extras.get("intent_accuracy", []):
+        print(f"{acc['config']}: {IntentAccuracy(**acc).summary()}")
     return 0
 
 

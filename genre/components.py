@@ -37,6 +37,22 @@ class EmptyConfig(ComponentConfig):
 
 
 @dataclass
+class WarmStart:
+    """Continue training from an earlier training's saved weights (a model update) instead of from scratch.
+
+    A component that supports it (BPR, SASRec) looks up its own saved state through
+    ``source.artifact_dir(name, params)``, starts from it, and trains ``epochs`` more epochs on the
+    new interactions; users new since then start from a fresh initialization. Without saved state
+    there it trains cold, as usual.
+    """
+
+    source: Env
+    """The earlier training's environment: its artifact folders and its interactions (for user rows)."""
+    epochs: int = 3
+    """Epochs of continued training."""
+
+
+@dataclass
 class Env:
     """What components may use: the catalog, the device, and lazily loaded shared models."""
 
@@ -45,6 +61,15 @@ class Env:
     embedder_factory: Callable[[str], Embedder] = load_embedder
     progress: bool = False
     """Show tqdm progress bars while training (the CLI turns this on)."""
+    artifact_root: Path | None = None
+    """Where trained state is kept instead of the shared ``<cache>/artifacts`` (a model version's own folder)."""
+    negatives: Interactions | None = None
+    """Explicit negatives from feedback (disliked, not interested, rated 1-2): user and item per event.
+    Only components that can use them do (BPR); the others ignore them."""
+    warm_start: WarmStart | None = None
+    """Trained components that find no saved state continue from this earlier training instead of starting cold."""
+    artifact_log: list[tuple[str, Path]] = field(default_factory=list, repr=False)
+    """Every (name, folder) handed out by :meth:`artifact_dir`, in order (a model version records them)."""
     _embedder: Embedder | None = field(default=None, repr=False)
     _matrix: Any = field(default=None, repr=False)
 
@@ -70,12 +95,18 @@ class Env:
         return self._matrix
 
     def artifact_dir(self, name: str, params: dict[str, Any]) -> Path:
-        """Where a trained component keeps its state: keyed by catalog, interactions and parameters."""
+        """Where a trained component keeps its state: keyed by catalog, interactions and parameters.
+
+        Under ``artifact_root`` when set (a model version's folder), else the shared cache.
+        """
         inter = self.catalog.interactions
         data_key = (
             f"{self.catalog.name}-{self.catalog.fingerprint}-{inter.fingerprint if inter is not None else 'none'}"
         )
-        return cache_dir() / "artifacts" / data_key / f"{name}-{stable_hash(params)}"
+        root = self.artifact_root if self.artifact_root is not None else cache_dir() / "artifacts"
+        path = root / data_key / f"{name}-{stable_hash(params)}"
+        self.artifact_log.append((name, path))
+        return path
 
     @property
     def embedder(self) -> Embedder:

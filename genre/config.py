@@ -37,6 +37,23 @@ class AttributionConfig(BaseModel):
     """Compute leave-one-out attributions over history items and profile sentences."""
     max_history: int = Field(default=50, ge=1, le=500)
     """Only the most recent history items are left out in turn."""
+    profile_attention: bool = True
+    """Record the sentence embedder's attention over the profile text's words (RunTrace.profile_attention).
+
+    The generator's attention over its prompt is the reasoner's own `attention` option."""
+
+
+class FeedbackConfig(BaseModel):
+    """How feedback events change the next run (see ``genre.feedback.apply``)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    like_weight: float = Field(default=2.0, gt=0, le=100)
+    """A liked or highly rated (4-5) item joins the history with this weight; a plain history event weighs 1."""
+    click_weight: float = Field(default=1.0, gt=0, le=100)
+    """A clicked item joins the history with this weight."""
+    dislike_push: float = Field(default=0.3, ge=0, le=1)
+    """β in u ← u − β·mean(embeddings of disliked items), renormalized; 0 only excludes them."""
 
 
 class PipelineConfig(BaseModel):
@@ -60,6 +77,7 @@ class PipelineConfig(BaseModel):
     """Re-rankers applied in order after fusion (e.g. mmr, popularity-bias)."""
     explain: StageSpec = StageSpec(component="template")
     attribution: AttributionConfig = AttributionConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
 
     @model_validator(mode="after")
     def _components_valid(self) -> PipelineConfig:

@@ -58,6 +58,8 @@ class RecencyContextEncoder(Component):
         else:
             vector = history_vec if history_vec is not None else profile_vec
             pw = 1.0 if profile_vec is not None else 0.0
+        if vector is not None and ctx.push_away and ctx.push_strength > 0:
+            vector = self.push_away(vector, ctx.push_away, ctx.push_strength)
         return UserState(
             context=ctx,
             history_index=index,
@@ -67,6 +69,16 @@ class RecencyContextEncoder(Component):
             profile_weight=pw,
             seen_index=seen,
         )
+
+    def push_away(self, vector: np.ndarray, item_ids: list[str], strength: float) -> np.ndarray:
+        """u − strength·mean(embeddings of ``item_ids``), renormalized (disliked items push u away)."""
+        catalog = self.env.catalog
+        index = [catalog.index_of(i) for i in item_ids]
+        unknown = [i for i, x in zip(item_ids, index, strict=True) if x is None]
+        if unknown:
+            raise InputError(f"disliked item ids not in the {catalog.name} catalog: {', '.join(unknown[:10])}")
+        away = self.env.item_vectors[np.array(index, dtype=np.int64)].astype(np.float64).mean(axis=0)
+        return unit(vector - strength * away)
 
     def profile_vector(self, text: str) -> np.ndarray:
         """The profile text's embedding; remembered, since reruns and attribution re-encode the same text."""
@@ -86,6 +98,7 @@ class RecencyContextEncoder(Component):
                 cache[text] = vec.astype(np.float64)
 
     def _recency(self, events: list) -> np.ndarray:
+        """Recency weight times each event's own weight, summing to 1."""
         n = len(events)
         if n == 0:
             return np.zeros(0)
@@ -96,4 +109,5 @@ class RecencyContextEncoder(Component):
         else:
             # Without times the given order is the order of events: last is most recent.
             w = 0.5 ** (np.arange(n - 1, -1, -1) / self.config.half_life_items)
+        w = w * np.array([e.weight for e in events], dtype=np.float64)  # liked items count more
         return w / w.sum()

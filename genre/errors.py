@@ -27,5 +27,13 @@ class ModelUnavailableError(GenreError):
     """A model package or file is missing; the message names the `make` target that fixes it."""
 
 
+class FeedbackError(GenreError):
+    """A feedback event that cannot be stored or applied (unknown kind, run or item; value out of range)."""
+
+
+class StoreUnavailableError(GenreError):
+    """The feedback store cannot be opened or written; the message names the file and the fix."""
+
+
 class GenreWarning(UserWarning):
     """Something worked but degraded (e.g. a scorer could not score any candidate)."""

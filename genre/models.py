@@ -40,6 +40,7 @@ GENERATOR_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 _lock = threading.Lock()
 _embedders: dict[str, Embedder] = {}
+_encoders: dict[str, EmbedderEncoder] = {}
 _generators: dict[str, Generator] = {}
 
 
@@ -114,6 +115,45 @@ def load_embedder(device: str = "auto") -> Embedder:
                 model.half()
             _embedders[dev] = Embedder(model=model, device=dev)
         return _embedders[dev]
+
+
+@dataclass
+class EmbedderEncoder:
+    """The embedder's bare transformer (no pooling) with eager attention, for token attention maps.
+
+    ``max_length`` is the sentence embedder's own input limit in tokens, [CLS] and [SEP]
+    included: text past it never reaches the sentence embedding either.
+    """
+
+    model: Any  # transformers BertModel, attn_implementation="eager"
+    tokenizer: Any  # fast tokenizer (character offsets)
+    device: str
+    max_length: int
+    name: str = EMBEDDER_NAME
+
+
+def load_embedder_encoder(device: str = "auto") -> EmbedderEncoder:
+    """Load the packaged embedder's transformer with eager attention once per device (fp16 on CUDA)."""
+    dev = resolve_device(device)
+    with _lock:
+        if dev not in _encoders:
+            path = _package_dir(EMBEDDER_PACKAGE) / "model"
+            if not (path / "config.json").exists():
+                raise ModelUnavailableError(
+                    f"embedder files are missing under {path}; run `make setup` to reinstall them"
+                )
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+
+            _quiet_transformers()
+            dtype: torch.dtype = torch.float16 if dev == "cuda" else torch.float32
+            model = AutoModel.from_pretrained(path, attn_implementation="eager", dtype=dtype, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            st_config = path / "sentence_bert_config.json"
+            limit = json.loads(st_config.read_text())["max_seq_length"] if st_config.exists() else None
+            max_length = int(min(limit or tokenizer.model_max_length, model.config.max_position_embeddings))
+            _encoders[dev] = EmbedderEncoder(model.to(dev).eval(), tokenizer, dev, max_length)
+        return _encoders[dev]
 
 
 def _quiet_transformers() -> None:

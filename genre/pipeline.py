@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +17,11 @@ from genre.components import Component, Env, Scorer
 from genre.config import PipelineConfig, StageSpec, build_component, load_config
 from genre.data import load_catalog
 from genre.errors import ConfigError, InputError
+from genre.explain.attention import profile_attention
 from genre.explain.attribution import LeaveOneOut, leave_one_out
 from genre.explain.faithfulness import FaithfulnessChecker
 from genre.explain.template import ReasonRequest, TemplateReasoner
+from genre.feedback import FeedbackEvent, apply_feedback
 from genre.fusion import LearnedFusion
 from genre.models import Embedder, load_embedder, resolve_device
 from genre.scorers import PopularityScorer
@@ -28,9 +30,11 @@ from genre.types import (
     AttributionOut,
     Catalog,
     EvidenceOut,
+    FeedbackApplied,
     Fused,
     HistoryOut,
     Intent,
+    ProfileAttention,
     RankedItem,
     ReasonOut,
     RunTrace,
@@ -65,7 +69,9 @@ class Pipeline:
         """
         self.config = config
         self.device = resolve_device(config.device)
-        if reuse is not None and (reuse.device != self.device or reuse.config.data != config.data or catalog):
+        if reuse is not None and (
+            reuse.device != self.device or reuse.config.data != config.data or catalog not in (None, reuse.catalog)
+        ):
             reuse = None
         self.catalog = (
             reuse.catalog if reuse is not None else catalog if catalog is not None else load_catalog(config.data)
@@ -212,18 +218,31 @@ class Pipeline:
         chosen = [requests[r - 1] for r in pending]
         reasons, notices = self._reasons(chosen)
         checker = self._faithfulness()
-        for rank, req, reason in zip(pending, chosen, reasons, strict=True):
+        attend = _generator_attention(self.reasoner)
+        looked = attend(chosen, reasons) if attend is not None else []
+        for n, (rank, req, reason) in enumerate(zip(pending, chosen, reasons, strict=True)):
             verdict = checker.check(reason.text, req)
             reason.faithful = verdict.faithful
             item = by_rank[rank]
             item.reason = reason
             item.faithfulness = verdict.as_dict()
+            item.generator_attention = looked[n] if looked else None
         trace.notices.extend(n for n in notices if n not in trace.notices)
         trace.pending_reasons = [r for r in trace.pending_reasons if r not in pending]
         return pending
 
-    def run(self, ctx: UserContext, k: int | None = None, *, reasons: bool = True) -> RunTrace:
+    def run(
+        self,
+        ctx: UserContext,
+        k: int | None = None,
+        *,
+        reasons: bool = True,
+        feedback: Sequence[FeedbackEvent] | None = None,
+    ) -> RunTrace:
         """Recommend ``k`` items for ``ctx`` and record everything each stage did.
+
+        ``feedback`` (the user's events, e.g. ``store.events_for_user(user)``) is folded into
+        ``ctx`` first by :func:`genre.feedback.apply_feedback`; ``trace.feedback`` says what it changed.
 
         With ``reasons=False`` a generating reasoner is not called: every item carries its
         template reason and is listed in ``trace.pending_reasons`` for :meth:`explain_items`.
@@ -235,6 +254,15 @@ class Pipeline:
             raise InputError(f"k = {k} is larger than the {self.catalog.name} catalog ({len(self.catalog)} items)")
         timings: list[StageTiming] = []
         notices: list[str] = []
+        applied: FeedbackApplied | None = None
+        if feedback is not None:
+            known = {item.item_id for item in self.catalog.items}
+            ctx, applied = apply_feedback(ctx, feedback, self.config.feedback, known_items=known)
+            if applied.ignored:
+                notices.append(
+                    f"Feedback on {len(applied.ignored)} items not in the {self.catalog.name} catalog was ignored: "
+                    + ", ".join(applied.ignored[:5])
+                )
 
         with self._timed(timings, "context", type(self.context).__name__):
             state = self.context(ctx)
@@ -316,6 +344,16 @@ class Pipeline:
                 notices.extend(reason_notices)
             if isinstance(self.reasoner, TemplateReasoner):
                 templates = reason_outs
+        generator_attention: list[dict[str, float] | None] = [None] * len(reason_outs)
+        attend = _generator_attention(self.reasoner)
+        if not deferred and attend is not None and reason_outs:
+            with self._timed(timings, "explain", "generator-attention"):
+                generator_attention = attend(requests, reason_outs)
+        profile_view: ProfileAttention | None = None
+        # The view explains the packaged embedder; a stand-in embedder (tests) has no attention to show.
+        if ctx.profile and self.config.attribution.profile_attention and isinstance(self.env.embedder, Embedder):
+            with self._timed(timings, "explain", "profile-attention"):
+                profile_view = profile_attention(ctx.profile, self.device)
         with self._timed(timings, "explain", "faithfulness"):
             checker = self._faithfulness()
             verdicts = [checker.check(r.text, req) for r, req in zip(reason_outs, requests, strict=True)]
@@ -332,8 +370,8 @@ class Pipeline:
                 )
 
         items = []
-        rows = zip(top, order, reason_outs, templates, verdicts, strict=True)
-        for rank, (idx, pos, reason, template, verdict) in enumerate(rows, start=1):
+        rows = zip(top, order, reason_outs, templates, verdicts, generator_attention, strict=True)
+        for rank, (idx, pos, reason, template, verdict, looked) in enumerate(rows, start=1):
             item = self.catalog.items[int(idx)]
             items.append(
                 RankedItem(
@@ -352,6 +390,7 @@ class Pipeline:
                     attribution=_attributions(attributions[0], rank - 1),
                     profile_attribution=_attributions(attributions[1], rank - 1),
                     attention={n: a[int(idx)] for n, a in attention.items() if int(idx) in a},
+                    generator_attention=looked,
                     attributes=item.attributes,
                 )
             )
@@ -379,8 +418,18 @@ class Pipeline:
             timings=timings,
             notices=notices,
             cold_start=cold,
+            feedback=applied,
+            profile_attention=profile_view,
             pending_reasons=list(range(1, len(items) + 1)) if deferred else [],
         )
+
+
+def _generator_attention(
+    reasoner: Component,
+) -> Callable[[list[ReasonRequest], list[ReasonOut]], list[dict[str, float] | None]] | None:
+    """The reasoner's ``generator_attention`` when it has one (local transformers models) and its option is on."""
+    method = getattr(reasoner, "generator_attention", None)
+    return method if callable(method) and getattr(reasoner.config, "attention", False) else None
 
 
 def _excluded_text(excluded: dict[str, int]) -> str:

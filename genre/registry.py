@@ -11,7 +11,7 @@ from genre.errors import ConfigError
 from genre.explain.generators import HFLocalReasoner, LocalLLMReasoner, OpenAICompatibleReasoner
 from genre.explain.template import TemplateReasoner
 from genre.fusion import LearnedFusion, WeightedFusion
-from genre.intent import LLMSummaryIntent, NoIntent, ZeroShotIntent
+from genre.intent import LLMSummaryIntent, NoIntent, TrainedIntentHead, ZeroShotIntent
 from genre.rerank import MMRDiversity, PopularityBiasCorrection, Reranker
 from genre.scorers import (
     BprScorer,
@@ -29,7 +29,12 @@ STAGES: tuple[str, ...] = ("context", "intent", "candidates", "scorers", "fusion
 
 BUILTINS: dict[str, dict[str, type[Component]]] = {
     "context": {"recency": RecencyContextEncoder},
-    "intent": {"zero-shot": ZeroShotIntent, "llm-summary": LLMSummaryIntent, "none": NoIntent},
+    "intent": {
+        "zero-shot": ZeroShotIntent,
+        "llm-summary": LLMSummaryIntent,
+        "trained-head": TrainedIntentHead,
+        "none": NoIntent,
+    },
     "candidates": {"filter": CandidateFilter},
     "scorers": {
         "popularity": PopularityScorer,

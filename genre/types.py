@@ -137,6 +137,8 @@ class HistoryEvent(BaseModel):
     item_id: str
     timestamp: datetime | None = None
     rating: float | None = None
+    weight: float = Field(default=1.0, gt=0)
+    """Relative importance in the user vector, multiplying the recency weight (a liked item counts more)."""
 
 
 class Constraints(BaseModel):
@@ -170,6 +172,10 @@ class UserContext(BaseModel):
     constraints: Constraints = Field(default_factory=Constraints)
     exclude: list[str] = Field(default_factory=list)
     """Item ids never to recommend (besides the history)."""
+    push_away: list[str] = Field(default_factory=list)
+    """Item ids the user disliked: the context stage moves u away from their mean embedding."""
+    push_strength: float = Field(default=0.0, ge=0)
+    """β in u ← u − β·mean(embeddings of ``push_away``), renormalized (set from the [feedback] config)."""
 
     @field_validator("profile")
     @classmethod
@@ -285,6 +291,29 @@ class AttributionOut(BaseModel):
     """New rank minus old rank (positive: the item falls without the element)."""
 
 
+class TokenWeight(BaseModel):
+    """One word of a text with its attention weight and where it sits in the original text."""
+
+    token: str
+    """The word exactly as written: ``text[start:end]``."""
+    weight: float
+    start: int
+    """Character offset of the word's first character in the original text."""
+    end: int
+    """Character offset just past the word's last character."""
+
+
+class ProfileAttention(BaseModel):
+    """Which words of the profile text the sentence embedder attended to."""
+
+    tokens: list[TokenWeight]
+    """Words in text order, weights summing to 1 (empty when the text has no tokens)."""
+    truncated: bool = False
+    """The text is longer than the embedder's input limit: only ``text[:seen_chars]`` was embedded and weighed."""
+    seen_chars: int = 0
+    """Characters of the profile the embedder saw (its whole length unless ``truncated``)."""
+
+
 class AttentionOut(BaseModel):
     """Attention weights over history positions (oldest first) for one item."""
 
@@ -315,6 +344,12 @@ class RankedItem(BaseModel):
     """Leave-one-out over profile sentences."""
     attention: dict[str, AttentionOut] = Field(default_factory=dict)
     """Per sequential scorer, its attention over the history for this item."""
+    generator_attention: dict[str, float] | None = None
+    """Where the local generator looked while writing ``reason``: evidence unit label ->
+    share of the reason tokens' attention to the prompt (mean over layers and heads), over the
+    units its prompt listed (``item: <title>``, ``history: <title>``, ``shared categories``,
+    ``intent``, ``main reason``); sums to 1. None for template and HTTP reasoners, and where
+    the reason is the template fallback."""
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -329,6 +364,23 @@ class StageTiming(BaseModel):
     stage: str
     component: str
     ms: float
+
+
+class FeedbackApplied(BaseModel):
+    """What feedback changed for a run: see ``genre.feedback.apply`` for the rules."""
+
+    liked: list[str] = Field(default_factory=list)
+    """Items that joined (or were reinforced in) the history: liked, rated 4-5 or clicked."""
+    weights: dict[str, float] = Field(default_factory=dict)
+    """The history weight each liked item got."""
+    excluded: list[str] = Field(default_factory=list)
+    """Items removed from the candidates: disliked, not interested, or rated 1-2."""
+    pushed_away: list[str] = Field(default_factory=list)
+    """Items whose mean embedding was subtracted from the user vector (empty when the push is 0)."""
+    ignored: list[str] = Field(default_factory=list)
+    """Items the feedback named that are not in this catalog."""
+    n_events: int = 0
+    """Feedback events considered (the latest per item wins)."""
 
 
 class RunTrace(BaseModel):
@@ -348,6 +400,10 @@ class RunTrace(BaseModel):
     timings: list[StageTiming]
     notices: list[str] = Field(default_factory=list)
     cold_start: bool = False
+    feedback: FeedbackApplied | None = None
+    """The feedback applied before this run; None when the run was given none."""
+    profile_attention: ProfileAttention | None = None
+    """The sentence embedder's attention over the profile text's words; None without profile text."""
     pending_reasons: list[int] = Field(default_factory=list)
     """Ranks still showing their template reason because generation was deferred (see Pipeline.explain_items)."""
 

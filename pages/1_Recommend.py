@@ -10,7 +10,15 @@ from genre.data.history_csv import MAX_HISTORY_BYTES, parse_history_csv
 from genre.data.profiles import interactions_to_context, profile_to_context
 from genre.registry import BUILTINS
 from genre.types import Constraints, HistoryEvent, UserContext
-from pages.common.ui import get_pipeline, md_escape, pick_config, render_charts, render_item, render_item_detail
+from pages.common.ui import (
+    get_pipeline,
+    get_store,
+    md_escape,
+    pick_config,
+    render_charts,
+    render_item,
+    render_item_detail,
+)
 
 st.set_page_config(page_title="GENRE · Recommend", page_icon="🎬", layout="wide")
 st.title("Recommend")
@@ -53,12 +61,15 @@ source = st.radio("Profile source", sources, horizontal=True, key="rec_source")
 
 ctx: UserContext | None = None
 problem: str | None = None
+user_key = "explorer"
+"""Who feedback belongs to: the dataset user, the example profile, or the explorer's own profile."""
 try:
     if source == "Dataset user":
         assert catalog.interactions is not None
         users = catalog.interactions.users()
         user_id = st.selectbox(f"{catalog.name} user", users, key="rec_user")
         ctx = interactions_to_context(catalog, str(user_id))
+        user_key = f"{catalog.name}:{user_id}"
         st.caption(f"{len(ctx.history)} rated items, oldest first; the most recent ones weigh most.")
     elif source == "Example profile":
         profiles = load_profiles(config.data)
@@ -69,6 +80,7 @@ try:
                 "Example profile", list(profiles), format_func=lambda p: profiles[p].name or p, key="rec_profile"
             )
             ctx = profile_to_context(profiles[pid], catalog)
+            user_key = f"{config.data.name or catalog.name}:profile:{pid}"
             if profiles[pid].profile:
                 st.caption("Profile: " + profiles[pid].profile)
     elif source == "Build a profile":
@@ -114,6 +126,27 @@ with st.expander("Filters"):
 if problem:
     st.info(problem)
 
+store = get_store()
+use_feedback = st.sidebar.toggle(
+    "Apply my feedback",
+    value=True,
+    key="rec_use_feedback",
+    help="Liked items join the history; disliked ones are excluded.",
+)
+
+
+def give_feedback(item_id: str, kind: str, run_id: str, user: str) -> None:
+    """Button callback: store one event; a bad event or a broken store shows a message, never a traceback."""
+    try:
+        assert store is not None
+        store.add_event(user, item_id, kind, run_id=run_id)
+    except GenreError as exc:
+        st.session_state["rec_feedback_note"] = ("error", f"Feedback not saved: {exc}")
+    else:
+        label = {"like": "Liked", "dislike": "Disliked", "not_interested": "Marked not interested"}[kind]
+        st.session_state["rec_feedback_note"] = ("ok", f"{label}. Press Recommend to see the updated ranking.")
+
+
 if st.button("Recommend", type="primary", key="rec_run", disabled=ctx is None):
     assert ctx is not None
     try:
@@ -121,22 +154,39 @@ if st.button("Recommend", type="primary", key="rec_run", disabled=ctx is None):
         extra = ctx.constraints.model_dump(exclude_defaults=True)
         constraints = filters if not extra else Constraints(**{**extra, **filters.model_dump(exclude_defaults=True)})
         run_ctx = ctx.model_copy(update={"constraints": constraints})
-        trace = pipeline.run(run_ctx, k=min(k, len(catalog)), reasons=False)
+        feedback = store.events_for_user(user_key) if store is not None and use_feedback else None
+        trace = pipeline.run(run_ctx, k=min(k, len(catalog)), reasons=False, feedback=feedback)
+        if store is not None:
+            store.record_run(trace, user=user_key)
     except (GenreError, ValueError) as exc:
         st.error(f"Could not recommend: {exc}")
     else:
         st.session_state["rec_trace"] = trace
+        st.session_state["rec_trace_user"] = user_key
         st.session_state["rec_trace_config"] = config.model_dump_json()
 
 # ---- the result -----------------------------------------------------------------------------
 trace = st.session_state.get("rec_trace")
 if trace is None:
     st.stop()
+user_key_of_trace = st.session_state.get("rec_trace_user", user_key)
 if st.session_state.get("rec_trace_config") != config.model_dump_json():
     st.info("The options changed since this run; press Recommend to run again.")
 
 for note in trace.notices:
     st.info(note)
+if trace.feedback is not None and trace.feedback.n_events:
+    applied = trace.feedback
+    titles = {i.item_id: i.title for i in catalog.items}
+    parts = []
+    if applied.liked:
+        parts.append("added to the history: " + ", ".join(titles.get(i, i) for i in applied.liked))
+    if applied.excluded:
+        parts.append("excluded: " + ", ".join(titles.get(i, i) for i in applied.excluded))
+    st.success("Your feedback shaped this run — " + "; ".join(parts) if parts else "No feedback applied.")
+note = st.session_state.pop("rec_feedback_note", None)
+if note is not None:
+    (st.error if note[0] == "error" else st.toast)(note[1])
 cols = st.columns(4)
 cols[0].metric("Candidates", f"{trace.candidates['count']:,}")
 cols[1].metric("History items", len(trace.history))
@@ -154,6 +204,17 @@ with left:
     for item in trace.items:
         slots[item.rank] = st.empty()
         render_item(item, slots[item.rank], pending=item.rank in trace.pending_reasons)
+        if store is not None:
+            buttons = st.columns([1, 1, 2, 3])
+            for col, (kind, label) in zip(
+                buttons, [("like", "👍"), ("dislike", "👎"), ("not_interested", "Not interested")], strict=False
+            ):
+                col.button(
+                    label,
+                    key=f"rec_fb_{kind}_{item.item_id}",
+                    on_click=give_feedback,
+                    args=(item.item_id, kind, trace.run_id, user_key_of_trace),
+                )
 with right:
     render_charts(trace, "rec")
 render_item_detail(trace, "rec")

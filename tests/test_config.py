@@ -7,7 +7,7 @@ from genre.errors import ConfigError
 from tests.conftest import ROOT, tiny_config_dict
 
 
-@pytest.mark.parametrize("name", ["movies", "products", "news"])
+@pytest.mark.parametrize("name", ["movies", "movies-intent", "products", "news"])
 def test_shipped_configs_validate(name):
     cfg = load_config(ROOT / "configs" / f"{name}.toml")
     assert cfg.name == name

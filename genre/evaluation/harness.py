@@ -20,8 +20,10 @@ import numpy as np
 from genre.config import PipelineConfig
 from genre.data import load_catalog
 from genre.errors import ConfigError, DataError
+from genre.evaluation.intent_accuracy import IntentAccuracy, intent_accuracy
 from genre.evaluation.metrics import evaluate_rankings
 from genre.evaluation.splits import Split, random_split, read_split_dir, temporal_split
+from genre.intent import TrainedIntentHead
 from genre.pipeline import Pipeline
 from genre.types import Catalog, HistoryEvent, Intent, Interactions, ScoreList, UserContext, UserState, stable_hash
 
@@ -141,8 +143,14 @@ def evaluate(
     max_users: int | None = None,
     progress: Progress | None = None,
     train_progress: bool = False,
+    intent_head: bool = False,
 ) -> EvalReport:
-    """Evaluate every scorer and every config's fusion on one shared split."""
+    """Evaluate every scorer and every config's fusion on one shared split.
+
+    Configs whose intent stage is ``trained-head`` also get the head's next-category accuracy
+    beside a majority-class baseline (``extras["intent_accuracy"]``); ``intent_head`` measures
+    a default-config head when no config has one.
+    """
     if not configs:
         raise ConfigError("evaluate needs at least one config")
     data = {c.data.model_dump_json(exclude={"profiles"}) for c in configs}
@@ -168,12 +176,16 @@ def evaluate(
     rows: list[EvalRow] = []
     scored: dict[str, np.ndarray] = {}
     done_scorers: set[str] = set()
+    accuracies: list[IntentAccuracy] = []
+    first_test = [int(r[0]) for r in relevant]
     for n, cfg in enumerate(configs):
         report(f"training {cfg.name} on the training split", n / len(configs))
         t0 = time.perf_counter()
         pipe = Pipeline(cfg, catalog=train_catalog, progress=train_progress)
         build_seconds = time.perf_counter() - t0
         states, intents = encode_users(pipe, contexts)
+        if isinstance(pipe.intent, TrainedIntentHead):
+            accuracies.append(intent_accuracy(cfg.name, pipe.intent, catalog, split, states, first_test))
         matrices: dict[str, np.ndarray] = {}
         for name, scorer in pipe.scorers.items():
             key = stable_hash({"component": cfg.scorers[name].component, "config": cfg.scorers[name].config})
@@ -195,6 +207,12 @@ def evaluate(
         if weights:
             detail["weights"] = {k: round(float(v), 4) for k, v in weights.items()}
         rows.append(_row(cfg.name, "fusion", topk, relevant, cold_mask, len(catalog), build_seconds, detail))
+    if intent_head and not accuracies:
+        report("training the default intent head on the training split", 0.99)
+        head = TrainedIntentHead()
+        head.prepare(pipe.env)  # the last config's pipeline: its catalog holds the training split only
+        name = f"{cfg.name} (default trained-head)"
+        accuracies.append(intent_accuracy(name, head, catalog, split, states, first_test))
     report("done", 1.0)
     return EvalReport(
         protocol=split.name if split_dir is not None else protocol,
@@ -205,6 +223,7 @@ def evaluate(
         test_interactions=len(split.test),
         rows=rows,
         seconds=round(time.perf_counter() - started, 1),
+        extras={"intent_accuracy": [asdict(a) for a in accuracies]} if accuracies else {},
     )
 
 

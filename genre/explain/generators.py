@@ -21,7 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 
 from genre.components import Component, ComponentConfig, Env
 from genre.errors import ConfigError, ModelUnavailableError
+from genre.explain.attention import reason_evidence_attention
 from genre.explain.template import ReasonRequest, TemplateReasoner, history_evidence
 from genre.models import Generator, load_generator
 from genre.types import Item, ReasonOut
@@ -44,9 +45,11 @@ __all__ = [
     "HFLocalReasoner",
     "LocalLLMReasoner",
     "OpenAICompatibleReasoner",
+    "PromptUnit",
     "build_prompt",
     "clean_reason",
     "mentioned_evidence",
+    "prompt_with_units",
     "sanitize_user_text",
 ]
 
@@ -277,6 +280,43 @@ def _named_history(req: ReasonRequest, limit: int) -> list[_Named]:
     return out
 
 
+@dataclass(frozen=True)
+class PromptUnit:
+    """One piece of evidence in a prompt, by label and character span (``prompt[start:end]``)."""
+
+    label: str
+    """``item: <title>``, ``history: <title>``, ``shared categories``, ``intent`` or ``main reason``."""
+    start: int
+    end: int
+
+
+class _PromptWriter:
+    """Lines of a prompt, remembering where each evidence unit lands in the joined text."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._units: list[tuple[str, int, int, int]] = []  # label, line, start and end within the line
+
+    def add(self, *parts: str | tuple[str, str]) -> None:
+        """Append one line; a ``(label, text)`` part is an evidence unit, a plain string is not."""
+        line = ""
+        for part in parts:
+            if isinstance(part, tuple):
+                label, text = part
+                self._units.append((label, len(self.lines), len(line), len(line) + len(text)))
+                line += text
+            else:
+                line += part
+        self.lines.append(line)
+
+    def done(self) -> tuple[str, list[PromptUnit]]:
+        starts = [0]
+        for line in self.lines:
+            starts.append(starts[-1] + len(line) + 1)
+        units = [PromptUnit(label, starts[n] + s, starts[n] + e) for label, n, s, e in self._units]
+        return "\n".join(self.lines), units
+
+
 def build_prompt(req: ReasonRequest, max_evidence: int = 3) -> str:
     """A compact, evidence-only prompt asking for one sentence about why ``req.item`` was recommended.
 
@@ -284,6 +324,15 @@ def build_prompt(req: ReasonRequest, max_evidence: int = 3) -> str:
     (summary or top labels, never the raw profile text), up to ``max_evidence`` history
     titles that drove the score, the categories they share with the item, and the scorer
     that contributed most.
+    """
+    return prompt_with_units(req, max_evidence)[0]
+
+
+def prompt_with_units(req: ReasonRequest, max_evidence: int = 3) -> tuple[str, list[PromptUnit]]:
+    """:func:`build_prompt`'s text and where its evidence units are in it.
+
+    Units: the recommended item's title, each history title listed, and the whole shared
+    categories, intent and main-reason lines (when the prompt has them).
     """
     item = req.item
     title = _catalog_text(item.title)
@@ -295,39 +344,43 @@ def build_prompt(req: ReasonRequest, max_evidence: int = 3) -> str:
         details.append(f"brand: {_catalog_text(brand, 60)}")
     if item.price is not None:
         details.append(f"price: {item.price:.2f}")
-    lines = [f'Recommended item: "{title}"' + (f" ({'; '.join(details)})" if details else "")]
+    out = _PromptWriter()
+    out.add('Recommended item: "', (f"item: {title}", title), '"' + (f" ({'; '.join(details)})" if details else ""))
 
     named = _named_history(req, max_evidence)
     if named:
-        lines.append("The user liked: " + ", ".join(f'"{e.title}"' for e in named))
+        liked: list[str | tuple[str, str]] = ["The user liked: "]
+        for n, e in enumerate(named):
+            liked += [", " if n else "", '"', (f"history: {e.title}", e.title), '"']
+        out.add(*liked)
         history_categories = {c.lower() for e in named if e.item is not None for c in e.item.categories}
         shared = [_catalog_text(c, 40) for c in item.categories if c.lower() in history_categories]
         if shared:
-            lines.append("Shared categories: " + ", ".join(shared[:4]))
+            out.add(("shared categories", "Shared categories: " + ", ".join(shared[:4])))
 
     # The summary may itself be model-written from the profile, so it is sanitized like user text.
     if req.intent.summary and req.intent.summary.strip():
-        lines.append("User's current interest: " + sanitize_user_text(req.intent.summary, 240))
+        out.add(("intent", "User's current interest: " + sanitize_user_text(req.intent.summary, 240)))
     elif req.intent.labels:
         top = sorted(req.intent.labels, key=lambda label: -label.probability)[:3]
-        lines.append("User's current interests: " + ", ".join(_catalog_text(t.label, 40) for t in top))
+        out.add(("intent", "User's current interests: " + ", ".join(_catalog_text(t.label, 40) for t in top)))
 
     if req.contributions:
         dominant = max(req.contributions, key=lambda n: req.contributions[n])
-        lines.append(f"Main reason it ranked high: {_scorer_phrase(dominant)}")
+        out.add(("main reason", f"Main reason it ranked high: {_scorer_phrase(dominant)}"))
 
     if named:
-        lines.append(
+        out.add(
             f'Task: Write ONE sentence of 12-35 words telling the user why they may like "{title}". '
             "Name at least one title the user liked from the list above, and mention no other title."
         )
     else:
         # Nothing in the history drove this score (cold start, profile-only users): ask for no titles.
-        lines.append(
+        out.add(
             f'Task: Write ONE sentence of 12-35 words telling the user why they may like "{title}". '
             "Do not mention any other title."
         )
-    return "\n".join(lines)
+    return out.done()
 
 
 def _title_variants(title: str) -> list[str]:
@@ -412,6 +465,9 @@ class LocalLLMConfig(ComponentConfig):
 
     A 135M model asked to name a history title rarely does; written for it, the title is always real.
     """
+    attention: bool = True
+    """Also record where the model looked while writing each reason (``RankedItem.generator_attention``):
+    one extra batched forward pass over prompt + reason with eager attention, timed as its own step."""
 
 
 class HFLocalConfig(LocalLLMConfig):
@@ -444,6 +500,12 @@ class _TransformersReasoner(_LLMReasoner, ABC):
 
     config: LocalLLMConfig
     _generator: Generator | None = None
+    _ATTENTION_MEMO = 256
+    """Evidence shares remembered per exact prompt + reason text (the pipeline re-serves cached reasons)."""
+
+    def __init__(self, config: ComponentConfig | dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self._attention_memo: OrderedDict[str, dict[str, float] | None] = OrderedDict()
 
     @abstractmethod
     def _load(self, env: Env) -> Generator:
@@ -507,6 +569,61 @@ class _TransformersReasoner(_LLMReasoner, ABC):
                     pending = None
             if pending is not None:
                 yield index, self.template([req])[0].text
+
+    def generator_attention(
+        self, requests: list[ReasonRequest], reasons: list[ReasonOut]
+    ) -> list[dict[str, float] | None]:
+        """Per reason, each prompt evidence unit's share of the attention the reason gave the prompt.
+
+        The model reads its own prompt again with the reason written after it, exactly as it
+        generated (chat prompt, prefill, continuation), in one batched forward pass with eager
+        attention; attention is averaged over all layers and heads and over the tokens the
+        model wrote itself (the prefilled "Because you liked <title>" is ours, so it is read but
+        not weighed), then summed per evidence unit of :func:`prompt_with_units` and normalized
+        over those units. None where the reason is the template fallback, when ``attention``
+        is off, or when the prompt cannot be located in the model's input text.
+        """
+        out: list[dict[str, float] | None] = [None] * len(requests)
+        if not self.config.attention:
+            return out
+        rows: list[int] = []
+        keys: list[str] = []
+        texts: list[str] = []
+        starts: list[int] = []
+        spans: list[list[tuple[str, int, int]]] = []
+        for index, (req, reason) in enumerate(zip(requests, reasons, strict=True)):
+            if reason.generator != self.name or not reason.text:
+                continue
+            prompt, units = prompt_with_units(req, self.config.max_evidence)
+            prefix = self.prefix(req)
+            with_prefix = self._input_text(req, prefix)
+            stem = with_prefix[: len(with_prefix) - len(prefix)]
+            base = stem.find(prompt)
+            if base < 0 or not units:
+                continue
+            # The plain layout ends "Answer:"; chat templates end the assistant header with a newline.
+            joiner = "" if not stem or stem[-1].isspace() or stem[-1] == ">" else " "
+            written = len(prefix) if prefix and reason.text.startswith(prefix) else 0
+            if written >= len(reason.text):
+                continue
+            text, start = stem + joiner + reason.text, len(stem) + len(joiner) + written
+            key = f"{self.generator.name}\0{start}\0{text}"
+            if key in self._attention_memo:
+                out[index] = self._attention_memo[key]
+                continue
+            rows.append(index)
+            keys.append(key)
+            texts.append(text)
+            starts.append(start)
+            spans.append([(u.label, base + u.start, base + u.end) for u in units])
+        special = not getattr(self.generator.tokenizer, "chat_template", None)
+        shares = reason_evidence_attention(self.generator, texts, starts, spans, add_special_tokens=special)
+        for index, key, share in zip(rows, keys, shares, strict=True):
+            out[index] = share
+            self._attention_memo[key] = share
+        while len(self._attention_memo) > self._ATTENTION_MEMO:
+            self._attention_memo.popitem(last=False)
+        return [dict(share) if share is not None else None for share in out]
 
     # -- model plumbing --
 

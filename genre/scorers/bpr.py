@@ -1,16 +1,27 @@
-"""BPR matrix factorization in torch (Rendle et al. 2009), on the configured device."""
+"""BPR matrix factorization in torch (Rendle et al. 2009), on the configured device.
+
+Feedback-aware when a model update asks for it (see :mod:`genre.feedback.update`): explicit negatives
+in ``env.negatives`` are never sampled as positives and are preferred as that user's negatives, and
+``env.warm_start`` continues from earlier factors for a few epochs instead of training from scratch.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import Field
+from scipy import sparse
 
 from genre.components import ComponentConfig, Env, Scorer
+from genre.errors import ConfigError
 from genre.types import Evidence, Intent, ScoreList, UserState
+
+EXPLICIT_NEGATIVE_SHARE = 0.5
+"""Share of a user's sampled negatives drawn from their explicit negatives (feedback), when they have any."""
 
 
 class BprConfig(ComponentConfig):
@@ -60,20 +71,91 @@ class BprScorer(Scorer):
                 self.item_bias = tensors["item_bias"]
                 return
         started = time.perf_counter()
-        losses = self._train(matrix)
+        warm = self._warm_init(env, matrix.shape[0])
+        negatives = self._negatives(env, matrix.shape)
+        epochs = env.warm_start.epochs if warm is not None and env.warm_start is not None else None
+        losses = self._train(matrix, init=warm[:3] if warm else None, epochs=epochs, negatives=negatives)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / "factors.partial.safetensors"
         save_file({"users": self.user_factors, "items": self.item_factors, "item_bias": self.item_bias}, tmp)
         tmp.replace(path)
-        meta = {"config": self.config.model_dump(), "seconds": round(time.perf_counter() - started, 2), "loss": losses}
+        meta: dict[str, object] = {
+            "config": self.config.model_dump(),
+            "seconds": round(time.perf_counter() - started, 2),
+            "loss": losses,
+        }
+        if warm is not None:
+            meta["warm_start"] = {"from": str(warm[3]), "epochs": len(losses)}
+        if negatives is not None:
+            meta["explicit_negatives"] = int(negatives.nnz)
         (folder / "meta.json").write_text(json.dumps(meta, indent=2))
 
-    def _train(self, matrix: object) -> list[float]:
+    def _warm_init(self, env: Env, n_users: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Path] | None:
+        """(user factors, item factors, item bias, source folder) from ``env.warm_start``'s saved state.
+
+        User rows are matched by user id; users new since then get a fresh seeded initialization.
+        None when there is no warm start or its state does not fit this catalog and config.
+        """
+        from safetensors.numpy import load_file
+
+        if env.warm_start is None:
+            return None
+        source = env.warm_start.source
+        folder = source.artifact_dir("bpr", self.config.model_dump())
+        path = folder / "factors.safetensors"
+        if not path.exists():
+            return None
+        tensors = load_file(path)
+        try:
+            _, old_rows = source.user_item_matrix("bpr")
+        except ConfigError:
+            return None
+        dims = self.config.dims
+        if tensors["items"].shape != (len(self.catalog), dims) or tensors["users"].shape != (len(old_rows), dims):
+            return None
+        users = np.random.default_rng(self.config.seed).normal(0.0, 0.1, size=(n_users, dims)).astype(np.float32)
+        for uid, row in self.user_rows.items():
+            old = old_rows.get(uid)
+            if old is not None:
+                users[row] = tensors["users"][old]
+        return users, tensors["items"], tensors["item_bias"], folder
+
+    def _negatives(self, env: Env, shape: tuple[int, int]) -> sparse.csr_matrix | None:
+        """``env.negatives`` as a binary users x items matrix in this scorer's user rows (None without any)."""
+        neg = env.negatives
+        if neg is None or len(neg) == 0:
+            return None
+        rows = np.array([self.user_rows.get(str(u), -1) for u in neg.user_ids], dtype=np.int64)
+        keep = rows >= 0
+        if not keep.any():
+            return None
+        m = sparse.csr_matrix(
+            (np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], neg.item_index[keep])), shape=shape
+        )
+        m.data[:] = 1.0
+        return m
+
+    def _train(
+        self,
+        matrix: object,
+        init: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        epochs: int | None = None,
+        negatives: sparse.csr_matrix | None = None,
+    ) -> list[float]:
+        """Fit the factors; returns the mean loss per epoch.
+
+        ``init`` (user factors, item factors, item bias) continues from earlier weights instead of
+        a random start, for ``epochs`` epochs (default: the config's). ``negatives`` (users x items,
+        binary) are explicit negatives: never sampled as positives, and each user's triples draw
+        half their negatives from them.
+        """
         import torch as t
-        from scipy import sparse
 
         cfg = self.config
         x = sparse.csr_matrix(matrix)
+        if negatives is not None:
+            x = sparse.csr_matrix(x - x.multiply(negatives))
+            x.eliminate_zeros()
         n_users, n_items = x.shape
         users, items = x.nonzero()
         gen = np.random.default_rng(cfg.seed)
@@ -85,6 +167,11 @@ class BprScorer(Scorer):
         for emb in (user_emb, item_emb):
             t.nn.init.normal_(emb.weight, std=0.1)
         t.nn.init.zeros_(bias.weight)
+        if init is not None:
+            with t.no_grad():
+                user_emb.weight.copy_(t.as_tensor(init[0]))
+                item_emb.weight.copy_(t.as_tensor(init[1]))
+                bias.weight.copy_(t.as_tensor(init[2]).reshape(-1, 1))
         params = [*user_emb.parameters(), *item_emb.parameters(), *bias.parameters()]
         opt = t.optim.Adam(params, lr=cfg.lr)
         counts = np.asarray(x.sum(axis=0)).ravel()
@@ -93,17 +180,19 @@ class BprScorer(Scorer):
             w = np.power(counts + 1.0, 0.75)
             neg_p = w / w.sum()
         per_user = np.diff(x.indptr)
+        active = np.flatnonzero(per_user > 0)
+        neg_count = np.diff(negatives.indptr) if negatives is not None else None
         losses: list[float] = []
-        epochs = range(cfg.epochs)
+        epoch_range = range(cfg.epochs if epochs is None else epochs)
         if self.env.progress:
             from tqdm import tqdm
 
-            epochs = tqdm(epochs, desc="bpr", unit="epoch")
-        for _ in epochs:
+            epoch_range = tqdm(epoch_range, desc="bpr (warm start)" if init is not None else "bpr", unit="epoch")
+        for _ in epoch_range:
             if cfg.balance_users:
                 # Same number of draws per user: each user's positives resampled to the mean count.
-                draws = int(per_user.mean())
-                u = np.repeat(np.arange(n_users), draws)
+                draws = int(per_user[active].mean())
+                u = np.repeat(active, draws)
                 pick = (gen.random(u.size) * per_user[u]).astype(np.int64)
                 i = x.indices[x.indptr[u] + pick]
             else:
@@ -112,6 +201,11 @@ class BprScorer(Scorer):
             u = np.repeat(u, cfg.negatives)
             i = np.repeat(i, cfg.negatives)
             j = gen.choice(n_items, size=u.size, p=neg_p) if neg_p is not None else gen.integers(0, n_items, u.size)
+            if negatives is not None and neg_count is not None:
+                # Explicit negatives are the surest ones: half of such a user's draws come from them.
+                swap = (neg_count[u] > 0) & (gen.random(u.size) < EXPLICIT_NEGATIVE_SHARE)
+                offset = (gen.random(int(swap.sum())) * neg_count[u[swap]]).astype(np.int64)
+                j[swap] = negatives.indices[negatives.indptr[u[swap]] + offset]
             total = 0.0
             for start in range(0, u.size, cfg.batch_size):
                 sl = slice(start, start + cfg.batch_size)
@@ -126,7 +220,7 @@ class BprScorer(Scorer):
                 (loss + reg).backward()
                 opt.step()
                 total += float(loss.detach()) * bu.shape[0]
-            losses.append(round(total / u.size, 5))
+            losses.append(round(total / max(u.size, 1), 5))
         self.user_factors = user_emb.weight.detach().cpu().numpy()
         self.item_factors = item_emb.weight.detach().cpu().numpy()
         self.item_bias = bias.weight.detach().cpu().numpy().ravel()

@@ -4,6 +4,10 @@ Trained once per catalog, interaction set and config on the catalog's timestampe
 interactions (next-item objective, full softmax over the catalog) and kept under
 ``env.artifact_dir`` as safetensors weights plus a JSON meta file, so later runs
 reload instead of retraining. Weights are never pickled.
+
+A model update (:mod:`genre.feedback.update`) sets ``env.warm_start``: the model then continues
+from the earlier version's weights for a few epochs on the interactions with feedback folded in.
+Explicit negatives (``env.negatives``) are not used: the next-item objective has no place for them.
 """
 
 from __future__ import annotations
@@ -186,17 +190,49 @@ class SasRecScorer(Scorer):
         folder = env.artifact_dir(_NAME, self.config.model_dump())
         self.meta: dict[str, Any] | None = self._load(folder)
         if self.meta is None:
-            self.meta = self._train(inter, env.progress)
+            warm = self._warm_state(env)
+            if warm is not None and env.warm_start is not None:
+                self.meta = self._train(inter, env.progress, init=warm[0], epochs=env.warm_start.epochs)
+                self.meta["warm_start"] = {"from": str(warm[1]), "epochs": env.warm_start.epochs}
+            else:
+                self.meta = self._train(inter, env.progress)
             self._save(folder, self.meta)
         self.model.eval()
 
+    def _warm_state(self, env: Env) -> tuple[dict[str, torch.Tensor], Path] | None:
+        """The saved weights of ``env.warm_start`` (same catalog and config) and their folder, or None."""
+        if env.warm_start is None:
+            return None
+        folder = env.warm_start.source.artifact_dir(_NAME, self.config.model_dump())
+        model_path, meta_path = folder / _MODEL_FILE, folder / _META_FILE
+        if not (model_path.is_file() and meta_path.is_file()):
+            return None
+        try:
+            if json.loads(meta_path.read_text()).get("n_items") != self.n_items:
+                return None
+            state = load_file(model_path, device=str(self.device))
+        except (OSError, ValueError, AttributeError, SafetensorError):
+            return None
+        return state, folder
+
     # ---- training and the saved state ---------------------------------------------------------
 
-    def _train(self, inter: Interactions, progress: bool) -> dict[str, Any]:
+    def _train(
+        self,
+        inter: Interactions,
+        progress: bool,
+        init: dict[str, torch.Tensor] | None = None,
+        epochs: int | None = None,
+    ) -> dict[str, Any]:
+        """Fit the model on ``inter``; ``init`` (a saved state dict) continues from earlier weights
+        for ``epochs`` epochs (default: the config's) instead of a fresh start."""
         cfg = self.config
+        n_epochs = cfg.epochs if epochs is None else epochs
         torch.manual_seed(cfg.seed)
         # Re-initialize under the seed so a fresh model is identical however many models were built before.
         self.model = _SasRec(self.n_items, cfg).to(self.device)
+        if init is not None:
+            self.model.load_state_dict(init)
         inputs, targets = _training_windows(_sequences(inter), cfg.max_len)
         if inputs.shape[0] == 0:
             raise ConfigError(
@@ -209,13 +245,14 @@ class SasRecScorer(Scorer):
         gen = torch.Generator().manual_seed(cfg.seed)
         losses: list[float] = []
         start = time.perf_counter()
-        epochs: Any = range(cfg.epochs)
+        epochs_iter: Any = range(n_epochs)
         if progress:
             from tqdm.auto import tqdm
 
-            epochs = tqdm(epochs, desc="training sasrec", unit="epoch")
+            desc = "training sasrec (warm start)" if init is not None else "training sasrec"
+            epochs_iter = tqdm(epochs_iter, desc=desc, unit="epoch")
         self.model.train()
-        for _ in epochs:
+        for _ in epochs_iter:
             total, count = 0.0, 0
             for batch in torch.randperm(x.shape[0], generator=gen).split(cfg.batch_size):
                 batch = batch.to(self.device)
@@ -233,11 +270,11 @@ class SasRecScorer(Scorer):
                 count += n
             losses.append(total / max(count, 1))
             if progress:
-                epochs.set_postfix(loss=f"{losses[-1]:.3f}")
+                epochs_iter.set_postfix(loss=f"{losses[-1]:.3f}")
         return {
             "config": cfg.model_dump(),
             "n_items": self.n_items,
-            "epochs": cfg.epochs,
+            "epochs": n_epochs,
             "loss": losses,
             "train_seconds": round(time.perf_counter() - start, 3),
             "train_sequences": int(inputs.shape[0]),

@@ -254,3 +254,19 @@ def render_item_detail(trace: RunTrace, key: str) -> None:
         verdict = item.faithfulness or {}
         if verdict.get("hallucinated_titles"):
             st.warning("Names titles outside the evidence: " + ", ".join(verdict["hallucinated_titles"]))
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str | None) -> Any:
+    from genre.feedback import FeedbackStore
+
+    return FeedbackStore(url)
+
+
+def get_store() -> Any | None:
+    """The feedback store, or None with a visible warning when it cannot be opened (pages keep working)."""
+    try:
+        return _store(os.environ.get("GENRE_FEEDBACK_URL"))
+    except GenreError as exc:
+        st.warning(f"Feedback is off for now: {exc}")
+        return None

@@ -20,7 +20,9 @@ def test_home_lists_configs_and_runs_an_example_profile():
     at.selectbox(key="home_profile").set_value("space-opera-fan")
     at.button(key="home_run").click().run()
     assert not at.exception and not at.error
-    frame = at.dataframe[0].value
+    components = at.dataframe[0].value
+    assert {"scorers", "fusion"} <= set(components["stage"])
+    frame = at.dataframe[1].value
     assert len(frame) == 10 and frame["reason"].str.len().min() > 10
 
 

@@ -1,0 +1,75 @@
+"""How well the trained intent head predicts the category of the user's next item.
+
+For every test user the head reads the training history only and predicts the labels of the
+first test item (by time); a prediction is a hit when it is among that item's labels (an item
+may have several). The baseline always predicts the most frequent labels of training next-items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genre.evaluation.splits import Split
+from genre.intent import TrainedIntentHead, item_labels, next_item_label_counts
+from genre.types import Catalog, UserState
+
+
+@dataclass
+class IntentAccuracy:
+    config: str
+    """The evaluated config whose intent head (or the default head, with --intent-accuracy) was measured."""
+    label_field: str
+    users: int
+    """Test users whose first test item has at least one label (the denominator)."""
+    top1: float
+    top3: float
+    majority_top1: float
+    majority_top3: float
+    majority_labels: list[str]
+    """The baseline's three most frequent labels among training next-items, most frequent first."""
+
+    def summary(self) -> str:
+        return (
+            f"intent head top-1 accuracy {self.top1:.3f} (majority-class baseline {self.majority_top1:.3f}, "
+            f"{self.users} users); top-3 {self.top3:.3f} (baseline {self.majority_top3:.3f}); "
+            f"target: {self.label_field} of each user's first test item; baseline predicts "
+            f"{', '.join(self.majority_labels)}"
+        )
+
+
+def intent_accuracy(
+    config_name: str,
+    head: TrainedIntentHead,
+    catalog: Catalog,
+    split: Split,
+    states: list[UserState],
+    first_test_items: list[int],
+) -> IntentAccuracy:
+    """Top-1 and top-3 accuracy of ``head`` and of the majority baseline, over users whose target has labels.
+
+    ``states`` hold each user's training history only; ``first_test_items`` the catalog index of
+    each user's first test item. The baseline's counts come from ``split.train`` only.
+    """
+    field = head.config.label_field
+    column = {label: j for j, label in enumerate(head.labels)}
+    counts = next_item_label_counts(catalog, split.train, field)
+    majority = list(counts)[:3]
+    probs = head.predict_proba(states)
+    hits = {"top1": 0, "top3": 0, "majority_top1": 0, "majority_top3": 0}
+    n = 0
+    for row, item in enumerate(first_test_items):
+        target = {column[lab] for lab in item_labels(catalog.items[item], field) if lab in column}
+        if not target:
+            continue
+        n += 1
+        if not np.isnan(probs[row]).any():
+            ranked = np.argsort(-probs[row], kind="stable")[:3].tolist()
+            hits["top1"] += ranked[0] in target
+            hits["top3"] += bool(target & set(ranked))
+        predicted = {column[lab] for lab in majority if lab in column}
+        hits["majority_top1"] += bool(majority) and column.get(majority[0]) in target
+        hits["majority_top3"] += bool(target & predicted)
+    rate = {k: round(v / n, 4) if n else float("nan") for k, v in hits.items()}
+    return IntentAccuracy(config_name, field, n, majority_labels=majority, **rate)
