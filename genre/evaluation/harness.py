@@ -188,7 +188,16 @@ def evaluate(
             accuracies.append(intent_accuracy(cfg.name, pipe.intent, catalog, split, states, first_test))
         matrices: dict[str, np.ndarray] = {}
         for name, scorer in pipe.scorers.items():
-            key = stable_hash({"component": cfg.scorers[name].component, "config": cfg.scorers[name].config})
+            # The user states and intents a scorer sees come from the config's context and intent
+            # stages, so two configs share a scorer's scores only when those match as well.
+            key = stable_hash(
+                {
+                    "component": cfg.scorers[name].component,
+                    "config": cfg.scorers[name].config,
+                    "context": cfg.context.model_dump(),
+                    "intent": cfg.intent.model_dump(),
+                }
+            )
             if key not in scored:
                 t1 = time.perf_counter()
                 scored[key] = scorer.score_users(states, intents)
