@@ -31,7 +31,14 @@ $(PREPARED): $(INSTALLED) $(CONFIGS) $(wildcard sample_data/*/*.json*) $(wildcar
 run: setup
 	$(PY) -m streamlit run app.py
 
-test: setup
+# The real-browser test drives Debian's chromium (never a browser downloaded by playwright).
+CHROMIUM := $(STAMPS)/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@mkdir -p $(STAMPS) && touch $@
+
+test: setup $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

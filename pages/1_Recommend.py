@@ -47,8 +47,19 @@ try:
     with st.spinner("Loading models and the catalog (first use only)…"):
         pipeline = get_pipeline(config)
 except GenreError as exc:
-    st.error(f"This pipeline cannot start: {exc}")
-    st.stop()
+    if config.explain.component == "template":
+        st.error(f"This pipeline cannot start: {exc}")
+        st.stop()
+    # A generator that cannot load (missing adapter, model or option) must not take the page down.
+    st.error(f"The {generator} generator cannot start: {exc}; showing template reasons instead.")
+    template = base_config.explain if base_config.explain.component == "template" else None
+    explain = template or base_config.explain.model_copy(update={"component": "template", "config": {}})
+    config = base_config.model_copy(update={"explain": explain})
+    try:
+        pipeline = get_pipeline(config)
+    except GenreError as exc:
+        st.error(f"This pipeline cannot start: {exc}")
+        st.stop()
 catalog = pipeline.catalog
 st.sidebar.caption(f"{len(catalog):,} items · device `{pipeline.device}`")
 
@@ -61,8 +72,7 @@ source = st.radio("Profile source", sources, horizontal=True, key="rec_source")
 
 ctx: UserContext | None = None
 problem: str | None = None
-user_key = "explorer"
-"""Who feedback belongs to: the dataset user, the example profile, or the explorer's own profile."""
+user_key = "explorer"  # who feedback belongs to: the dataset user, the example profile, or the explorer's own profile
 try:
     if source == "Dataset user":
         assert catalog.interactions is not None
@@ -206,11 +216,15 @@ with left:
         render_item(item, slots[item.rank], pending=item.rank in trace.pending_reasons)
         if store is not None:
             buttons = st.columns([1, 1, 2, 3])
-            for col, (kind, label) in zip(
-                buttons, [("like", "👍"), ("dislike", "👎"), ("not_interested", "Not interested")], strict=False
-            ):
+            choices = [
+                ("like", "Like", ":material/thumb_up:"),
+                ("dislike", "Dislike", ":material/thumb_down:"),
+                ("not_interested", "Not interested", ":material/block:"),
+            ]
+            for col, (kind, label, icon) in zip(buttons, choices, strict=False):
                 col.button(
                     label,
+                    icon=icon,
                     key=f"rec_fb_{kind}_{item.item_id}",
                     on_click=give_feedback,
                     args=(item.item_id, kind, trace.run_id, user_key_of_trace),

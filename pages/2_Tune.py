@@ -203,8 +203,9 @@ st.subheader("A/B compare")
 paths = config_paths()
 options = (["(edited above)"] if edited is not None else []) + list(paths)
 col_a, col_b = st.columns(2)
-choice_a = col_a.selectbox("Config A", options, index=0, key="ab_a")
-choice_b = col_b.selectbox("Config B", options, index=options.index(base_name), key="ab_b")
+# Keyed by the base config, so picking another base resets the comparison to (edited, base).
+choice_a = col_a.selectbox("Config A", options, index=0, key=f"ab_a_{base_name}")
+choice_b = col_b.selectbox("Config B", options, index=options.index(base_name), key=f"ab_b_{base_name}")
 
 
 def config_of(choice: str) -> PipelineConfig:
@@ -221,7 +222,7 @@ try:
 except GenreError as exc:
     st.error(str(exc))
     st.stop()
-if cfg_a.data != cfg_b.data:
+if cfg_a.data.model_dump(exclude={"profiles"}) != cfg_b.data.model_dump(exclude={"profiles"}):
     st.error("A and B must use the same catalog ([data] section) to be compared on one profile.")
     st.stop()
 try:
