@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import minimize
 
-from genre.config import StageSpec
+from genre.config import FeedbackConfig, StageSpec
 from genre.fusion import LearnedConfig, LearnedFusion, normalize
 
 if TYPE_CHECKING:
@@ -48,7 +48,15 @@ def fit_learned_fusion(pipeline: Pipeline) -> dict[str, float]:
         split = temporal_split(inter, cfg.validation_fraction)
     else:
         split = random_split(inter, cfg.validation_fraction, seed=cfg.seed)
-    sub_config = pipeline.config.model_copy(update={"fusion": StageSpec(component="weighted"), "rerank": []})
+    # The sub-pipeline only scores: no re-rankers, and template reasons (never a generator to load).
+    sub_config = pipeline.config.model_copy(
+        update={
+            "fusion": StageSpec(component="weighted"),
+            "rerank": [],
+            "explain": StageSpec(component="template"),
+            "feedback": FeedbackConfig(),
+        }
+    )
     sub = Pipeline(
         sub_config,
         embedder_factory=env.embedder_factory,

@@ -8,6 +8,7 @@ import os
 import sys
 import textwrap
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--category", action="append", default=[], help="keep items in this category (repeatable)")
     rec.add_argument("--k", type=int, help="number of recommendations (default: the config's k)")
     rec.add_argument(
-        "--reasoner", help="override the config's explain component: template, local-llm, hf-local, openai-compatible"
+        "--reasoner",
+        help="override the config's explain component: template, local-llm, tuned-local, hf-local, openai-compatible",
     )
     rec.add_argument("--format", choices=FORMATS, default="table")
 
@@ -62,10 +64,35 @@ def _parser() -> argparse.ArgumentParser:
         "--generators", nargs="+", default=["template", "local-llm"], help="with --explanations: generators to compare"
     )
 
+    tr = sub.add_parser(
+        "train-reasoner",
+        help="LoRA-tune SmolLM2 on reference reasons and the config's template reasons (for tuned-local)",
+    )
+    tr.add_argument("--config", required=True, type=Path, help="pipeline whose catalog supplies template reasons")
+    tr.add_argument("--steps", type=int, help="optimizer steps of 8 examples (default 150, about 10 min on 2 cores)")
+    tr.add_argument("--out", type=Path, help="adapter directory (default: <cache>/adapters/<config name>)")
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    tr.add_argument("--seed", type=int, help="seed for data order, user sample and torch (default 0)")
+    tr.add_argument("--eval-pairs", type=int, help="held-out reference pairs scored for the card (default 40)")
+
     prep = sub.add_parser("prepare", help="convert the generator once and cache item embeddings")
     prep.add_argument("--config", action="append", default=[], type=Path, help="also cache this config's embeddings")
     prep.add_argument("--skip-generator", action="store_true", help="do not convert the generator")
     prep.add_argument("--skip-training", action="store_true", help="only cache embeddings, train nothing")
+
+    upd = sub.add_parser("update", help="retrain the learned components with stored feedback (a new model version)")
+    upd.add_argument("--config", required=True, type=Path)
+    upd.add_argument("--store", help="feedback store URL (default: $GENRE_FEEDBACK_URL or the cache's SQLite file)")
+    upd.add_argument("--epochs", type=int, default=3, help="epochs of warm-started training for BPR and SASRec")
+    upd.add_argument("--force", action="store_true", help="retrain even when no feedback is new")
+
+    ver = sub.add_parser("versions", help="list a config's model versions (made by update)")
+    ver.add_argument("--config", required=True, type=Path)
+    ver.add_argument("--format", choices=FORMATS, default="table")
+
+    rb = sub.add_parser("rollback", help="make an earlier model version (or the base training) current")
+    rb.add_argument("--config", required=True, type=Path)
+    rb.add_argument("--to", required=True, metavar="VERSION", help="a version id from `versions`, or base")
     return p
 
 
@@ -81,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             return _check_config(args)
         if args.command == "train":
             return _train(args)
+        if args.command == "train-reasoner":
+            return _train_reasoner(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command in ("update", "versions", "rollback"):
+            return {"update": _update, "versions": _versions, "rollback": _rollback}[args.command](args)
         return _prepare(args)
     except GenreError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -283,6 +314,42 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_reasoner(args: argparse.Namespace) -> int:
+    from genre.config import load_config
+    from genre.explain.tuning import settings_from, train_reasoner
+
+    settings = settings_from(steps=args.steps, seed=args.seed, eval_pairs=args.eval_pairs)
+    config = load_config(args.config)
+    try:
+        result = train_reasoner(config, settings, out=args.out, resume=args.resume, progress=True)
+    except KeyboardInterrupt:
+        print("interrupted: a checkpoint was saved; rerun with --resume to continue", file=sys.stderr)
+        return 130
+    card = result.card
+    for note in result.notes:
+        print(f"note: {note}")
+    data = card["data"]
+    print(
+        f"trained {card['steps']} steps ({card['epochs']} epochs over {data['examples']} examples: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(data["sources"].items()))
+        + f") in {card['train_seconds']:.0f} s on {card['device']}; total {card['total_seconds']:.0f} s"
+    )
+    losses = card["loss_curve"]
+    if losses:
+        print(f"loss: {losses[0][1]:.3f} at step {losses[0][0]} -> {losses[-1][1]:.3f} at step {losses[-1][0]}")
+    held = card.get("held_out")
+    if held:
+        print(
+            f"held-out reference pairs ({held['pairs']}): faithful {held['faithful']:.1%}, hallucinated titles "
+            f"{held['hallucinated']:.1%}, evidence coverage {held['evidence_coverage']:.1%}, "
+            f"BLEU-4 {held['bleu4'] or 0:.3f}, ROUGE-L {held['rouge_l'] or 0:.3f}, distinct-2 {held['distinct_2']:.3f}"
+        )
+    print(f"adapter: {result.out} (use explain component tuned-local with adapter_path = {str(result.out)!r})")
+    if data["movielens"]:
+        print("note: trained on MovieLens-100K data; keep this adapter in the cache and never commit or share it")
+    return 0
+
+
 def _prepare(args: argparse.Namespace) -> int:
     from genre.config import load_config
     from genre.data import item_embeddings, load_catalog
@@ -303,4 +370,59 @@ def _prepare(args: argparse.Namespace) -> int:
             started = time.perf_counter()
             Pipeline(cfg, progress=True)
             print(f"trained: {cfg.name} ready in {time.perf_counter() - started:.1f} s (cached)")
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    from genre.config import load_config
+    from genre.feedback.store import FeedbackStore
+    from genre.feedback.update import update_models
+
+    config = load_config(args.config)
+    with FeedbackStore(args.store) as store:
+        version = update_models(
+            config, store, epochs=args.epochs, force=args.force, progress=True, log=lambda m: print(m, flush=True)
+        )
+    if version is None:
+        return 0
+    print(f"{config.name}: model version {version.version_id} is current ({version.seconds:.1f} s)")
+    for where, path in version.artifacts.items():
+        print(f"  {where}: {path}")
+    return 0
+
+
+def _versions(args: argparse.Namespace) -> int:
+    from genre.config import load_config
+    from genre.feedback.versions import VersionRegistry
+
+    config = load_config(args.config)
+    registry = VersionRegistry(config.name)
+    versions, current = registry.list(), registry.current_id()
+    if args.format == "json":
+        rows = [{**v.model_dump(mode="json"), "current": v.version_id == current} for v in versions]
+        print(json.dumps({"config": config.name, "current": current or "base", "versions": rows}, indent=2))
+        return 0
+    print(f"{config.name}: current model version {current or 'base (no update applied)'}")
+    if not versions:
+        print("no model versions yet: `python -m genre update --config FILE` makes one from stored feedback")
+        return 0
+    head = ("version", "created (UTC)", "parent", "events", "pos", "neg", "users")
+    print("  {:<9} {:<16} {:<7} {:>6} {:>5} {:>5} {:>5}  data".format(*head))
+    for v in versions:
+        mark = "*" if v.version_id == current else " "
+        print(
+            f"{mark} {v.version_id:<9} {v.created_at.astimezone(UTC):%Y-%m-%d %H:%M} {v.parent or 'base':<7} "
+            f"{v.feedback_events:>6} {v.positives:>5} {v.negatives:>5} {v.users:>5}  {v.data_hash}"
+        )
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from genre.config import load_config
+    from genre.feedback.versions import VersionRegistry
+
+    config = load_config(args.config)
+    version = VersionRegistry(config.name).set_current(args.to)
+    target = "the base training" if version is None else f"model version {version.version_id}"
+    print(f"{config.name}: {target} is current; the next pipeline built for this config loads it")
     return 0

@@ -54,6 +54,13 @@ class FeedbackConfig(BaseModel):
     """A clicked item joins the history with this weight."""
     dislike_push: float = Field(default=0.3, ge=0, le=1)
     """β in u ← u − β·mean(embeddings of disliked items), renormalized; 0 only excludes them."""
+    prefer_reviewed: bool = False
+    """Let reason reviews pick the generator: when two or more generators (e.g. template, local-llm) each have
+    at least `min_reviews` reviews for this config in the feedback store, the pipeline uses the one with the
+    best review score (mean of its faithful rate and its mean rating scaled to 0-1) instead of [explain]'s,
+    and says so in every run's notices. Off by default: [explain] alone decides."""
+    min_reviews: int = Field(default=20, ge=1, le=100_000)
+    """With `prefer_reviewed`: reason feedback events a generator needs before its reviews count."""
 
 
 class PipelineConfig(BaseModel):

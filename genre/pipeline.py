@@ -5,18 +5,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genre.components import Component, Env, Scorer
+from genre.components import Component, Env, Scorer, WarmStart
 from genre.config import PipelineConfig, StageSpec, build_component, load_config
 from genre.data import load_catalog
-from genre.errors import ConfigError, InputError
+from genre.errors import ConfigError, GenreError, InputError
 from genre.explain.attention import profile_attention
 from genre.explain.attribution import LeaveOneOut, leave_one_out
 from genre.explain.faithfulness import FaithfulnessChecker
@@ -44,6 +44,10 @@ from genre.types import (
     stable_hash,
 )
 
+if TYPE_CHECKING:
+    from genre.feedback.store import GeneratorAcceptance
+    from genre.feedback.versions import ModelVersion
+
 
 def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
@@ -59,6 +63,10 @@ class Pipeline:
         catalog: Catalog | None = None,
         progress: bool = False,
         reuse: Pipeline | None = None,
+        *,
+        version: str | ModelVersion | None = None,
+        warm_start: WarmStart | None = None,
+        reviews: Mapping[str, GeneratorAcceptance] | None = None,
     ) -> None:
         """Build and prepare every component. ``catalog`` overrides the config's data, e.g. with
         a training split whose interactions are the only ones trained components may see.
@@ -66,26 +74,58 @@ class Pipeline:
         ``reuse`` is an already prepared pipeline over the same data and device: every component
         whose spec is unchanged is taken from it as is, so editing one weight or swapping the
         generator rebuilds only what changed (the explorer's sliders rely on this).
+
+        ``version`` picks the model version (``python -m genre update``): None the config's current
+        one when it was made from this data (else the base training), ``"base"`` the base training,
+        or a version id. ``warm_start`` lets trained components continue from earlier weights (what
+        an update does). ``reviews`` (per generator, from ``FeedbackStore.generator_acceptance``)
+        feed ``[feedback] prefer_reviewed``; by default they are read from the feedback store.
         """
+        from genre.feedback.versions import select_version
+
         self.config = config
         self.device = resolve_device(config.device)
+        base = catalog if catalog is not None else load_catalog(config.data)
+        loaded, version_notice = select_version(config.name, base, version, explicit_catalog=catalog is not None)
+        self.model_version: str | None = loaded.version.version_id if loaded is not None else None
+        """The model version whose data and trained state this pipeline uses; None: the base training."""
+        self.build_notices: list[str] = [version_notice] if version_notice else []
+        """Notices about how the pipeline was built, repeated in every run's trace."""
         if reuse is not None and (
-            reuse.device != self.device or reuse.config.data != config.data or catalog not in (None, reuse.catalog)
+            reuse.device != self.device
+            or reuse.config.data != config.data
+            or catalog not in (None, reuse.base_catalog)
+            or reuse.model_version != self.model_version
+            or warm_start is not None
         ):
             reuse = None
+        self.base_catalog = reuse.base_catalog if reuse is not None else base
+        """The catalog without any model version's feedback."""
         self.catalog = (
-            reuse.catalog if reuse is not None else catalog if catalog is not None else load_catalog(config.data)
+            reuse.catalog if reuse is not None else loaded.catalog if loaded is not None else self.base_catalog
         )
         if config.k > len(self.catalog):
             raise ConfigError(
                 f"k = {config.k} is larger than the {self.catalog.name} catalog; allowed range 1..{len(self.catalog)}"
             )
         self.env = (
-            reuse.env if reuse is not None else Env(self.catalog, self.device, embedder_factory, progress=progress)
+            reuse.env
+            if reuse is not None
+            else Env(
+                self.catalog,
+                self.device,
+                embedder_factory,
+                progress=progress,
+                artifact_root=loaded.artifact_root if loaded is not None else None,
+                negatives=loaded.negatives if loaded is not None else None,
+                warm_start=warm_start,
+            )
         )
         self.prepare_timings: list[StageTiming] = []
         self.reused: list[str] = []
         """Stages taken unchanged from ``reuse``."""
+        self.artifact_paths: dict[str, str] = {}
+        """Per component prepared here (``scorers.bpr``, ``fusion``, ...): the folder of its trained state."""
 
         def component(
             stage: str, spec: StageSpec, where: str, previous: Component | None, old: StageSpec | None
@@ -94,8 +134,10 @@ class Pipeline:
                 self.reused.append(where)
                 return previous
             comp = build_component(stage, spec, where=where)
+            mark = len(self.env.artifact_log)
             with self._timed(self.prepare_timings, stage, where if stage == "scorers" else type(comp).__name__):
                 comp.prepare(self.env)
+            self._record_artifacts(where, mark)
             return comp
 
         old = reuse.config if reuse is not None else None
@@ -121,10 +163,30 @@ class Pipeline:
         if isinstance(self.fusion, LearnedFusion) and "fusion" not in self.reused:
             from genre.blend import fit_learned_fusion
 
+            mark = len(self.env.artifact_log)
             with self._timed(self.prepare_timings, "fusion", "LearnedFusion.fit"):
                 fit_learned_fusion(self)
+            self._record_artifacts("fusion", mark)
         self.rerankers = [component("rerank", spec, f"rerank.{n}", None, None) for n, spec in enumerate(config.rerank)]
-        self.reasoner = component("explain", config.explain, "explain", reuse and reuse.reasoner, old and old.explain)
+        explain = config.explain
+        if config.feedback.prefer_reviewed:
+            from genre.feedback.choice import reviewed_explain
+
+            explain, choice = reviewed_explain(config, reviews)
+            self.build_notices.append(choice.notice)
+        try:
+            self.reasoner = component("explain", explain, "explain", reuse and reuse.reasoner, old and old.explain)
+        except GenreError as exc:
+            if explain is config.explain:
+                raise
+            self.build_notices.append(
+                f"Could not start the {explain.component} generator ({exc}); using {config.explain.component}."
+            )
+            explain = config.explain
+            self.reasoner = component("explain", explain, "explain", reuse and reuse.reasoner, old and old.explain)
+        if explain is not config.explain:
+            # The trace's config says which generator actually wrote the reasons.
+            self.config = config = config.model_copy(update={"explain": explain})
         # Reasons are the slow part of a run; one per distinct prompt is kept across runs.
         self._reason_cache: OrderedDict[str, ReasonOut] = (
             reuse._reason_cache if reuse is not None and "explain" in self.reused else OrderedDict()
@@ -138,6 +200,11 @@ class Pipeline:
     @classmethod
     def from_file(cls, path: str | Path) -> Pipeline:
         return cls(load_config(path))
+
+    def _record_artifacts(self, where: str, mark: int) -> None:
+        """Note the artifact folders ``where`` asked the env for since ``mark``."""
+        for n, (_, path) in enumerate(self.env.artifact_log[mark:]):
+            self.artifact_paths[where if n == 0 else f"{where}#{n + 1}"] = str(path)
 
     @staticmethod
     @contextmanager
@@ -253,7 +320,7 @@ class Pipeline:
         if k > len(self.catalog):
             raise InputError(f"k = {k} is larger than the {self.catalog.name} catalog ({len(self.catalog)} items)")
         timings: list[StageTiming] = []
-        notices: list[str] = []
+        notices: list[str] = list(self.build_notices)
         applied: FeedbackApplied | None = None
         if feedback is not None:
             known = {item.item_id for item in self.catalog.items}
@@ -421,6 +488,7 @@ class Pipeline:
             feedback=applied,
             profile_attention=profile_view,
             pending_reasons=list(range(1, len(items) + 1)) if deferred else [],
+            model_version=self.model_version,
         )
 
 

@@ -10,6 +10,7 @@ from genre.context import RecencyContextEncoder
 from genre.errors import ConfigError
 from genre.explain.generators import HFLocalReasoner, LocalLLMReasoner, OpenAICompatibleReasoner
 from genre.explain.template import TemplateReasoner
+from genre.explain.tuning import TunedLocalReasoner
 from genre.fusion import LearnedFusion, WeightedFusion
 from genre.intent import LLMSummaryIntent, NoIntent, TrainedIntentHead, ZeroShotIntent
 from genre.rerank import MMRDiversity, PopularityBiasCorrection, Reranker
@@ -54,6 +55,7 @@ BUILTINS: dict[str, dict[str, type[Component]]] = {
         "local-llm": LocalLLMReasoner,
         "hf-local": HFLocalReasoner,
         "openai-compatible": OpenAICompatibleReasoner,
+        "tuned-local": TunedLocalReasoner,
     },
 }
 

@@ -406,6 +406,8 @@ class RunTrace(BaseModel):
     """The sentence embedder's attention over the profile text's words; None without profile text."""
     pending_reasons: list[int] = Field(default_factory=list)
     """Ranks still showing their template reason because generation was deferred (see Pipeline.explain_items)."""
+    model_version: str | None = None
+    """The model version (``python -m genre update``) whose trained state ranked the items; None: the base training."""
 
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent)

@@ -4,12 +4,20 @@ For a sample of users the pipeline ranks the top-k once; every generator then wr
 for exactly those items from exactly that evidence, and every reason goes through the same
 faithfulness check. Also reports attribution fidelity: how often removing the top-attributed
 history item lowers the item's fused score, against removing a random history item.
+
+When the config's catalog has hand-written reference reasons (``sample_data/reasons/<catalog>.jsonl``),
+every generator is also scored on the held-out reference pairs (the 20% of recommended items the
+``train-reasoner`` command never trains on): the same faithfulness and diversity figures, plus
+BLEU-4 and ROUGE-L against the one or two reasons written for that evidence.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,10 +25,18 @@ from genre.config import PipelineConfig, StageSpec, build_component
 from genre.data import load_profiles
 from genre.data.profiles import interactions_to_context, profile_to_context
 from genre.explain.faithfulness import FaithfulnessChecker
-from genre.explain.template import requests_from_trace
-from genre.explain.text_metrics import distinct_n, unique_sentence_ratio
+from genre.explain.references import ReferencePair, load_references, reference_path, to_request
+from genre.explain.template import ReasonRequest, requests_from_trace
+from genre.explain.text_metrics import corpus_bleu4, distinct_n, rouge_l, unique_sentence_ratio
+from genre.explain.tuning import reference_split
+from genre.paths import PROJECT_ROOT
 from genre.pipeline import Pipeline
-from genre.types import UserContext
+from genre.types import Catalog, Interactions, UserContext
+
+EVAL_USER_SEED = 7
+"""Seed of the permutation whose first ``users`` dataset users are the evaluated ones."""
+REFERENCE_BATCH = 8
+"""Reference requests per generator call (one batched generate for the local models)."""
 
 
 @dataclass
@@ -35,6 +51,46 @@ class GeneratorRow:
     unique_sentences: float
     seconds_per_reason: float
     notices: list[str] = field(default_factory=list)
+    tokens_per_second: float = 0.0
+    """Reason tokens written per second of generation (``ExplanationReport.token_unit`` says which tokens)."""
+    bleu4: float | None = None
+    """Corpus BLEU-4 against the hand-written references (reference rows only)."""
+    rouge_l: float | None = None
+    """Mean ROUGE-L F against the best of each pair's references (reference rows only)."""
+
+
+@dataclass
+class ReasonCase:
+    """One reason to write and check: the request, the checker for its catalog, and what it is measured against."""
+
+    request: ReasonRequest
+    checker: FaithfulnessChecker
+    strongest: list[str]
+    """Titles of the (up to two) strongest history evidence items; coverage asks for one of them."""
+    references: list[str] | None = None
+    """Hand-written reasons for the same evidence, for BLEU-4 and ROUGE-L."""
+
+
+def markdown_table(rows: list[GeneratorRow], references: bool) -> list[str]:
+    head = (
+        "| generator | reasons | faithful | hallucinated titles | evidence coverage | distinct-2 "
+        "| unique sentences | s / reason | tokens / s |"
+    )
+    rule = "|---|---|---|---|---|---|---|---|---|"
+    if references:
+        head += " BLEU-4 | ROUGE-L |"
+        rule += "---|---|"
+    lines = [head, rule]
+    for r in rows:
+        line = (
+            f"| {r.generator} | {r.reasons} | {r.faithful:.1%} | {r.hallucinated:.1%} | "
+            f"{r.evidence_coverage:.1%} | {r.distinct_2:.3f} | {r.unique_sentences:.3f} "
+            f"| {r.seconds_per_reason:.3f} | {r.tokens_per_second:,.0f} |"
+        )
+        if references:
+            line += f" {r.bleu4 or 0.0:.3f} | {r.rouge_l or 0.0:.3f} |"
+        lines.append(line)
+    return lines
 
 
 @dataclass
@@ -45,41 +101,154 @@ class ExplanationReport:
     rows: list[GeneratorRow]
     attribution_top_lowers: float
     attribution_random_lowers: float
+    reference_rows: list[GeneratorRow] = field(default_factory=list)
+    """The same generators on the held-out reference pairs (empty when the catalog has none)."""
+    reference_pairs: int = 0
+    reference_file: str | None = None
+    token_unit: str = "words"
+    """What ``tokens_per_second`` counts: SmolLM2 tokens when the generator is prepared, else words."""
 
     def to_markdown(self) -> str:
-        lines = [
-            "| generator | reasons | faithful | hallucinated titles | evidence coverage | distinct-2 "
-            "| unique sentences | s / reason |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for r in self.rows:
-            lines.append(
-                f"| {r.generator} | {r.reasons} | {r.faithful:.1%} | {r.hallucinated:.1%} | "
-                f"{r.evidence_coverage:.1%} | {r.distinct_2:.3f} | {r.unique_sentences:.3f} "
-                f"| {r.seconds_per_reason:.3f} |"
-            )
+        lines = markdown_table(self.rows, references=False)
         lines.append("")
         lines.append(
             f"Attribution fidelity: removing the top-attributed history item lowers the item's score in "
             f"{self.attribution_top_lowers:.1%} of cases; removing a random history item in "
             f"{self.attribution_random_lowers:.1%}."
         )
+        if self.reference_rows:
+            lines += [
+                "",
+                f"Held-out reference pairs ({self.reference_pairs} from {self.reference_file}; "
+                "BLEU-4 and ROUGE-L against the hand-written reasons):",
+                "",
+                *markdown_table(self.reference_rows, references=True),
+            ]
         return "\n".join(lines)
+
+
+def eval_user_ids(interactions: Interactions, users: int) -> list[str]:
+    """The dataset users the explanation metrics use: the first ``users`` of a fixed permutation.
+
+    A prefix of one permutation, so a larger sample contains every smaller one, and the
+    ``train-reasoner`` command can leave all of them out of its training data.
+    """
+    ids = np.random.default_rng(EVAL_USER_SEED).permutation(interactions.users())
+    return sorted(str(u) for u in ids[: max(users, 0)].tolist())
 
 
 def _contexts(pipe: Pipeline, users: int) -> list[UserContext]:
     ctxs = [profile_to_context(p, pipe.catalog) for p in load_profiles(pipe.config.data).values()]
     inter = pipe.catalog.interactions
     if inter is not None and len(inter):
-        ids = np.random.default_rng(7).choice(inter.users(), size=min(users, inter.users().size), replace=False)
-        ctxs += [interactions_to_context(pipe.catalog, str(u)) for u in sorted(ids.tolist())]
+        ctxs += [interactions_to_context(pipe.catalog, u) for u in eval_user_ids(inter, users)]
     return ctxs[: max(users, 1)]
 
 
+def token_counter() -> tuple[Callable[[str], int], str]:
+    """A function counting a reason's tokens, and its unit: SmolLM2 tokens when prepared, else words."""
+    from genre.models import generator_cache_path, generator_is_prepared
+
+    if generator_is_prepared():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(generator_cache_path(), local_files_only=True)
+        return (lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])), "SmolLM2 tokens"
+    return (lambda text: len(text.split())), "words"
+
+
+def score_generator(
+    name: str, reasoner: Any, batches: Sequence[Sequence[ReasonCase]], count_tokens: Callable[[str], int]
+) -> GeneratorRow:
+    """Let ``reasoner`` write every batch (one call each), then check and measure what it wrote."""
+    texts: list[str] = []
+    verdicts = []
+    covered: list[bool] = []
+    notices: list[str] = []
+    candidates: list[str] = []
+    references: list[list[str]] = []
+    seconds = 0.0
+    for batch in batches:
+        if not batch:
+            continue
+        started = time.perf_counter()
+        reasons = reasoner([case.request for case in batch])
+        seconds += time.perf_counter() - started
+        notices += getattr(reasoner, "last_notices", []) or []
+        for reason, case in zip(reasons, batch, strict=True):
+            texts.append(reason.text)
+            verdict = case.checker.check(reason.text, case.request)
+            verdicts.append(verdict)
+            covered.append(any(t in verdict.mentions for t in case.strongest) if case.strongest else verdict.faithful)
+            if case.references:
+                candidates.append(reason.text)
+                references.append(case.references)
+    n = max(len(texts), 1)
+    tokens = sum(count_tokens(t) for t in texts)
+    return GeneratorRow(
+        generator=name,
+        reasons=len(texts),
+        faithful=float(np.mean([v.faithful for v in verdicts])) if verdicts else 0.0,
+        hallucinated=float(np.mean([bool(v.hallucinated_titles) for v in verdicts])) if verdicts else 0.0,
+        evidence_coverage=float(np.mean(covered)) if covered else 0.0,
+        distinct_2=distinct_n(texts, 2),
+        unique_sentences=unique_sentence_ratio(texts),
+        seconds_per_reason=seconds / n,
+        notices=sorted(set(notices)),
+        tokens_per_second=tokens / seconds if seconds > 0 else 0.0,
+        bleu4=corpus_bleu4(candidates, references) if candidates else None,
+        rouge_l=float(np.mean([rouge_l(c, r) for c, r in zip(candidates, references, strict=True)]))
+        if candidates
+        else None,
+    )
+
+
+def reference_cases(
+    catalog: Catalog, checker: FaithfulnessChecker | None = None, pairs: Sequence[ReferencePair] | None = None
+) -> list[ReasonCase]:
+    """The held-out reference pairs of ``catalog`` as cases (empty when it has no reference file).
+
+    ``pairs`` are the catalog's reference pairs when already loaded. The split is the one
+    ``train-reasoner`` uses (:func:`genre.explain.tuning.reference_split`), so a tuned generator is
+    only ever scored on recommended items it was not trained on.
+    """
+    if pairs is None:
+        path = reference_path(catalog.name)
+        if not path.is_file():
+            return []
+        pairs = load_references(path, catalog)
+    checker = checker or FaithfulnessChecker(catalog)
+    _, held = reference_split(pairs)
+    cases = []
+    for pair in held:
+        request = to_request(pair, catalog)
+        strongest = [h.title for h in request.history[:2]]
+        cases.append(ReasonCase(request, checker, strongest, list(pair.reasons)))
+    return cases
+
+
+def _spec(config: PipelineConfig, generator: str | StageSpec) -> tuple[str, StageSpec]:
+    """A generator name or spec as (row label, spec); the config's own explain settings apply to its component."""
+    if isinstance(generator, StageSpec):
+        return generator.component, generator
+    if generator == config.explain.component:
+        return generator, config.explain
+    return generator, StageSpec(component=generator)
+
+
 def evaluate_explanations(
-    config: PipelineConfig, generators: list[str], users: int = 20, k: int = 5
+    config: PipelineConfig,
+    generators: Sequence[str | StageSpec],
+    users: int = 20,
+    k: int = 5,
+    references: bool = True,
 ) -> ExplanationReport:
-    """Run the pipeline once per user, then let each generator explain the same top-k."""
+    """Run the pipeline once per user, then let each generator explain the same top-k.
+
+    ``generators`` are explain component names (the config's own settings apply to the one it
+    names) or full specs. With ``references`` on, each is also scored on the held-out reference
+    pairs of the config's catalog, when it has any.
+    """
     pipe = Pipeline(config)
     checker = FaithfulnessChecker(pipe.catalog)
     rng = np.random.default_rng(11)
@@ -90,38 +259,24 @@ def evaluate_explanations(
             if item.attribution:
                 top_lowers.append(item.attribution[0].score_delta < 0)
                 random_lowers.append(item.attribution[int(rng.integers(len(item.attribution)))].score_delta < 0)
-    rows = []
-    for name in generators:
-        reasoner = build_component("explain", StageSpec(component=name))
+    batches = []
+    for trace in traces:
+        batch = []
+        for req, item in zip(requests_from_trace(trace, pipe.catalog), trace.items, strict=True):
+            strongest = [e.label for evs in item.evidence.values() for e in evs if e.kind == "history_item"][:2]
+            batch.append(ReasonCase(req, checker, strongest))
+        batches.append(batch)
+    held = reference_cases(pipe.catalog, checker) if references else []
+    held_batches = [held[i : i + REFERENCE_BATCH] for i in range(0, len(held), REFERENCE_BATCH)]
+    count_tokens, unit = token_counter()
+    rows, reference_rows = [], []
+    for generator in generators:
+        name, spec = _spec(config, generator)
+        reasoner = build_component("explain", spec)
         reasoner.prepare(pipe.env)
-        texts, verdicts, covered, notices = [], [], [], []
-        started = time.perf_counter()
-        for trace in traces:
-            requests = requests_from_trace(trace, pipe.catalog)
-            if not requests:
-                continue
-            reasons = reasoner(requests)
-            notices += getattr(reasoner, "last_notices", []) or []
-            for reason, req, item in zip(reasons, requests, trace.items, strict=True):
-                texts.append(reason.text)
-                verdict = checker.check(reason.text, req)
-                verdicts.append(verdict)
-                strongest = [e.label for evs in item.evidence.values() for e in evs if e.kind == "history_item"][:2]
-                covered.append(any(t in verdict.mentions for t in strongest) if strongest else verdict.faithful)
-        n = max(len(texts), 1)
-        rows.append(
-            GeneratorRow(
-                generator=name,
-                reasons=len(texts),
-                faithful=float(np.mean([v.faithful for v in verdicts])) if verdicts else 0.0,
-                hallucinated=float(np.mean([bool(v.hallucinated_titles) for v in verdicts])) if verdicts else 0.0,
-                evidence_coverage=float(np.mean(covered)) if covered else 0.0,
-                distinct_2=distinct_n(texts, 2),
-                unique_sentences=unique_sentence_ratio(texts),
-                seconds_per_reason=(time.perf_counter() - started) / n,
-                notices=sorted(set(notices)),
-            )
-        )
+        rows.append(score_generator(name, reasoner, batches, count_tokens))
+        if held:
+            reference_rows.append(score_generator(name, reasoner, held_batches, count_tokens))
     return ExplanationReport(
         config=config.name,
         users=len(traces),
@@ -129,4 +284,15 @@ def evaluate_explanations(
         rows=rows,
         attribution_top_lowers=float(np.mean(top_lowers)) if top_lowers else 0.0,
         attribution_random_lowers=float(np.mean(random_lowers)) if random_lowers else 0.0,
+        reference_rows=reference_rows,
+        reference_pairs=len(held),
+        reference_file=_display(reference_path(pipe.catalog.name)) if held else None,
+        token_unit=unit,
     )
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)

@@ -533,6 +533,10 @@ class _TransformersReasoner(_LLMReasoner, ABC):
         named = _named_history(req, 1)
         return f"Because you liked {named[0].title}" if named else ""
 
+    def prefix_of(self, req: ReasonRequest, text: str) -> str:
+        """The prefill a finished reason was written from (a subclass may prefill only some answers)."""
+        return self.prefix(req)
+
     def __call__(self, requests: list[ReasonRequest]) -> list[ReasonOut]:
         """Reasons for all requests from one batched, greedy generate call."""
         self.last_notices = []
@@ -595,7 +599,7 @@ class _TransformersReasoner(_LLMReasoner, ABC):
             if reason.generator != self.name or not reason.text:
                 continue
             prompt, units = prompt_with_units(req, self.config.max_evidence)
-            prefix = self.prefix(req)
+            prefix = self.prefix_of(req, reason.text)
             with_prefix = self._input_text(req, prefix)
             stem = with_prefix[: len(with_prefix) - len(prefix)]
             base = stem.find(prompt)

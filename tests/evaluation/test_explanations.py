@@ -1,0 +1,75 @@
+"""Explanation metrics on held-out reference pairs: the trainer's split, overlap with the references, tokens/s."""
+
+from __future__ import annotations
+
+from genre.evaluation.explanations import (
+    ExplanationReport,
+    ReasonCase,
+    reference_cases,
+    score_generator,
+)
+from genre.explain.faithfulness import FaithfulnessChecker
+from genre.explain.references import to_request
+from genre.explain.template import TemplateReasoner
+from genre.explain.tuning import reference_split
+from genre.types import ReasonOut
+from tests.explain.test_tuning import tiny_references
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+class Echo:
+    """Writes each request's first reference reason: a perfect score on overlap."""
+
+    def __init__(self, cases: list[ReasonCase]) -> None:
+        self.by_item = {c.request.item.item_id: c.references[0] for c in cases}
+
+    def __call__(self, requests):
+        return [ReasonOut(text=self.by_item[r.item.item_id], generator="echo") for r in requests]
+
+
+def test_reference_cases_are_the_held_out_side_of_the_trainers_split(tiny_catalog):
+    pairs = tiny_references(tiny_catalog)
+    cases = reference_cases(tiny_catalog, pairs=pairs)
+    _, held = reference_split(pairs)
+    assert [c.request.item.item_id for c in cases] == [p.item_id for p in held] and len(cases) == 1
+    case, pair = cases[0], held[0]
+    assert case.references == pair.reasons
+    assert case.strongest == [tiny_catalog.items[tiny_catalog.index_of(h)].title for h in pair.history[:2]]
+    assert [h.item_id for h in case.request.history] == pair.history
+
+
+def all_cases(catalog, with_references: bool = True) -> list[ReasonCase]:
+    checker = FaithfulnessChecker(catalog)
+    return [
+        ReasonCase(to_request(p, catalog), checker, [], list(p.reasons) if with_references else None)
+        for p in tiny_references(catalog)
+    ]
+
+
+def test_a_generator_that_writes_the_reference_scores_one_on_overlap(tiny_catalog):
+    cases = all_cases(tiny_catalog)
+    row = score_generator("echo", Echo(cases), [cases[:4], cases[4:]], words)
+    assert row.reasons == 7 and row.bleu4 == 1.0 and row.rouge_l == 1.0
+    assert row.faithful == 1.0 and row.hallucinated == 0.0
+    assert row.tokens_per_second > 0 and row.seconds_per_reason >= 0
+
+
+def test_template_rows_have_overlap_only_where_there_are_references(tiny_catalog):
+    with_refs = all_cases(tiny_catalog)
+    without = [ReasonCase(c.request, c.checker, ["Alpine Tent"]) for c in with_refs]
+    template = TemplateReasoner()
+    scored = score_generator("template", template, [with_refs], words)
+    assert 0.0 < scored.bleu4 < 1.0 and 0.0 < scored.rouge_l < 1.0
+    plain = score_generator("template", template, [without], words)
+    assert plain.bleu4 is None and plain.rouge_l is None
+    # Coverage: share of reasons naming one of the strongest titles (only the tent pair's reason can).
+    assert 0.0 < plain.evidence_coverage < 1.0
+
+    report = ExplanationReport("tiny", 0, 5, [plain], 0.0, 0.0, reference_rows=[scored], reference_pairs=7,
+                               reference_file="x.jsonl")  # fmt: skip
+    text = report.to_markdown()
+    assert "| tokens / s |" in text and "BLEU-4 | ROUGE-L |" in text
+    assert "Held-out reference pairs (7 from x.jsonl" in text

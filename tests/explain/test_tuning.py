@@ -1,0 +1,492 @@
+"""LoRA tuning of the reason generator, on a tiny randomly initialised Llama (random weights only here).
+
+The tiny model stands in for SmolLM2: same architecture family, a byte-level BPE trained here on
+the prompts, and SmolLM2's own ChatML chat template, saved where the prepared generator lives.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from genre.cli import main
+from genre.config import parse_config
+from genre.errors import ConfigError, ModelUnavailableError
+from genre.explain.generators import SYSTEM_PROMPT, build_prompt
+from genre.explain.references import ReferencePair
+from genre.explain.tuning import (
+    ADAPTER_WEIGHTS,
+    CARD_FILE,
+    ReasonTrainer,
+    ReferenceSet,
+    TrainingPair,
+    TunedLocalReasoner,
+    TuneSettings,
+    base_fingerprint,
+    build_example,
+    load_tuned_generator,
+    lora_config,
+    resolve_adapter,
+    train_reasoner,
+)
+from genre.models import Generator, generator_cache_path
+from genre.paths import PROJECT_ROOT
+from tests.conftest import tiny_config_dict
+from tests.explain.test_generators import env, three_requests
+
+SMOL_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+TARGETS = [
+    "Because you liked Aladdin (1992), Toy Story (1995) is another animated comedy for the whole family.",
+    "Fans of Star Wars (1977) get more of the same space adventure in this sequel.",
+    "It suits the Summit Sleeping Bag you chose: both are Northwind gear for the outdoors.",
+]
+SMALL = TuneSettings(
+    steps=4, batch_size=2, lr=5e-3, warmup_steps=1, lora_r=4, lora_alpha=8, tune_layers=2, template_users=3,
+    template_items=2, eval_pairs=2, checkpoint_every=2,
+)  # fmt: skip
+
+
+def tiny_tokenizer() -> PreTrainedTokenizerFast:
+    corpus = [SYSTEM_PROMPT, *(build_prompt(r) for r in three_requests()), *TARGETS] * 2
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=500, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )  # fmt: skip
+    tok.train_from_iterator(corpus, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+    )  # fmt: skip
+    tokenizer.chat_template = SMOL_TEMPLATE
+    return tokenizer
+
+
+def tiny_llama(tokenizer: PreTrainedTokenizerFast, seed: int = 0, layers: int = 4) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True,
+        initializer_range=0.5,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    return LlamaForCausalLM(config).eval()
+
+
+def save_base(tokenizer: PreTrainedTokenizerFast, seed: int = 0, layers: int = 4) -> Path:
+    """Write a tiny model where the prepared generator lives (the test's own cache dir)."""
+    target = generator_cache_path()
+    target.mkdir(parents=True, exist_ok=True)
+    tiny_llama(tokenizer, seed, layers).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    (target / "genre-converted.json").write_text(json.dumps({"name": "tiny-llama"}))
+    return target
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> PreTrainedTokenizerFast:
+    return tiny_tokenizer()
+
+
+@pytest.fixture
+def base(cache, tokenizer) -> Path:
+    return save_base(tokenizer)
+
+
+def prompter(tokenizer, model=None, **config) -> TunedLocalReasoner:
+    reasoner = TunedLocalReasoner(config)
+    reasoner.generator = Generator(model=model, tokenizer=tokenizer, device="cpu", name="tiny")
+    return reasoner
+
+
+def pairs() -> list[TrainingPair]:
+    return [TrainingPair(r, t, "test") for r, t in zip(three_requests(), TARGETS, strict=True)]
+
+
+def fresh_trainer(base: Path, tokenizer, settings: TuneSettings, checkpoint: Path) -> ReasonTrainer:
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    examples = [build_example(prompter(tokenizer), p) for p in pairs()]
+    torch.manual_seed(settings.seed)
+    peft_model = get_peft_model(model, lora_config(settings, model.config.num_hidden_layers))
+    return ReasonTrainer(peft_model, examples, settings, "cpu", checkpoint, "data-key")
+
+
+def lora_weights(trainer: ReasonTrainer) -> dict[str, torch.Tensor]:
+    from peft import get_peft_model_state_dict
+
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(trainer.model).items()}
+
+
+def write_adapter(base: Path, tokenizer, target: Path, **lora) -> Path:
+    """A valid (untrained) adapter directory for the tiny base, as train-reasoner writes it."""
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    settings = TuneSettings(tune_layers=2, lora_r=4, lora_alpha=8, **lora)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    get_peft_model(model, lora_config(settings, 4)).save_pretrained(target)
+    card = {"format": 1, "base_model": {"name": "tiny-llama", "fingerprint": base_fingerprint(base)}}
+    (target / CARD_FILE).write_text(json.dumps(card))
+    return target
+
+
+# ---- the training examples ------------------------------------------------------------------
+
+
+def test_example_prompt_is_exactly_the_inference_prompt_and_only_the_answer_is_labelled(tokenizer):
+    reasoner = prompter(tokenizer)
+    pair = pairs()[0]
+    ex = build_example(reasoner, pair)
+    # The text the reasoner generates from (no prefill: the adapter writes the whole sentence).
+    assert reasoner.prefix(pair.request) == ""
+    assert ex.prompt == reasoner._input_text(pair.request, "")
+    assert ex.prompt.startswith(f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n")
+    assert build_prompt(pair.request) in ex.prompt and ex.prompt.endswith("<|im_start|>assistant\n")
+    # ...tokenized as the reasoner tokenizes it for generate().
+    n = ex.prompt_length
+    assert ex.input_ids[:n] == reasoner._encode([ex.prompt])["input_ids"][0].tolist()
+    assert ex.labels[:n] == [-100] * n
+    assert ex.labels[n:] == ex.input_ids[n:]
+    assert tokenizer.decode(ex.input_ids[n:]) == pair.target + "<|im_end|>"
+    assert ex.input_ids[-1] == tokenizer.eos_token_id
+
+
+def test_example_with_prefill_continues_the_prefix_and_rejects_targets_that_do_not(tokenizer):
+    reasoner = prompter(tokenizer, prefill=True)
+    pair = pairs()[0]  # starts "Because you liked Aladdin (1992)", the strongest evidence
+    ex = build_example(reasoner, pair)
+    assert ex.prompt.endswith("<|im_start|>assistant\nBecause you liked Aladdin (1992)")
+    assert (
+        tokenizer.decode(ex.input_ids[ex.prompt_length :])
+        == ", Toy Story (1995) is" + TARGETS[0].split("is", 1)[1] + "<|im_end|>"
+    )
+    with pytest.raises(ValueError, match="must start with 'Because you liked"):
+        build_example(reasoner, pairs()[1])
+
+
+def test_the_cut_model_reproduces_the_whole_models_logits_on_the_answer(base, tokenizer, tmp_path):
+    trainer = fresh_trainer(base, tokenizer, SMALL, tmp_path / "ck")
+    assert trainer.split is not None and len(trainer.split.top) == 2 and len(trainer.split.bottom) == 2
+    ex = trainer.examples[1]
+    logits, targets = trainer._answer_logits(1)
+    assert targets.tolist() == ex.input_ids[ex.prompt_length :]
+    with torch.no_grad():
+        full = trainer.model(input_ids=torch.tensor([ex.input_ids])).logits[0, ex.prompt_length - 1 : -1]
+    torch.testing.assert_close(logits.detach(), full, atol=1e-5, rtol=1e-5)
+
+
+def test_training_lowers_the_loss_and_touches_only_the_top_layers(base, tokenizer, tmp_path):
+    settings = SMALL.model_copy(update={"steps": 12, "batch_size": 3, "lr": 2e-2, "checkpoint_every": 100})
+    trainer = fresh_trainer(base, tokenizer, settings, tmp_path / "ck")
+    before = lora_weights(trainer)
+    trainer.train()
+    losses = [loss for _, loss in trainer.loss_curve]
+    assert len(losses) == 12 and losses[-1] < 0.7 * losses[0]
+    after = lora_weights(trainer)
+    assert all("layers.2." in k or "layers.3." in k for k in after)
+    assert any(not torch.equal(before[k], after[k]) for k in after)
+
+
+# ---- checkpoints ----------------------------------------------------------------------------
+
+
+def test_resume_continues_from_the_saved_step_exactly(base, tokenizer, tmp_path):
+    straight = fresh_trainer(base, tokenizer, SMALL, tmp_path / "a")
+    straight.train()
+
+    interrupted = fresh_trainer(base, tokenizer, SMALL, tmp_path / "b")
+
+    def stop(step: int, loss: float) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train(on_step=stop)
+    state = json.loads((tmp_path / "b" / "trainer-state.json").read_text())
+    assert state["step"] == 3  # saved on interrupt, though checkpoint_every is 2
+
+    resumed = fresh_trainer(base, tokenizer, SMALL, tmp_path / "b")
+    assert resumed.load_checkpoint() and resumed.step == 3 and resumed.resumed_from == 3
+    resumed.train()
+    assert resumed.step == 4
+    assert [s for s, _ in resumed.loss_curve] == [1, 2, 3, 4]
+    assert [v for _, v in resumed.loss_curve] == pytest.approx([v for _, v in straight.loss_curve], abs=1e-4)
+    a, b = lora_weights(straight), lora_weights(resumed)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5)
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(base, tokenizer, tmp_path):
+    fresh_trainer(base, tokenizer, SMALL.model_copy(update={"steps": 2}), tmp_path / "ck").train()
+    other = fresh_trainer(base, tokenizer, SMALL.model_copy(update={"lr": 1e-3}), tmp_path / "ck")
+    with pytest.raises(ConfigError, match="other training data or settings"):
+        other.load_checkpoint()
+    # More steps than before is a continuation, not a change.
+    longer = fresh_trainer(base, tokenizer, SMALL.model_copy(update={"steps": 3}), tmp_path / "ck")
+    assert longer.load_checkpoint() and longer.step == 2
+
+
+# ---- the whole command and its card ---------------------------------------------------------
+
+
+def tiny_references(catalog) -> list[ReferencePair]:
+    rows = [
+        ("b", ["a"], ["Outdoor", "Northwind"], "Because you liked the Alpine Tent, the Summit Sleeping Bag is more Northwind outdoor gear."),
+        ("c", ["a", "b"], ["Outdoor"], "After the Alpine Tent and the Summit Sleeping Bag, the Trail Stove completes your outdoor kit."),
+        ("a", ["b"], ["Outdoor", "Northwind"], "The Summit Sleeping Bag needs a shelter, and this Northwind tent is made for the same trips."),
+        ("e", ["d"], ["Kitchen", "Forge"], "Cooks who bought the Chef Knife often add this Forge pan for searing in the kitchen."),
+        ("d", ["e"], ["Kitchen"], "The Cast Iron Pan you liked pairs well with a sharp knife for your kitchen."),
+        ("g", ["f"], ["Coffee", "Brewline"], "You liked the Pour Over Kettle, and this Brewline grinder makes the coffee fresher still."),
+        ("f", ["g"], ["Coffee"], "With the Burr Grinder at home, a gooseneck kettle is the next step for pour over coffee."),
+    ]  # fmt: skip
+    intent = "Kitting out a first camping trip and a home kitchen."
+    return [
+        ReferencePair(
+            id=f"tiny-{n}",
+            domain="tiny",
+            item_id=item,
+            history=history,
+            shared=shared,
+            intent=intent,
+            component="content",
+            reasons=[reason],
+        )
+        for n, (item, history, shared, reason) in enumerate(rows)
+    ]
+
+
+def test_train_reasoner_writes_adapter_and_card_and_the_generator_loads_it(base, tokenizer, tiny_pipeline, tmp_path):
+    catalog = tiny_pipeline.catalog
+    out = tmp_path / "adapters" / "tiny"
+    result = train_reasoner(
+        tiny_pipeline.config,
+        SMALL,
+        out=out,
+        pipeline=tiny_pipeline,
+        references=[ReferenceSet("tiny", catalog, tiny_references(catalog))],
+    )
+    assert result.out == out
+    assert {p.name for p in out.iterdir()} >= {"adapter_config.json", ADAPTER_WEIGHTS, CARD_FILE, "checkpoint"}
+    card = json.loads((out / CARD_FILE).read_text())
+    assert card == result.card
+    assert card["base_model"]["fingerprint"] == base_fingerprint(base) and card["base_model"]["path"] == str(base)
+    assert card["steps"] == 4 and card["lr"] == SMALL.lr and card["batch_size"] == 2
+    assert card["lora"]["r"] == 4 and card["lora"]["alpha"] == 8 and card["lora"]["layers"] == [2, 3]
+    assert card["lora"]["target_modules"] == list(SMALL.target_modules)
+    assert [s for s, _ in card["loss_curve"]] == [1, 2, 3, 4] and all(v > 0 for _, v in card["loss_curve"])
+    sources = card["data"]["sources"]
+    assert sources["reference:tiny"] == 6  # 7 pairs, one recommended item held out
+    assert sources["template:tiny"] == 6  # 3 synthetic users x 2 items
+    assert len(card["data"]["hash"]) == 16 and card["data"]["examples"] == 12
+    assert card["data"]["movielens"] is False and card["redistributable"] is True
+    assert card["prompt"] == {
+        "system_prompt_sha": card["prompt"]["system_prompt_sha"],
+        "max_evidence": 3,
+        "prefill": False,
+    }
+    assert card["device"] == "cpu" and card["train_seconds"] > 0 and card["cached_bottom_layers"] is True
+    held = card["held_out"]
+    assert held["pairs"] == 1 and held["reasons"] == 1
+    for key in ("faithful", "hallucinated", "evidence_coverage", "bleu4", "rouge_l", "distinct_2", "tokens_per_second"):
+        assert key in held
+
+    # The same training data and settings give the same data hash (seeded, deterministic).
+    reasoner = TunedLocalReasoner({"adapter_path": str(out), "max_new_tokens": 8, "attention": False})
+    reasoner.prepare(tiny_pipeline.env)
+    assert reasoner.generator.name.endswith("+tiny")
+    reqs = three_requests()
+    outs = reasoner(reqs)
+    assert len(outs) == 3 and all(o.text for o in outs)
+    streamed = list(reasoner.stream(reqs[:1]))
+    assert streamed and all(i == 0 for i, _ in streamed)
+
+
+def test_movielens_adapters_may_not_be_written_into_the_repository(cache, tiny_catalog_file):
+    config = parse_config(tiny_config_dict(tiny_catalog_file, data={"loader": "movielens-100k"}))
+    with pytest.raises(ConfigError, match="MovieLens"):
+        train_reasoner(config, SMALL, out=PROJECT_ROOT / "adapters-test")
+    assert not (PROJECT_ROOT / "adapters-test").exists()
+
+
+def test_cli_reports_a_malformed_reference_row_with_its_line(cache, tiny_catalog_file, tmp_path, monkeypatch, capsys):
+    import genre.explain.references as references
+
+    bad = tmp_path / "bad.jsonl"
+    good = {"id": "p-1", "domain": "products", "item_id": "prod-002", "history": ["prod-001"], "shared": [],
+            "intent": "A first tent.", "component": "content",
+            "reasons": ["Because you liked the tent, this groundsheet protects its floor on rocky ground."]}  # fmt: skip
+    broken = {k: v for k, v in good.items() if k != "intent"} | {"id": "p-2"}
+    bad.write_text(json.dumps(good) + "\n" + json.dumps(broken) + "\n")
+    monkeypatch.setattr(references, "reference_path", lambda domain: bad)
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        f'name = "tiny"\ndevice = "cpu"\n[data]\nloader = "jsonl"\npath = "{tiny_catalog_file}"\n'
+        '[scorers.popularity]\ncomponent = "popularity"\n'
+        '[fusion]\ncomponent = "weighted"\nconfig = { weights = { popularity = 1.0 } }\n'
+    )
+    assert main(["train-reasoner", "--config", str(config), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl line 2: missing field 'intent'" in err
+    assert main(["train-reasoner", "--config", str(config), "--steps", "0"]) == 2
+    assert "invalid steps" in capsys.readouterr().err
+
+
+# ---- a bad adapter is a clear error naming its file ----------------------------------------
+
+
+def test_adapter_path_is_a_directory_or_a_name_in_the_cache(cache):
+    assert resolve_adapter("products") == cache / "adapters" / "products"
+    assert resolve_adapter("./mine") == Path("./mine")
+    assert resolve_adapter("~/a/b") == Path.home() / "a" / "b"
+
+
+def test_missing_adapter_is_reported_at_prepare_naming_the_directory(base, cache):
+    reasoner = TunedLocalReasoner({"adapter_path": "nowhere"})
+    with pytest.raises(ModelUnavailableError, match=r"adapters/nowhere does not exist.*train-reasoner"):
+        reasoner.prepare(env())
+
+
+def test_a_valid_adapter_loads_merged_into_a_copy_of_the_base(base, tokenizer, tmp_path):
+    adapter = write_adapter(base, tokenizer, tmp_path / "ok")
+    gen = load_tuned_generator("cpu", adapter)
+    assert gen.name.endswith("+ok") and gen.device == "cpu"
+    assert not any("lora" in name for name, _ in gen.model.named_parameters())  # merged
+    assert load_tuned_generator("cpu", adapter) is gen  # memoized per adapter version
+
+
+@pytest.mark.parametrize(
+    ("damage", "file", "message"),
+    [
+        (lambda d: (d / CARD_FILE).unlink(), CARD_FILE, "not found"),
+        (lambda d: (d / CARD_FILE).write_text("{not json"), CARD_FILE, "not valid JSON"),
+        (lambda d: (d / ADAPTER_WEIGHTS).write_bytes((d / ADAPTER_WEIGHTS).read_bytes()[:100]), ADAPTER_WEIGHTS, "cannot be read"),
+        (lambda d: (d / "adapter_config.json").write_text("[1, 2"), "adapter_config.json", "not a valid LoRA config"),
+    ],
+    ids=["no-card", "corrupt-card", "truncated-weights", "corrupt-config"],
+)  # fmt: skip
+def test_corrupt_adapter_files_are_named(base, tokenizer, tmp_path, damage, file, message):
+    adapter = write_adapter(base, tokenizer, tmp_path / "bad")
+    damage(adapter)
+    with pytest.raises(ModelUnavailableError, match=message) as info:
+        load_tuned_generator("cpu", adapter)
+    assert str(adapter / file) in str(info.value)
+
+
+def test_adapter_of_another_base_model_is_refused(base, tokenizer, tmp_path):
+    adapter = write_adapter(base, tokenizer, tmp_path / "other")
+    save_base(tokenizer, seed=1)  # the prepared generator changed since the adapter was trained
+    with pytest.raises(ModelUnavailableError, match="trained on base model tiny-llama") as info:
+        load_tuned_generator("cpu", adapter)
+    assert str(adapter / CARD_FILE) in str(info.value)
+
+
+def test_adapter_with_wrong_shapes_is_refused(base, tokenizer, tmp_path):
+    adapter = write_adapter(base, tokenizer, tmp_path / "shapes")
+    weights = load_file(adapter / ADAPTER_WEIGHTS)
+    key = next(k for k in weights if "lora_A" in k)
+    weights[key] = torch.zeros(weights[key].shape[0], weights[key].shape[1] + 3)
+    save_file(weights, adapter / ADAPTER_WEIGHTS)
+    with pytest.raises(
+        ModelUnavailableError, match=r"does not fit the base model: tensor .*lora_A.* has shape"
+    ) as info:
+        load_tuned_generator("cpu", adapter)
+    assert str(adapter / ADAPTER_WEIGHTS) in str(info.value)
+
+
+def test_adapter_for_modules_the_base_lacks_is_refused(base, tokenizer, tmp_path):
+    adapter = write_adapter(base, tokenizer, tmp_path / "modules")
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["target_modules"] = ["c_attn"]  # a GPT-2 module name
+    (adapter / "adapter_config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelUnavailableError, match="does not fit the base model") as info:
+        load_tuned_generator("cpu", adapter)
+    assert str(adapter / "adapter_config.json") in str(info.value)
+
+
+def test_pipeline_with_a_missing_adapter_fails_at_build_naming_it(base, tiny_catalog_file):
+    from genre.pipeline import Pipeline
+    from tests.conftest import HashEmbedder
+
+    cfg = tiny_config_dict(tiny_catalog_file, explain={"component": "tuned-local", "config": {"adapter_path": "gone"}})
+    with pytest.raises(ModelUnavailableError, match="adapters/gone does not exist"):
+        Pipeline(parse_config(cfg), embedder_factory=lambda device: HashEmbedder())
+
+
+# ---- repair: a reason names a history title, or is written again from the prefill -----------
+
+
+class Scripted:
+    """Stands in for the batched generate: one list of replies per call, and a record of the calls."""
+
+    def __init__(self, *replies: list[str]) -> None:
+        self.replies = list(replies)
+        self.calls: list[tuple[list[str], list[str]]] = []
+
+    def __call__(self, texts: list[str], prefixes: list[str]) -> list[str]:
+        self.calls.append((texts, prefixes))
+        return self.replies.pop(0)
+
+
+def test_reasons_naming_no_history_title_are_rewritten_from_the_prefill(tokenizer):
+    reasoner = prompter(tokenizer)
+    reqs = three_requests()[:2]
+    script = Scripted(
+        ["A lovely pick for a cosy night in.", "Fans of Star Wars (1977) will enjoy this sequel's space battles."],
+        [", another animated comedy for the whole family."],
+    )
+    reasoner._generate = script
+    outs = reasoner(reqs)
+    assert reasoner.last_repaired == 1
+    assert outs[0].text == "Because you liked Aladdin (1992), another animated comedy for the whole family."
+    assert outs[0].generator == "tuned-local" and outs[0].evidence_ids == ["95"]
+    assert outs[1].text == "Fans of Star Wars (1977) will enjoy this sequel's space battles."
+    texts, prefixes = script.calls[1]
+    assert prefixes == ["Because you liked Aladdin (1992)"]
+    assert texts == [reasoner._input_text(reqs[0], "Because you liked Aladdin (1992)")]
+    # Generator attention reads the rewritten reason from the prefill it was written from.
+    assert reasoner.prefix_of(reqs[0], outs[0].text) == "Because you liked Aladdin (1992)"
+    assert reasoner.prefix_of(reqs[1], outs[1].text) == ""
+
+
+def test_repair_off_keeps_the_models_sentence(tokenizer):
+    reasoner = prompter(tokenizer, repair=False)
+    reasoner._generate = Scripted(["A lovely pick for a cosy night in."])
+    outs = reasoner(three_requests()[:1])
+    assert outs[0].text == "A lovely pick for a cosy night in." and outs[0].evidence_ids == []
+    assert reasoner.last_repaired == 0
+
+
+def test_a_stream_is_held_back_until_it_names_a_title_else_rewritten(tokenizer):
+    reasoner = prompter(tokenizer)
+    req = three_requests()[0]
+    streams = [["Since you liked ", "Aladdin (1992)", ", this ", "fits."]]
+    reasoner._stream_one = lambda text, prefix: iter(streams.pop(0))
+    assert list(reasoner.stream([req])) == [(0, "Since you liked Aladdin (1992)"), (0, ", this "), (0, "fits.")]
+
+    streams = [["A lovely ", "pick for a ", "cosy night in."], [", another ", "animated comedy."]]
+    prompts: list[str] = []
+
+    def stream_one(text: str, prefix: str):
+        prompts.append(prefix)
+        return iter(streams.pop(0))
+
+    reasoner._stream_one = stream_one
+    text = "".join(delta for _, delta in reasoner.stream([req]))
+    assert text == "Because you liked Aladdin (1992), another animated comedy."
+    assert prompts == ["", "Because you liked Aladdin (1992)"]

@@ -1,0 +1,46 @@
+"""train-reasoner on the real SmolLM2 for a handful of steps, then tuned-local writes reasons with it (slow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genre import Pipeline, load_config
+from genre.explain.faithfulness import FaithfulnessChecker
+from genre.explain.references import load_references, reference_path, to_request
+from genre.explain.tuning import CARD_FILE, TunedLocalReasoner, TuneSettings, reference_split, train_reasoner
+from genre.models import generator_is_prepared
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+@pytest.mark.timeout(300)
+def test_train_a_few_steps_then_generate_with_tuned_local(tmp_path):
+    assert generator_is_prepared()  # `make setup` converts it once
+    config = load_config(ROOT / "configs" / "products.toml")
+    pipe = Pipeline(config)
+    settings = TuneSettings(steps=3, batch_size=2, tune_layers=2, template_users=2, template_items=2, eval_pairs=0)
+    out = tmp_path / "adapter"
+    result = train_reasoner(config, settings, out=out, pipeline=pipe)
+
+    card = json.loads((out / CARD_FILE).read_text())
+    assert card["steps"] == 3 and len(card["loss_curve"]) == 3
+    assert card["base_model"]["name"] == "SmolLM2-135M-Instruct" and card["cached_bottom_layers"] is True
+    assert card["data"]["sources"]["template:products"] == 4
+    assert card["data"]["sources"]["reference:products"] > 200 and card["data"]["sources"]["reference:news"] > 200
+    assert card["data"]["movielens"] is False and result.out == out
+
+    reasoner = TunedLocalReasoner({"adapter_path": str(out), "max_new_tokens": 32, "attention": False})
+    reasoner.prepare(pipe.env)
+    _, held = reference_split(load_references(reference_path("products"), pipe.catalog))
+    requests = [to_request(p, pipe.catalog) for p in held[:2]]
+    outs = reasoner(requests)
+    assert reasoner.generator.name == "SmolLM2-135M-Instruct+adapter"
+    assert len(outs) == 2 and all(o.text.endswith(".") and o.generator in ("tuned-local", "template") for o in outs)
+    checker = FaithfulnessChecker(pipe.catalog)
+    verdicts = [checker.check(o.text, r) for o, r in zip(outs, requests, strict=True)]
+    assert all(isinstance(v.faithful, bool) for v in verdicts)
+    streamed = "".join(delta for _, delta in reasoner.stream(requests[:1]))
+    assert streamed.strip()
