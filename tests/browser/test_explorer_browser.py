@@ -6,6 +6,7 @@ configs on Tune, and saves the README screenshot to assets/screenshot.png.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -81,10 +82,8 @@ def server(tmp_path_factory) -> Iterator[str]:
 
 def _settle(page, timeout: float = 60_000) -> None:
     """Wait for the rerun a click started (if it has not started yet) to finish."""
-    try:
+    with contextlib.suppress(Exception):  # the rerun was quicker than the poll, or none was needed
         page.wait_for_selector("[data-testid=stApp][data-test-script-state=running]", timeout=1_500)
-    except Exception:  # the rerun was quicker than the poll, or none was needed
-        pass
     page.wait_for_selector(IDLE, timeout=timeout)
 
 
