@@ -135,7 +135,11 @@ class Pipeline:
                 return previous
             comp = build_component(stage, spec, where=where)
             mark = len(self.env.artifact_log)
-            with self._timed(self.prepare_timings, stage, where if stage == "scorers" else type(comp).__name__):
+            with self._timed(
+                self.prepare_timings,
+                stage,
+                where.removeprefix("scorers.") if stage == "scorers" else type(comp).__name__,
+            ):
                 comp.prepare(self.env)
             self._record_artifacts(where, mark)
             return comp

@@ -21,7 +21,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.integration
+# Generous: SmolLM2 writes real reasons on the CPU, and a busy 2-core machine can be 10x slower.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -123,21 +124,17 @@ def test_build_a_profile_run_compare_and_screenshot(server):
         )
         _pick(page, "Reason generator", "local-llm")
         _settle(page)
-        slider = page.get_by_role("slider").first
-        slider.focus()
-        for _ in range(4):  # 10 → 6 recommendations: six reasons written by SmolLM2 on the CPU
-            page.keyboard.press("ArrowLeft")
-        _settle(page)
-        expect(slider).to_have_attribute("aria-valuenow", "6")
         page.get_by_role("button", name="Recommend", exact=True).click()
-        _settle(page, timeout=400_000)
+        _settle(page, timeout=900_000)
         expect(page.get_by_text("Per-component contributions").first).to_be_visible()
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
         # Every item shows a verdict badge once its reason is written.
-        expect(page.get_by_text("Writing the generated reason…")).to_have_count(0, timeout=240_000)
+        expect(page.get_by_text("Writing the generated reason…")).to_have_count(0, timeout=600_000)
         badges = page.get_by_text("faithful", exact=True)
         expect(badges.first).to_be_visible()
-        assert page.get_by_text("local-llm", exact=True).count() + page.get_by_text("template", exact=True).count() >= 6
+        assert (
+            page.get_by_text("local-llm", exact=True).count() + page.get_by_text("template", exact=True).count() >= 10
+        )
         page.get_by_role("tab", name="Attribution").click()
         expect(page.get_by_text("Which past items drove each recommendation").first).to_be_visible()
         page.get_by_role("tab", name="Contributions").click()
