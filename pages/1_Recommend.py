@@ -215,7 +215,7 @@ with left:
         slots[item.rank] = st.empty()
         render_item(item, slots[item.rank], pending=item.rank in trace.pending_reasons)
         if store is not None:
-            buttons = st.columns([1, 1, 2, 3])
+            buttons = st.columns([2, 2, 3, 2])
             choices = [
                 ("like", "Like", ":material/thumb_up:"),
                 ("dislike", "Dislike", ":material/thumb_down:"),
