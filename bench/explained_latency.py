@@ -94,7 +94,9 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     if args.write:
-        write_section(f"explained_top{args.k}_{pipe.device}", f"## Whole explained top-{args.k} on {pipe.device}\n\n" + table)
+        write_section(
+            f"explained_top{args.k}_{pipe.device}", f"## Whole explained top-{args.k} on {pipe.device}\n\n" + table
+        )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections import OrderedDict
@@ -47,6 +48,9 @@ from genre.types import (
 if TYPE_CHECKING:
     from genre.feedback.store import GeneratorAcceptance
     from genre.feedback.versions import ModelVersion
+
+SCORE_CACHE_SIZE = 256
+"""Scorer outputs kept per pipeline family (one entry per user context and scorer)."""
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -194,6 +198,11 @@ class Pipeline:
         # Reasons are the slow part of a run; one per distinct prompt is kept across runs.
         self._reason_cache: OrderedDict[str, ReasonOut] = (
             reuse._reason_cache if reuse is not None and "explain" in self.reused else OrderedDict()
+        )
+        # Scores per (user context, upstream components, scorer): a run under a reweighted blend
+        # recomputes only the fusion onwards. Entries hold their components, so ids stay unique.
+        self._score_cache: OrderedDict[tuple[str, int, int, int, int], tuple[ScoreList, tuple[object, ...]]] = (
+            reuse._score_cache if reuse is not None else OrderedDict()
         )
         self._template_reasoner: TemplateReasoner | None = None
         self._checker: FaithfulnessChecker | None = None
@@ -350,9 +359,21 @@ class Pipeline:
         else:
             scorers = self.scorers
         lists: list[ScoreList] = []
+        ctx_key = hashlib.sha256(ctx.model_dump_json().encode()).hexdigest()
+        upstream = (self.context, self.intent, self.candidates)
         for name, scorer in scorers.items():
             with self._timed(timings, "scorers", name):
-                sl = scorer(state, intent, cands.index)
+                key = (ctx_key, *(id(c) for c in upstream), id(scorer))
+                hit = None if cold else self._score_cache.get(key)
+                if hit is not None:
+                    self._score_cache.move_to_end(key)
+                    sl = ScoreList(name, hit[0].scores.copy(), hit[0].note)
+                else:
+                    sl = scorer(state, intent, cands.index)
+                    if not cold:
+                        self._score_cache[key] = (ScoreList(name, sl.scores.copy(), sl.note), (*upstream, scorer))
+                        while len(self._score_cache) > SCORE_CACHE_SIZE:
+                            self._score_cache.popitem(last=False)
             sl.name = name
             if sl.scores.size and np.isnan(sl.scores).all():
                 notices.append(f"Scorer {name!r} could not score any candidate" + (f": {sl.note}." if sl.note else "."))

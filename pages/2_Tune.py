@@ -167,11 +167,18 @@ with preview:
     st.subheader("Live preview")
     if edited is not None:
         try:
-            pipeline = get_pipeline(edited)
+            # The preview shows only the ranking: leave-one-out attribution (most of a run's time)
+            # and profile attention are skipped so it follows a slider in well under a second.
+            quick = edited.model_copy(
+                update={
+                    "attribution": edited.attribution.model_copy(update={"enabled": False, "profile_attention": False})
+                }
+            )
+            pipeline = get_pipeline(quick)
             has_users = pipeline.catalog.interactions is not None and len(pipeline.catalog.interactions) > 0
             who = profile_picker(has_users, "tune_preview", edited)
             if who is not None:
-                # Template reasons here: the preview must follow a slider in well under a second.
+                # Template reasons only, for the same reason.
                 trace = pipeline.run(context_for(who, pipeline, edited), reasons=False)
                 reused = ", ".join(pipeline.reused) or "none"
                 st.caption(f"{trace.total_ms():.0f} ms on {trace.device}; reused unchanged components: {reused}")

@@ -89,3 +89,39 @@ def test_deferred_reasons_are_written_per_item_with_verdicts(tiny_catalog_file, 
     full = pipe.run(USER)
     assert [i.reason.text for i in full.items] == [i.reason.text for i in trace.items]
     assert CALLS == [1, 2]
+
+
+def test_scores_are_reused_across_reweighted_pipelines(tiny_catalog_file, cache, monkeypatch):
+    from genre.scorers import PopularityScorer
+
+    calls: list[int] = []
+    original = PopularityScorer.__call__
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(PopularityScorer, "__call__", counting)
+    quiet = {"enabled": False}  # leave-one-out attribution calls the scorers directly, uncached
+    base = _pipeline(tiny_catalog_file, attribution=quiet)
+    first = base.run(USER)
+    assert len(calls) == 1
+    base.run(USER)
+    assert len(calls) == 1  # same user, same components: the scores come from the cache
+    weights = {"component": "weighted", "config": {"weights": {"popularity": 0.9, "content": 0.1}}}
+    tuned = _pipeline(tiny_catalog_file, reuse=base, fusion=weights, attribution=quiet)
+    reweighted = tuned.run(USER)
+    assert len(calls) == 1
+    # Cached raw scores, fresh blend: the raw popularity scores agree, the fused ones do not.
+    assert reweighted.items[0].scores["popularity"] is not None
+    by_id = {i.item_id: i for i in first.items}
+    for item in reweighted.items:
+        if item.item_id in by_id:
+            assert item.scores == by_id[item.item_id].scores
+    assert [i.score for i in reweighted.items] != [i.score for i in first.items]
+    # Another user, or another context encoder, scores afresh.
+    tuned.run(UserContext(history=[HistoryEvent(item_id="b")], profile="camping"))
+    assert len(calls) == 2
+    recency = {"component": "recency", "config": {"half_life_days": 7.0}}
+    _pipeline(tiny_catalog_file, reuse=tuned, context=recency, attribution=quiet).run(USER)
+    assert len(calls) == 3
