@@ -26,7 +26,7 @@ from genre.data import load_profiles
 from genre.data.profiles import interactions_to_context, profile_to_context
 from genre.explain.faithfulness import FaithfulnessChecker
 from genre.explain.references import ReferencePair, load_references, reference_path, to_request
-from genre.explain.template import ReasonRequest, requests_from_trace
+from genre.explain.template import ReasonRequest, history_evidence, requests_from_trace
 from genre.explain.text_metrics import corpus_bleu4, distinct_n, rouge_l, unique_sentence_ratio
 from genre.explain.tuning import reference_split
 from genre.paths import PROJECT_ROOT
@@ -57,6 +57,8 @@ class GeneratorRow:
     """Corpus BLEU-4 against the hand-written references (reference rows only)."""
     rouge_l: float | None = None
     """Mean ROUGE-L F against the best of each pair's references (reference rows only)."""
+    repaired: int = 0
+    """Reasons the generator wrote a second time from a prefill because they named no history title (tuned-local)."""
 
 
 @dataclass
@@ -66,9 +68,15 @@ class ReasonCase:
     request: ReasonRequest
     checker: FaithfulnessChecker
     strongest: list[str]
-    """Titles of the (up to two) strongest history evidence items; coverage asks for one of them."""
+    """Titles of the (up to two) strongest history evidence items (:func:`strongest`); coverage asks for one."""
     references: list[str] | None = None
     """Hand-written reasons for the same evidence, for BLEU-4 and ROUGE-L."""
+
+
+def strongest(request: ReasonRequest) -> list[str]:
+    """Titles of the two strongest history evidence items: from the top-contributing scorers first,
+    by weight within a scorer (the order every reasoner reads evidence in)."""
+    return [e.label for e in history_evidence(request, 2)]
 
 
 def markdown_table(rows: list[GeneratorRow], references: bool) -> list[str]:
@@ -168,6 +176,7 @@ def score_generator(
     candidates: list[str] = []
     references: list[list[str]] = []
     seconds = 0.0
+    repaired = 0
     for batch in batches:
         if not batch:
             continue
@@ -175,6 +184,7 @@ def score_generator(
         reasons = reasoner([case.request for case in batch])
         seconds += time.perf_counter() - started
         notices += getattr(reasoner, "last_notices", []) or []
+        repaired += int(getattr(reasoner, "last_repaired", 0) or 0)
         for reason, case in zip(reasons, batch, strict=True):
             texts.append(reason.text)
             verdict = case.checker.check(reason.text, case.request)
@@ -200,6 +210,7 @@ def score_generator(
         rouge_l=float(np.mean([rouge_l(c, r) for c, r in zip(candidates, references, strict=True)]))
         if candidates
         else None,
+        repaired=repaired,
     )
 
 
@@ -222,8 +233,7 @@ def reference_cases(
     cases = []
     for pair in held:
         request = to_request(pair, catalog)
-        strongest = [h.title for h in request.history[:2]]
-        cases.append(ReasonCase(request, checker, strongest, list(pair.reasons)))
+        cases.append(ReasonCase(request, checker, strongest(request), list(pair.reasons)))
     return cases
 
 
@@ -259,13 +269,10 @@ def evaluate_explanations(
             if item.attribution:
                 top_lowers.append(item.attribution[0].score_delta < 0)
                 random_lowers.append(item.attribution[int(rng.integers(len(item.attribution)))].score_delta < 0)
-    batches = []
-    for trace in traces:
-        batch = []
-        for req, item in zip(requests_from_trace(trace, pipe.catalog), trace.items, strict=True):
-            strongest = [e.label for evs in item.evidence.values() for e in evs if e.kind == "history_item"][:2]
-            batch.append(ReasonCase(req, checker, strongest))
-        batches.append(batch)
+    batches = [
+        [ReasonCase(req, checker, strongest(req)) for req in requests_from_trace(trace, pipe.catalog)]
+        for trace in traces
+    ]
     held = reference_cases(pipe.catalog, checker) if references else []
     held_batches = [held[i : i + REFERENCE_BATCH] for i in range(0, len(held), REFERENCE_BATCH)]
     count_tokens, unit = token_counter()

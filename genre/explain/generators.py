@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
 from collections import Counter, OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -557,22 +557,30 @@ class _TransformersReasoner(_LLMReasoner, ABC):
         generation in progress.
         """
         for index, req in enumerate(requests):
-            prefix = self.prefix(req)
-            # Held back until the model has written something usable, so a template fallback is
-            # never shown glued to the model's false start.
-            pending: list[str] | None = [prefix]
-            generated = ""
-            for delta in self._stream_one(self._input_text(req, prefix), prefix):
-                generated += delta
-                if pending is None:
-                    yield index, delta
-                    continue
-                pending.append(delta)
-                if clean_reason(generated):
-                    yield index, "".join(pending)
-                    pending = None
-            if pending is not None:
+            shown = False
+            for delta in self._held_stream(req, self.prefix(req), lambda text: bool(clean_reason(text))):
+                shown = True
+                yield index, delta
+            if not shown:
                 yield index, self.template([req])[0].text
+
+    def _held_stream(self, req: ReasonRequest, prefix: str, usable: Callable[[str], bool]) -> Iterator[str]:
+        """Deltas of one generation from ``prefix``, held back until ``usable(generated text)``.
+
+        The first delta carries the prefill and everything held so far; a generation that never
+        becomes usable yields nothing, so a fallback is never shown glued to the model's false start.
+        """
+        pending: list[str] | None = [prefix]
+        generated = ""
+        for delta in self._stream_one(self._input_text(req, prefix), prefix):
+            generated += delta
+            if pending is None:
+                yield delta
+                continue
+            pending.append(delta)
+            if usable(generated):
+                yield "".join(pending)
+                pending = None
 
     def generator_attention(
         self, requests: list[ReasonRequest], reasons: list[ReasonOut]

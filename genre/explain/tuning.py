@@ -338,31 +338,21 @@ class TunedLocalReasoner(_TransformersReasoner):
                 for _, delta in super().stream([req]):
                     yield index, delta
                 continue
-            generated = ""
-            pending: list[str] | None = []
-            for delta in self._stream_one(self._input_text(req, ""), ""):
-                generated += delta
-                if pending is None:
-                    yield index, delta
-                    continue
-                pending.append(delta)
-                if mentioned_evidence(req, clean_reason(generated), self.config.max_evidence):
-                    yield index, "".join(pending)
-                    pending = None
-            if pending is None:
+            shown = False
+
+            def names_history(text: str, req: ReasonRequest = req) -> bool:
+                return bool(mentioned_evidence(req, clean_reason(text), self.config.max_evidence))
+
+            # The model's own sentence is shown only once it names a history title.
+            for delta in self._held_stream(req, "", names_history):
+                shown = True
+                yield index, delta
+            if shown:
                 continue
-            generated = ""
-            pending = [repair]
-            for delta in self._stream_one(self._input_text(req, repair), repair):
-                generated += delta
-                if pending is None:
-                    yield index, delta
-                    continue
-                pending.append(delta)
-                if clean_reason(generated):
-                    yield index, "".join(pending)
-                    pending = None
-            if pending is not None:
+            for delta in self._held_stream(req, repair, lambda text: bool(clean_reason(text))):
+                shown = True
+                yield index, delta
+            if not shown:
                 yield index, self.template([req])[0].text
 
 

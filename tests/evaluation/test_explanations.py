@@ -73,3 +73,27 @@ def test_template_rows_have_overlap_only_where_there_are_references(tiny_catalog
     text = report.to_markdown()
     assert "| tokens / s |" in text and "BLEU-4 | ROUGE-L |" in text
     assert "Held-out reference pairs (7 from x.jsonl" in text
+
+
+def test_strongest_history_follows_the_top_contributing_scorer(tiny_catalog):
+    from genre.evaluation.explanations import strongest
+    from genre.explain.template import ReasonRequest
+    from genre.types import Evidence, Intent
+
+    a, b, c, d = tiny_catalog.items[:4]
+    request = ReasonRequest(
+        item=d,
+        contributions={"content": 0.1, "ease": 0.8},
+        evidence={
+            "content": [Evidence("history_item", a.title, 0.9, a.item_id)],
+            "ease": [
+                Evidence("history_item", b.title, 0.2, b.item_id),
+                Evidence("attribute", "outdoor", 0.9),
+                Evidence("history_item", c.title, 0.7, c.item_id),
+            ],
+        },
+        history=[a, b, c],
+        intent=Intent(labels=[], scores=[], summary=""),
+    )
+    # EASE contributes most, so its items come first, strongest weight first; attributes are skipped.
+    assert strongest(request) == [c.title, b.title]
