@@ -52,7 +52,8 @@ class GeneratorRow:
     seconds_per_reason: float
     notices: list[str] = field(default_factory=list)
     tokens_per_second: float = 0.0
-    """Reason tokens written per second of generation (``ExplanationReport.token_unit`` says which tokens)."""
+    """Reason tokens the model wrote per second of generation, prefills excluded
+    (``ExplanationReport.token_unit`` says which tokens)."""
     bleu4: float | None = None
     """Corpus BLEU-4 against the hand-written references (reference rows only)."""
     rouge_l: float | None = None
@@ -177,6 +178,8 @@ def score_generator(
     references: list[list[str]] = []
     seconds = 0.0
     repaired = 0
+    written = 0
+    prefix_of = getattr(reasoner, "prefix_of", None)
     for batch in batches:
         if not batch:
             continue
@@ -187,6 +190,9 @@ def score_generator(
         repaired += int(getattr(reasoner, "last_repaired", 0) or 0)
         for reason, case in zip(reasons, batch, strict=True):
             texts.append(reason.text)
+            prefill = prefix_of(case.request, reason.text) if prefix_of is not None else ""
+            # A prefill is written by us, not generated: it counts for nothing in tokens / s.
+            written += count_tokens(reason.text) - (count_tokens(prefill) if reason.text.startswith(prefill) else 0)
             verdict = case.checker.check(reason.text, case.request)
             verdicts.append(verdict)
             covered.append(any(t in verdict.mentions for t in case.strongest) if case.strongest else verdict.faithful)
@@ -194,7 +200,6 @@ def score_generator(
                 candidates.append(reason.text)
                 references.append(case.references)
     n = max(len(texts), 1)
-    tokens = sum(count_tokens(t) for t in texts)
     return GeneratorRow(
         generator=name,
         reasons=len(texts),
@@ -205,7 +210,7 @@ def score_generator(
         unique_sentences=unique_sentence_ratio(texts),
         seconds_per_reason=seconds / n,
         notices=sorted(set(notices)),
-        tokens_per_second=tokens / seconds if seconds > 0 else 0.0,
+        tokens_per_second=written / seconds if seconds > 0 else 0.0,
         bleu4=corpus_bleu4(candidates, references) if candidates else None,
         rouge_l=float(np.mean([rouge_l(c, r) for c, r in zip(candidates, references, strict=True)]))
         if candidates

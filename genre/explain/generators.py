@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -465,6 +466,13 @@ class LocalLLMConfig(ComponentConfig):
 
     A 135M model asked to name a history title rarely does; written for it, the title is always real.
     """
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    """0: greedy decoding (the same evidence always gives the same sentence). Above 0: sampling at this
+    temperature with nucleus ``top_p``, seeded by ``seed`` so a run is reproducible."""
+    top_p: float = Field(default=0.9, gt=0.0, le=1.0)
+    """Nucleus sampling mass (only with temperature > 0)."""
+    seed: int = Field(default=0, ge=0)
+    """Random seed for sampling (only with temperature > 0)."""
     attention: bool = True
     """Also record where the model looked while writing each reason (``RankedItem.generator_attention``):
     one extra batched forward pass over prompt + reason with eager attention, timed as its own step."""
@@ -665,6 +673,31 @@ class _TransformersReasoner(_LLMReasoner, ABC):
         special = not getattr(tokenizer, "chat_template", None)
         return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=special).to(self.generator.device)
 
+    def _decoding(self) -> dict[str, Any]:
+        """``generate`` arguments for greedy decoding or seeded nucleus sampling."""
+        cfg = self.config
+        if cfg.temperature <= 0:
+            return {"max_new_tokens": cfg.max_new_tokens, "do_sample": False}
+        return {
+            "max_new_tokens": cfg.max_new_tokens,
+            "do_sample": True,
+            "temperature": cfg.temperature,
+            "top_p": cfg.top_p,
+        }
+
+    @contextmanager
+    def _seeded(self) -> Iterator[None]:
+        """Sampling draws from a forked RNG seeded by ``seed``: reproducible, and the caller's RNG is untouched."""
+        if self.config.temperature <= 0:
+            yield
+            return
+        import torch
+
+        devices = [torch.cuda.current_device()] if self.generator.device == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.config.seed)
+            yield
+
     def _generate(self, texts: list[str], prefixes: list[str]) -> list[str]:
         """The new text for every input, from one batched greedy ``generate`` call."""
         import torch
@@ -672,11 +705,10 @@ class _TransformersReasoner(_LLMReasoner, ABC):
         gen = self.generator
         batch = self._encode(texts)
         prompt_len = int(batch["input_ids"].shape[1])
-        with torch.inference_mode():
+        with torch.inference_mode(), self._seeded():
             out = gen.model.generate(
                 **batch,
-                max_new_tokens=self.config.max_new_tokens,
-                do_sample=False,
+                **self._decoding(),
                 pad_token_id=gen.tokenizer.pad_token_id,
                 stopping_criteria=_stopping(gen.tokenizer, prompt_len, prefixes, None),
             )
@@ -696,11 +728,10 @@ class _TransformersReasoner(_LLMReasoner, ABC):
 
         def run() -> None:
             try:
-                with torch.inference_mode():
+                with torch.inference_mode(), self._seeded():
                     gen.model.generate(
                         **batch,
-                        max_new_tokens=self.config.max_new_tokens,
-                        do_sample=False,
+                        **self._decoding(),
                         pad_token_id=gen.tokenizer.pad_token_id,
                         streamer=streamer,
                         stopping_criteria=criteria,

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ADAPTER",
+    "SHIPPED_ADAPTERS",
     "ReasonTrainer",
     "TrainingExample",
     "TrainingPair",
@@ -115,11 +116,21 @@ def adapter_dir(name: str) -> Path:
     return cache_dir() / "adapters" / name
 
 
+SHIPPED_ADAPTERS = PROJECT_ROOT / "assets" / "adapters"
+"""Adapters trained only on the project's own sample data, committed so ``tuned-local`` works from a clone."""
+
+
 def resolve_adapter(value: str) -> Path:
-    """A config's ``adapter_path``: a directory path, or a bare name for ``<cache>/adapters/<name>``."""
+    """A config's ``adapter_path``: a directory path, or a bare name for ``<cache>/adapters/<name>``.
+
+    A bare name not trained here falls back to the shipped ``assets/adapters/<name>``; one you train
+    (into the cache) takes precedence.
+    """
     if "/" in value or "\\" in value or value.startswith(("~", ".")):
         return Path(value).expanduser()
-    return adapter_dir(value)
+    trained = adapter_dir(value)
+    shipped = SHIPPED_ADAPTERS / value
+    return shipped if not trained.is_dir() and shipped.is_dir() else trained
 
 
 def base_fingerprint(directory: Path) -> str:
@@ -172,6 +183,9 @@ class TunedLocalConfig(LocalLLMConfig):
     """A directory written by `python -m genre train-reasoner`, or a bare name for one under the cache's
     adapters/ folder (`train-reasoner --config configs/NAME.toml` writes adapters/NAME). The default is the
     project-data adapter (products pipeline plus the product and news reference reasons)."""
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    """Sampling temperature (0: greedy). Greedy decoding gave the same sentence for similar evidence
+    (MovieLens: 4 in 100 duplicated); seeded sampling at 0.7 kept every reason faithful and removed them."""
     prefill: bool = False
     """Start each answer with "Because you liked <title>". Off: the adapter was trained to write the whole
     sentence itself, from exactly the prompt it sees here."""

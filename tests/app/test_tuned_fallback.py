@@ -1,4 +1,4 @@
-"""The Recommend page with a tuned-local generator whose adapter is missing: a named error, then template reasons."""
+"""The Recommend page with tuned-local: the shipped adapter writes reasons; a missing one is a named error, then template reasons."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from tests.app.conftest import errors, page
 pytestmark = pytest.mark.integration
 
 
-def test_missing_adapter_is_shown_and_the_page_falls_back_to_the_template(cache):
+def test_missing_adapter_is_shown_and_the_page_falls_back_to_the_template(cache, monkeypatch, tmp_path):
+    monkeypatch.setattr("genre.explain.tuning.SHIPPED_ADAPTERS", tmp_path / "none")  # as if never shipped
     at = page("pages/1_Recommend.py", "products")
     at.run()
     at.sidebar.selectbox(key="rec_generator").set_value("tuned-local").run()
@@ -24,3 +25,21 @@ def test_missing_adapter_is_shown_and_the_page_falls_back_to_the_template(cache)
     assert not at.exception
     trace = at.session_state["rec_trace"]
     assert len(trace.items) == 3 and all(i.reason.generator == "template" for i in trace.items)
+
+
+def test_the_shipped_adapter_writes_the_reasons(monkeypatch, tmp_path):
+    # The real prepared SmolLM2 from the cache, but no adapter trained there: the shipped one is used.
+    monkeypatch.setattr("genre.explain.tuning.adapter_dir", lambda name: tmp_path / name)
+    at = page("pages/1_Recommend.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="rec_generator").set_value("tuned-local").run()
+    assert not at.exception and not errors(at)
+    at.radio(key="rec_source").set_value("Example profile").run()
+    at.sidebar.slider(key="rec_k").set_value(3)
+    at.button(key="rec_run").click().run()
+    assert not at.exception
+    trace = at.session_state["rec_trace"]
+    assert len(trace.items) == 3
+    written = [i for i in trace.items if i.reason.generator == "tuned-local"]
+    assert written, [i.reason.generator for i in trace.items]
+    assert all(i.reason.faithful for i in written)

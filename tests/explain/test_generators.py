@@ -451,3 +451,31 @@ def test_local_llm_writes_batched_and_streamed_reasons_with_smollm2():
     stream = reasoner.stream(reqs)
     next(stream)
     stream.close()
+
+
+@pytest.mark.slow
+def test_sampled_reasons_are_reproducible_and_leave_the_callers_rng_alone():
+    import torch
+
+    from genre.models import prepare_generator
+
+    prepare_generator()
+    reasoner = LocalLLMReasoner({"temperature": 0.8, "seed": 3, "attention": False})
+    reasoner.prepare(env())
+    assert reasoner._decoding()["do_sample"] is True
+    reqs = three_requests()
+    torch.manual_seed(11)
+    expected_next = torch.rand(3)
+    torch.manual_seed(11)
+    first = [o.text for o in reasoner(reqs)]
+    assert torch.equal(torch.rand(3), expected_next)  # sampling drew from a forked generator
+    assert [o.text for o in reasoner(reqs)] == first
+    assert all(first)
+
+
+def test_sampling_options_are_validated():
+    from genre.config import StageSpec, build_component
+
+    with pytest.raises(ConfigError, match="temperature"):
+        build_component("explain", StageSpec(component="tuned-local", config={"temperature": 3.0}))
+    assert LocalLLMReasoner()._decoding() == {"max_new_tokens": 48, "do_sample": False}

@@ -23,6 +23,7 @@ from genre.explain.references import ReferencePair
 from genre.explain.tuning import (
     ADAPTER_WEIGHTS,
     CARD_FILE,
+    SHIPPED_ADAPTERS,
     ReasonTrainer,
     ReferenceSet,
     TrainingPair,
@@ -351,6 +352,10 @@ def test_cli_reports_a_malformed_reference_row_with_its_line(cache, tiny_catalog
 
 
 def test_adapter_path_is_a_directory_or_a_name_in_the_cache(cache):
+    assert resolve_adapter("nothing-here") == cache / "adapters" / "nothing-here"
+    # The project-data adapter ships in assets/ until one is trained into the cache.
+    assert resolve_adapter("products") == SHIPPED_ADAPTERS / "products"
+    (cache / "adapters" / "products").mkdir(parents=True)
     assert resolve_adapter("products") == cache / "adapters" / "products"
     assert resolve_adapter("./mine") == Path("./mine")
     assert resolve_adapter("~/a/b") == Path.home() / "a" / "b"
@@ -490,3 +495,14 @@ def test_a_stream_is_held_back_until_it_names_a_title_else_rewritten(tokenizer):
     text = "".join(delta for _, delta in reasoner.stream([req]))
     assert text == "Because you liked Aladdin (1992), another animated comedy."
     assert prompts == ["", "Because you liked Aladdin (1992)"]
+
+
+def test_shipped_adapters_are_trained_on_project_data_only():
+    # MovieLens' license forbids redistributing anything trained on it; only project-data adapters ship.
+    shipped = sorted(SHIPPED_ADAPTERS.iterdir())
+    assert shipped
+    for directory in shipped:
+        card = json.loads((directory / CARD_FILE).read_text())
+        assert card["redistributable"] is True and card["data"]["movielens"] is False, directory
+        assert not any("movielens" in source for source in card["data"]["sources"]), directory
+        assert (directory / "adapter_model.safetensors").stat().st_size < 10 * 2**20
