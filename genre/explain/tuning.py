@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from genre.components import Env
 from genre.errors import ConfigError, InputError, ModelUnavailableError
+from genre.explain.faithfulness import FaithfulnessChecker
 from genre.explain.generators import (
     LocalLLMConfig,
     _named_history,
@@ -190,9 +191,10 @@ class TunedLocalConfig(LocalLLMConfig):
     """Start each answer with "Because you liked <title>". Off: the adapter was trained to write the whole
     sentence itself, from exactly the prompt it sees here."""
     repair: bool = True
-    """When the model's own sentence names none of the history titles in its prompt, write that reason again
-    from the prefill "Because you liked <strongest title>" (one more batched generate, for those items only).
-    A streamed reason is held back until it names one, so a reason that never does is not shown."""
+    """When the model's own sentence names none of the history titles in its prompt, or fails the faithfulness
+    check (e.g. names a title outside the evidence), write that reason again from the prefill "Because you liked
+    <strongest title>" (one more batched generate, for those items only). A streamed reason is held back until
+    it names a history title; the whole-sentence check applies to batched reasons."""
 
 
 _memo_lock = threading.Lock()
@@ -308,9 +310,24 @@ class TunedLocalReasoner(_TransformersReasoner):
     name = "tuned-local"
     last_repaired: int = 0
     """How many reasons of the last call were rewritten from the prefill (``repair``)."""
+    _checker: FaithfulnessChecker | None = None
 
     def _load(self, env: Env) -> Generator:
         return load_tuned_generator(env.device, resolve_adapter(self.config.adapter_path))
+
+    def _unfaithful(self, req: ReasonRequest, out: ReasonOut) -> bool:
+        """Whether a model-written reason fails the faithfulness check against the prepared catalog.
+
+        Only for items of that catalog: a request from another catalog (the reference sets of other
+        domains) is judged by whether it names a history title alone.
+        """
+        catalog = getattr(getattr(self, "env", None), "catalog", None)
+        index = catalog.index_of(req.item.item_id) if catalog is not None else None
+        if index is None or catalog.items[index].title != req.item.title:
+            return False
+        if self._checker is None or self._checker.catalog is not catalog:
+            self._checker = FaithfulnessChecker(catalog)
+        return not self._checker.check(out.text, req).faithful
 
     def _repair_prefix(self, req: ReasonRequest) -> str:
         """The prefill a repaired reason starts from; empty when repair is off or already prefilled."""
@@ -329,7 +346,9 @@ class TunedLocalReasoner(_TransformersReasoner):
         redo = [
             i
             for i, (req, out) in enumerate(zip(requests, outs, strict=True))
-            if out.generator == self.name and not out.evidence_ids and self._repair_prefix(req)
+            if out.generator == self.name
+            and self._repair_prefix(req)
+            and (not out.evidence_ids or self._unfaithful(req, out))
         ]
         self.last_repaired = len(redo)
         if redo:

@@ -469,6 +469,25 @@ def test_reasons_naming_no_history_title_are_rewritten_from_the_prefill(tokenize
     assert reasoner.prefix_of(reqs[1], outs[1].text) == ""
 
 
+def test_a_reason_naming_a_title_outside_the_evidence_is_rewritten(tokenizer):
+    reasoner = prompter(tokenizer)
+    reasoner.env = env()  # the catalog the faithfulness check knows titles from
+    reqs = three_requests()[1:2]  # Empire Strikes Back, because of Star Wars
+    script = Scripted(
+        ["Fans of Star Wars (1977) and Pulp Fiction (1994) will enjoy this sequel."],
+        [", the sequel continues the same space saga."],
+    )
+    reasoner._generate = script
+    outs = reasoner(reqs)
+    assert reasoner.last_repaired == 1
+    assert outs[0].text == "Because you liked Star Wars (1977), the sequel continues the same space saga."
+    assert script.calls[1][1] == ["Because you liked Star Wars (1977)"]
+    # Without a prepared catalog only the history-title test applies: the sentence is kept.
+    reasoner = prompter(tokenizer)
+    reasoner._generate = Scripted(["Fans of Star Wars (1977) and Pulp Fiction (1994) will enjoy this sequel."])
+    assert "Pulp Fiction" in reasoner(reqs)[0].text and reasoner.last_repaired == 0
+
+
 def test_repair_off_keeps_the_models_sentence(tokenizer):
     reasoner = prompter(tokenizer, repair=False)
     reasoner._generate = Scripted(["A lovely pick for a cosy night in."])
