@@ -59,7 +59,8 @@ class GeneratorRow:
     rouge_l: float | None = None
     """Mean ROUGE-L F against the best of each pair's references (reference rows only)."""
     repaired: int = 0
-    """Reasons the generator wrote a second time from a prefill because they named no history title (tuned-local)."""
+    """Reasons the generator wrote a second time from a prefill because they named no history title or failed
+    the faithfulness check (tuned-local)."""
 
 
 @dataclass

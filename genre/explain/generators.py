@@ -565,12 +565,21 @@ class _TransformersReasoner(_LLMReasoner, ABC):
         generation in progress.
         """
         for index, req in enumerate(requests):
-            shown = False
-            for delta in self._held_stream(req, self.prefix(req), lambda text: bool(clean_reason(text))):
-                shown = True
+            for delta in self._reason_stream(req):
                 yield index, delta
-            if not shown:
-                yield index, self.template([req])[0].text
+
+    def _reason_stream(self, req: ReasonRequest) -> Iterator[str]:
+        """One request's deltas: the model's reason from its prefill, or the template reason."""
+        return self._stream_or_template(req, self.prefix(req))
+
+    def _stream_or_template(self, req: ReasonRequest, prefix: str) -> Iterator[str]:
+        """The model's reason from ``prefix`` once it is usable; the template reason if it never is."""
+        shown = False
+        for delta in self._held_stream(req, prefix, lambda text: bool(clean_reason(text))):
+            shown = True
+            yield delta
+        if not shown:
+            yield self.template([req])[0].text
 
     def _held_stream(self, req: ReasonRequest, prefix: str, usable: Callable[[str], bool]) -> Iterator[str]:
         """Deltas of one generation from ``prefix``, held back until ``usable(generated text)``.
@@ -699,7 +708,7 @@ class _TransformersReasoner(_LLMReasoner, ABC):
             yield
 
     def _generate(self, texts: list[str], prefixes: list[str]) -> list[str]:
-        """The new text for every input, from one batched greedy ``generate`` call."""
+        """The new text for every input, from one batched ``generate`` call (see :meth:`_decoding`)."""
         import torch
 
         gen = self.generator
@@ -715,7 +724,7 @@ class _TransformersReasoner(_LLMReasoner, ABC):
         return list(gen.tokenizer.batch_decode(out[:, prompt_len:], skip_special_tokens=True))
 
     def _stream_one(self, text: str, prefix: str) -> Iterator[str]:
-        """Raw text deltas for one input, generated greedily in a background thread."""
+        """Raw text deltas for one input, generated in a background thread (see :meth:`_decoding`)."""
         import torch
         from transformers import TextIteratorStreamer
 

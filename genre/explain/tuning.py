@@ -360,33 +360,23 @@ class TunedLocalReasoner(_TransformersReasoner):
             self._empty_notice(sum(o.generator != self.name for o in outs), len(outs))
         return outs
 
-    def stream(self, requests: list[ReasonRequest]) -> Iterator[tuple[int, str]]:
-        """As :meth:`_TransformersReasoner.stream`, holding each reason back until it names a history title.
+    def _reason_stream(self, req: ReasonRequest) -> Iterator[str]:
+        """The model's own sentence, held back until it names a history title; if it never does, the
+        rewrite from the repair prefill streams instead (the template reason if that fails too)."""
+        repair = self._repair_prefix(req)
+        if not repair:
+            yield from super()._reason_stream(req)
+            return
 
-        A reason that ends without naming one is not shown: the prefilled rewrite streams instead.
-        """
-        for index, req in enumerate(requests):
-            repair = self._repair_prefix(req)
-            if not repair:
-                for _, delta in super().stream([req]):
-                    yield index, delta
-                continue
-            shown = False
+        def names_history(text: str) -> bool:
+            return bool(mentioned_evidence(req, clean_reason(text), self.config.max_evidence))
 
-            def names_history(text: str, req: ReasonRequest = req) -> bool:
-                return bool(mentioned_evidence(req, clean_reason(text), self.config.max_evidence))
-
-            # The model's own sentence is shown only once it names a history title.
-            for delta in self._held_stream(req, "", names_history):
-                shown = True
-                yield index, delta
-            if shown:
-                continue
-            for delta in self._held_stream(req, repair, lambda text: bool(clean_reason(text))):
-                shown = True
-                yield index, delta
-            if not shown:
-                yield index, self.template([req])[0].text
+        shown = False
+        for delta in self._held_stream(req, "", names_history):
+            shown = True
+            yield delta
+        if not shown:
+            yield from self._stream_or_template(req, repair)
 
 
 # ---- training data ------------------------------------------------------------------------
