@@ -24,7 +24,7 @@ $(INSTALLED): requirements.txt
 	@mkdir -p $(STAMPS) && touch $@
 
 # Converts the generator once and caches item embeddings (both in ~/.cache/genre or $GENRE_CACHE_DIR).
-$(PREPARED): $(INSTALLED) $(CONFIGS) $(wildcard sample_data/*/*.json*) $(wildcard genre/scorers/*.py) genre/fusion.py
+$(PREPARED): $(INSTALLED) $(CONFIGS) $(wildcard sample_data/*/*.json*) $(wildcard genre/components/scorers/*.py) genre/components/fusion.py
 	$(PY) -m genre prepare $(addprefix --config ,$(CONFIGS))
 	@touch $@
 

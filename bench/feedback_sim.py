@@ -15,7 +15,7 @@ held-out set and dislikes the others. Two arms run side by side:
 NDCG@k of a round is measured on each user's remaining held-out items: those the user liked in
 earlier rounds of that arm are removed from the target set. Users with nothing left are skipped.
 Unless ``--no-update``, the with-feedback events are then stored and folded into the models by
-the retraining path (:func:`genre.feedback.update.update_models`, into a temporary version
+the retraining path (:func:`genre.training.feedback_update.update_models`, into a temporary version
 registry) and one more round is measured with the immediate update alone and with the retrained
 models. Feedback events are timestamped just after each user's last training event, so the
 dataset's clock runs on.
@@ -36,12 +36,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from genre.core.types import UserContext
+from genre.data.splits import Split
 from genre.evaluation.harness import user_contexts
-from genre.evaluation.metrics import ndcg_at_k
-from genre.evaluation.splits import Split
 from genre.feedback import FeedbackEvent
+from genre.metrics import ndcg_at_k
 from genre.pipeline import Pipeline
-from genre.types import UserContext
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "tests" / "fixtures" / "movies-fast.toml"
@@ -246,10 +246,10 @@ def main() -> None:
     from bench.common import write_section
     from genre.config import load_config
     from genre.data import load_catalog
-    from genre.evaluation.splits import temporal_split
+    from genre.data.splits import temporal_split
     from genre.feedback.store import FeedbackStore
-    from genre.feedback.update import update_models
     from genre.feedback.versions import VersionRegistry
+    from genre.training.feedback_update import update_models
 
     started = time.perf_counter()
     config = load_config(args.config)

@@ -27,7 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import write_section
 from genre import load_config
-from genre.components import Env
+from genre.components.env import Env
+from genre.components.reasoners.tuning import (
+    CARD_FILE,
+    SHIPPED_ADAPTERS,
+    adapter_dir,
+    load_reference_sets,
+    train_reasoner,
+)
 from genre.config import StageSpec, build_component
 from genre.evaluation.explanations import (
     REFERENCE_BATCH,
@@ -38,7 +45,6 @@ from genre.evaluation.explanations import (
     score_generator,
     token_counter,
 )
-from genre.explain.tuning import CARD_FILE, SHIPPED_ADAPTERS, adapter_dir, load_reference_sets, train_reasoner
 
 ROOT = Path(__file__).resolve().parent.parent
 HIGHER = ("faithful", "evidence_coverage", "distinct_2", "unique_sentences", "tokens_per_second", "bleu4", "rouge_l")

@@ -18,13 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import write_section
 from genre import Pipeline, load_config
+from genre.components.reasoners.generators import LocalLLMReasoner
+from genre.components.reasoners.template import TemplateReasoner
+from genre.core.types import Evidence, ReasonRequest
 from genre.data import load_profiles
 from genre.data.profiles import profile_to_context
-from genre.explain.faithfulness import FaithfulnessChecker
-from genre.explain.generators import LocalLLMReasoner
-from genre.explain.template import ReasonRequest, TemplateReasoner
-from genre.explain.text_metrics import distinct_n, unique_sentence_ratio
-from genre.types import Evidence
+from genre.text.faithfulness import FaithfulnessChecker
+from genre.text.metrics import distinct_n, unique_sentence_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
 

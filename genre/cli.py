@@ -12,7 +12,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from genre.errors import GenreError, InputError
+from genre.core.errors import GenreError, InputError
 
 FORMATS = ("table", "json")
 
@@ -137,6 +137,7 @@ def _recommend(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from genre.config import load_config
+    from genre.core.types import Constraints, UserContext
     from genre.data import load_catalog, load_profiles
     from genre.data.profiles import (
         history_from_titles,
@@ -145,7 +146,6 @@ def _recommend(args: argparse.Namespace) -> int:
         read_profile_file,
     )
     from genre.pipeline import Pipeline
-    from genre.types import Constraints, UserContext
 
     config = load_config(args.config)
     if args.reasoner is not None:
@@ -315,8 +315,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _train_reasoner(args: argparse.Namespace) -> int:
+    from genre.components.reasoners.tuning import settings_from, train_reasoner
     from genre.config import load_config
-    from genre.explain.tuning import settings_from, train_reasoner
 
     settings = settings_from(steps=args.steps, seed=args.seed, eval_pairs=args.eval_pairs)
     config = load_config(args.config)
@@ -376,7 +376,7 @@ def _prepare(args: argparse.Namespace) -> int:
 def _update(args: argparse.Namespace) -> int:
     from genre.config import load_config
     from genre.feedback.store import FeedbackStore
-    from genre.feedback.update import update_models
+    from genre.training.feedback_update import update_models
 
     config = load_config(args.config)
     with FeedbackStore(args.store) as store:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from genre.errors import ModelUnavailableError
-from genre.paths import cache_dir
+from genre.core.errors import ModelUnavailableError
+from genre.core.paths import cache_dir
 
 # Nothing here may reach a model hub; set before transformers is imported anywhere.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

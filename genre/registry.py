@@ -1,61 +1,52 @@
-"""The built-in components of each stage, and resolution of custom ones by import path."""
+"""Names of the built-in components of each stage, resolved to classes only when asked for.
+
+The table holds ``module:Class`` strings, so importing the registry (and the config schema above
+it) imports no component module and no torch; a name is imported when a config names it.
+"""
 
 from __future__ import annotations
 
 import importlib
 
-from genre.candidates import CandidateFilter
-from genre.components import Component, Scorer
-from genre.context import RecencyContextEncoder
-from genre.errors import ConfigError
-from genre.explain.generators import HFLocalReasoner, LocalLLMReasoner, OpenAICompatibleReasoner
-from genre.explain.template import TemplateReasoner
-from genre.explain.tuning import TunedLocalReasoner
-from genre.fusion import LearnedFusion, WeightedFusion
-from genre.intent import LLMSummaryIntent, NoIntent, TrainedIntentHead, ZeroShotIntent
-from genre.rerank import MMRDiversity, PopularityBiasCorrection, Reranker
-from genre.scorers import (
-    BprScorer,
-    ContentScorer,
-    EaseScorer,
-    IntentMatchScorer,
-    ItemKNNScorer,
-    PopularityScorer,
-    PreferenceScorer,
-    PriceFitScorer,
-    SasRecScorer,
-)
+from genre.core.component import Component, Reranker, Scorer
+from genre.core.errors import ConfigError
 
 STAGES: tuple[str, ...] = ("context", "intent", "candidates", "scorers", "fusion", "rerank", "explain")
 
-BUILTINS: dict[str, dict[str, type[Component]]] = {
-    "context": {"recency": RecencyContextEncoder},
+BUILTINS: dict[str, dict[str, str]] = {
+    "context": {"recency": "genre.components.context:RecencyContextEncoder"},
     "intent": {
-        "zero-shot": ZeroShotIntent,
-        "llm-summary": LLMSummaryIntent,
-        "trained-head": TrainedIntentHead,
-        "none": NoIntent,
+        "zero-shot": "genre.components.intent:ZeroShotIntent",
+        "llm-summary": "genre.components.intent:LLMSummaryIntent",
+        "trained-head": "genre.components.intent:TrainedIntentHead",
+        "none": "genre.components.intent:NoIntent",
     },
-    "candidates": {"filter": CandidateFilter},
+    "candidates": {"filter": "genre.components.candidates:CandidateFilter"},
     "scorers": {
-        "popularity": PopularityScorer,
-        "content": ContentScorer,
-        "itemknn": ItemKNNScorer,
-        "ease": EaseScorer,
-        "bpr": BprScorer,
-        "intent-match": IntentMatchScorer,
-        "price-fit": PriceFitScorer,
-        "preference": PreferenceScorer,
-        "sasrec": SasRecScorer,
+        "popularity": "genre.components.scorers.popularity:PopularityScorer",
+        "content": "genre.components.scorers.content:ContentScorer",
+        "itemknn": "genre.components.scorers.collaborative:ItemKNNScorer",
+        "ease": "genre.components.scorers.collaborative:EaseScorer",
+        "bpr": "genre.components.scorers.bpr:BprScorer",
+        "intent-match": "genre.components.scorers.intent_match:IntentMatchScorer",
+        "price-fit": "genre.components.scorers.attributes:PriceFitScorer",
+        "preference": "genre.components.scorers.attributes:PreferenceScorer",
+        "sasrec": "genre.components.scorers.sasrec:SasRecScorer",
     },
-    "fusion": {"weighted": WeightedFusion, "learned": LearnedFusion},
-    "rerank": {"mmr": MMRDiversity, "popularity-bias": PopularityBiasCorrection},
+    "fusion": {
+        "weighted": "genre.components.fusion:WeightedFusion",
+        "learned": "genre.components.fusion:LearnedFusion",
+    },
+    "rerank": {
+        "mmr": "genre.components.rerank:MMRDiversity",
+        "popularity-bias": "genre.components.rerank:PopularityBiasCorrection",
+    },
     "explain": {
-        "template": TemplateReasoner,
-        "local-llm": LocalLLMReasoner,
-        "hf-local": HFLocalReasoner,
-        "openai-compatible": OpenAICompatibleReasoner,
-        "tuned-local": TunedLocalReasoner,
+        "template": "genre.components.reasoners.template:TemplateReasoner",
+        "local-llm": "genre.components.reasoners.generators:LocalLLMReasoner",
+        "hf-local": "genre.components.reasoners.generators:HFLocalReasoner",
+        "openai-compatible": "genre.components.reasoners.generators:OpenAICompatibleReasoner",
+        "tuned-local": "genre.components.reasoners.tuning:TunedLocalReasoner",
     },
 }
 
@@ -69,12 +60,16 @@ def resolve(stage: str, name: str) -> type[Component]:
         raise ConfigError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
     builtins = BUILTINS[stage]
     if name in builtins:
-        return builtins[name]
+        return _import(stage, builtins[name])
     if ":" not in name:
         raise ConfigError(
             f"unknown {stage} component {name!r}; built-ins are {', '.join(sorted(builtins))} "
             "(or give a custom class as 'package.module:ClassName')"
         )
+    return _import(stage, name)
+
+
+def _import(stage: str, name: str) -> type[Component]:
     module_name, _, class_name = name.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
@@ -91,7 +86,8 @@ def describe() -> dict[str, list[dict[str, object]]]:
     out: dict[str, list[dict[str, object]]] = {}
     for stage in STAGES:
         rows = []
-        for name, cls in BUILTINS[stage].items():
+        for name in BUILTINS[stage]:
+            cls = resolve(stage, name)
             options = []
             for field_name, info in cls.Config.model_fields.items():
                 default = None if info.is_required() else info.get_default(call_default_factory=True)

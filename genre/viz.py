@@ -12,7 +12,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from genre.types import RankedItem, RunTrace
+from genre.core.types import RankedItem, RunTrace
 
 __all__ = [
     "attention_heatmap",

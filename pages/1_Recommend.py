@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from genre import GenreError
+from genre.core.types import Constraints, HistoryEvent, UserContext
 from genre.data import load_profiles
 from genre.data.history_csv import MAX_HISTORY_BYTES, parse_history_csv
 from genre.data.profiles import interactions_to_context, profile_to_context
 from genre.registry import BUILTINS
-from genre.types import Constraints, HistoryEvent, UserContext
 from pages.common.ui import (
     get_pipeline,
     get_store,

@@ -9,12 +9,12 @@ import streamlit as st
 
 from genre import GenreError, parse_config, save_config
 from genre.config import PipelineConfig
+from genre.core.types import RunTrace, UserContext
 from genre.data import load_profiles
 from genre.data.profiles import interactions_to_context, profile_to_context
 from genre.evaluation.holdout import score_heldout
 from genre.pipeline import Pipeline
 from genre.registry import BUILTINS
-from genre.types import RunTrace, UserContext
 from genre.viz import compare_ranks, rank_movement_chart
 from pages.common.params import edit_params
 from pages.common.ui import (

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genre.components import Env
-from genre.config import parse_config
-from genre.data import DataConfig, load_catalog
-from genre.types import Catalog
+from genre.components.env import Env
+from genre.config import DataConfig, parse_config
+from genre.core.types import Catalog
+from genre.data import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,7 +126,7 @@ TINY_EVENTS = [  # (user, item): campers, cooks, coffee people and two mixed use
 @pytest.fixture
 def tiny_cf_env(tiny_catalog) -> Env:
     """The tiny catalog with interactions, for scorers that learn from them."""
-    from genre.types import Catalog, Interactions
+    from genre.core.types import Catalog, Interactions
 
     users = np.array([u for u, _ in TINY_EVENTS])
     items = np.array([tiny_catalog.index_of(i) for _, i in TINY_EVENTS], dtype=np.int64)
@@ -140,7 +140,7 @@ def clustered_catalog(n_clusters: int = 4, per_cluster: int = 10, users_per_clus
 
     Popularity is flat by construction, so only scorers that use co-occurrence can do well.
     """
-    from genre.types import Catalog, Interactions, Item
+    from genre.core.types import Catalog, Interactions, Item
 
     gen = np.random.default_rng(seed)
     items = [

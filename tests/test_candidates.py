@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from genre.candidates import CandidateFilter
-from genre.context import RecencyContextEncoder
-from genre.errors import InputError
-from genre.types import Constraints, HistoryEvent, UserContext
+from genre.components.candidates import CandidateFilter
+from genre.components.context import RecencyContextEncoder
+from genre.core.errors import InputError
+from genre.core.types import Constraints, HistoryEvent, UserContext
 
 
 def _run(env, ctx, **cfg):

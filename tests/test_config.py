@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from genre.config import load_config, parse_config, save_config
-from genre.errors import ConfigError
+from genre.core.errors import ConfigError
 from tests.conftest import ROOT, tiny_config_dict
 
 
@@ -80,8 +80,8 @@ def test_data_section_checks(tmp_path):
 
 def test_custom_component_by_import_path(tiny_catalog_file):
     d = tiny_config_dict(tiny_catalog_file)
-    d["scorers"]["mine"] = {"component": "genre.scorers.popularity:PopularityScorer"}
+    d["scorers"]["mine"] = {"component": "genre.components.scorers.popularity:PopularityScorer"}
     assert "mine" in parse_config(d).scorers
-    d["scorers"]["bad"] = {"component": "genre.fusion:WeightedFusion"}
+    d["scorers"]["bad"] = {"component": "genre.components.fusion:WeightedFusion"}
     with pytest.raises(ConfigError, match="not a Scorer subclass"):
         parse_config(d)

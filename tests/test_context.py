@@ -3,9 +3,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from genre.context import RecencyContextEncoder
-from genre.errors import InputError
-from genre.types import HistoryEvent, UserContext
+from genre.components.context import RecencyContextEncoder
+from genre.core.errors import InputError
+from genre.core.types import HistoryEvent, UserContext
 
 
 def _encoder(env, **cfg):

@@ -1,7 +1,7 @@
 import pytest
 
+from genre.core.errors import DataError
 from genre.data.jsonl import load_jsonl_catalog
-from genre.errors import DataError
 
 
 def test_bad_lines_are_reported_with_line_numbers(tmp_path):

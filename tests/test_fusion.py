@@ -4,8 +4,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from genre.fusion import WeightedFusion, normalize
-from genre.types import ScoreList
+from genre.components.fusion import WeightedFusion, normalize
+from genre.core.types import ScoreList
 
 
 def test_minmax_exact():
@@ -67,7 +67,7 @@ def test_normalize_keeps_order_and_nan_positions(x, method):
 
 @pytest.mark.parametrize("method", ["minmax", "rank", "zscore"])
 def test_normalize_like_itself_is_normalize(method, rng):
-    from genre.fusion import normalize_like
+    from genre.components.fusion import normalize_like
 
     x = rng.normal(size=30)
     x[[3, 7]] = x[5]  # ties

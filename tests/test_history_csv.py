@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from genre.core.errors import InputError
 from genre.data.history_csv import MAX_HISTORY_ROWS, parse_history_csv
-from genre.errors import InputError
 
 
 def test_titles_with_times_and_ratings_in_file_order(tiny_catalog):

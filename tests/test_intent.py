@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from genre.intent import LLMSummaryIntent, ZeroShotIntent
-from genre.types import HistoryEvent, UserContext
+from genre.components.intent import LLMSummaryIntent, ZeroShotIntent
+from genre.core.types import HistoryEvent, UserContext
 
 
 class StubGenerator:
@@ -22,7 +22,7 @@ def stub(monkeypatch):
 
 
 def _state(env, ctx):
-    from genre.context import RecencyContextEncoder
+    from genre.components.context import RecencyContextEncoder
 
     enc = RecencyContextEncoder()
     enc.prepare(env)

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from genre import cli
-from genre.components import Env
+from genre.components.context import RecencyContextEncoder
+from genre.components.env import Env
+from genre.components.intent import TrainedIntentHead, next_item_label_counts
 from genre.config import load_config, parse_config
-from genre.context import RecencyContextEncoder
-from genre.errors import ConfigError
+from genre.core.errors import ConfigError
+from genre.core.types import Catalog, HistoryEvent, Interactions, Item, UserContext
+from genre.data.splits import temporal_split
 from genre.evaluation import harness
-from genre.evaluation.splits import temporal_split
-from genre.intent import TrainedIntentHead, next_item_label_counts
-from genre.types import Catalog, HistoryEvent, Interactions, Item, UserContext
 from tests.conftest import ROOT, HashEmbedder, tiny_config_dict
 
 KINDS = ("alpine", "baking", "cinema")
@@ -83,7 +83,7 @@ def test_head_predicts_the_next_category_and_its_intent_lives_in_label_space(cyc
 
 def test_head_beats_the_majority_baseline_in_the_harness(cycling, monkeypatch):
     monkeypatch.setattr(harness, "load_catalog", lambda cfg: cycling)
-    monkeypatch.setattr("genre.pipeline.load_embedder", lambda device: HashEmbedder())
+    monkeypatch.setattr("genre.pipeline.runner.load_embedder", lambda device: HashEmbedder())
     monkeypatch.setattr(Env, "embedder_factory", staticmethod(lambda device: HashEmbedder()))
     cfg = parse_config(
         {
@@ -115,7 +115,7 @@ class SpyHead(TrainedIntentHead):
 
 def test_harness_head_never_sees_test_interactions_and_flag_measures_default_head(cycling, monkeypatch):
     monkeypatch.setattr(harness, "load_catalog", lambda cfg: cycling)
-    monkeypatch.setattr("genre.pipeline.load_embedder", lambda device: HashEmbedder())
+    monkeypatch.setattr("genre.pipeline.runner.load_embedder", lambda device: HashEmbedder())
     monkeypatch.setattr(Env, "embedder_factory", staticmethod(lambda device: HashEmbedder()))
     base = {"name": "plain", "device": "cpu", "data": {"loader": "movielens-100k"}}
     base["scorers"] = {"popularity": {"component": "popularity"}}
@@ -188,7 +188,7 @@ def test_config_typo_lists_the_valid_keys(tiny_catalog_file):
 
 def test_cli_prints_head_accuracy_beside_the_baseline(cycling, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(harness, "load_catalog", lambda cfg: cycling)
-    monkeypatch.setattr("genre.pipeline.load_embedder", lambda device: HashEmbedder())
+    monkeypatch.setattr("genre.pipeline.runner.load_embedder", lambda device: HashEmbedder())
     monkeypatch.setattr(Env, "embedder_factory", staticmethod(lambda device: HashEmbedder()))
     path = tmp_path / "c.toml"
     path.write_text(

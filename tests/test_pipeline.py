@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genre.errors import InputError
-from genre.types import Constraints, HistoryEvent, RunTrace, UserContext
+from genre.core.errors import InputError
+from genre.core.types import Constraints, HistoryEvent, RunTrace, UserContext
 from tests.conftest import TINY_ITEMS
 
 ITEM_IDS = [r["item_id"] for r in TINY_ITEMS]
@@ -88,7 +88,7 @@ def test_ranking_invariants(tiny_pipeline, history, profile, k, price_max):
 
 def test_config_k_larger_than_catalog_fails_when_built(tiny_catalog_file, cache):
     from genre.config import parse_config
-    from genre.errors import ConfigError
+    from genre.core.errors import ConfigError
     from genre.pipeline import Pipeline
     from tests.conftest import HashEmbedder, tiny_config_dict
 
@@ -163,8 +163,8 @@ def test_unfaithful_generated_reason_is_flagged_and_template_kept(tiny_catalog_f
     assert any("failed the faithfulness check" in n for n in trace.notices)
 
 
-from genre.components import Component  # noqa: E402
-from genre.types import ReasonOut  # noqa: E402
+from genre.core.component import Component  # noqa: E402
+from genre.core.types import ReasonOut  # noqa: E402
 
 
 class InventingReasoner(Component):
@@ -178,7 +178,7 @@ class InventingReasoner(Component):
 
 
 def test_requests_from_trace_regenerate_the_same_template_reasons(tiny_pipeline):
-    from genre.explain.template import TemplateReasoner, requests_from_trace
+    from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
 
     trace = tiny_pipeline.run(UserContext(history=[HistoryEvent(item_id="a"), HistoryEvent(item_id="g")]), k=4)
     again = TemplateReasoner()(requests_from_trace(trace, tiny_pipeline.catalog))

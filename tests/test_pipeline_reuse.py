@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from genre.components import Component
 from genre.config import parse_config
-from genre.explain.template import ReasonRequest
+from genre.core.component import Component
+from genre.core.types import HistoryEvent, ReasonOut, ReasonRequest, UserContext
 from genre.pipeline import Pipeline
-from genre.types import HistoryEvent, ReasonOut, UserContext
 from tests.conftest import HashEmbedder, tiny_config_dict
 
 CALLS: list[int] = []
@@ -92,7 +91,7 @@ def test_deferred_reasons_are_written_per_item_with_verdicts(tiny_catalog_file, 
 
 
 def test_scores_are_reused_across_reweighted_pipelines(tiny_catalog_file, cache, monkeypatch):
-    from genre.scorers import PopularityScorer
+    from genre.components.scorers import PopularityScorer
 
     calls: list[int] = []
     original = PopularityScorer.__call__

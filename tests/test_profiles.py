@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from genre.core.errors import DataError, InputError
 from genre.data.profiles import (
     Profile,
     TitleIndex,
@@ -10,7 +11,6 @@ from genre.data.profiles import (
     read_profile_file,
     read_profiles,
 )
-from genre.errors import DataError, InputError
 
 
 def test_title_lookup_is_case_and_article_insensitive(tiny_catalog):

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from genre.fusion import WeightedFusion
-from genre.rerank import MMRDiversity, PopularityBiasCorrection
-from genre.types import Fused, ScoreList
+from genre.components.fusion import WeightedFusion
+from genre.components.rerank import MMRDiversity, PopularityBiasCorrection
+from genre.core.types import Fused, ScoreList
 
 
 def _fused(scores):
@@ -43,8 +43,8 @@ def test_popularity_bias_is_its_own_negative_contribution(tiny_env):
 
 def test_pipeline_applies_rerankers_in_order(tiny_catalog_file, cache):
     from genre.config import parse_config
+    from genre.core.types import UserContext
     from genre.pipeline import Pipeline
-    from genre.types import UserContext
     from tests.conftest import HashEmbedder, tiny_config_dict
 
     cfg = parse_config(
@@ -59,7 +59,7 @@ def test_pipeline_applies_rerankers_in_order(tiny_catalog_file, cache):
 
 def test_unknown_reranker_lists_choices(tiny_catalog_file):
     from genre.config import parse_config
-    from genre.errors import ConfigError
+    from genre.core.errors import ConfigError
     from tests.conftest import tiny_config_dict
 
     with pytest.raises(ConfigError, match="mmr, popularity-bias"):

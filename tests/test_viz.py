@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genre.types import HistoryEvent, UserContext
+from genre.core.types import HistoryEvent, UserContext
 from genre.viz import (
     attribution_heatmap,
     compare_ranks,

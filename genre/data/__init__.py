@@ -3,51 +3,17 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from genre.config.data import DataConfig
+from genre.core.errors import DataError
+from genre.core.paths import cache_dir
+from genre.core.types import Catalog
 from genre.data.jsonl import load_jsonl_catalog
 from genre.data.movielens import load_movielens_100k
 from genre.data.profiles import Profile, read_profiles
-from genre.errors import DataError
 from genre.models import Embedder
-from genre.paths import PROJECT_ROOT, cache_dir
-from genre.types import Catalog
-
-CatalogLoader = Literal["movielens-100k", "jsonl"]
-
-
-class DataConfig(BaseModel):
-    """Where a pipeline's items, interactions and example profiles come from."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    loader: CatalogLoader
-    """`movielens-100k` reads the copy inside the installed recbole package; `jsonl` reads `path`."""
-    path: str | None = None
-    """JSONL catalog file (relative paths resolve against the project root)."""
-    name: str | None = None
-    """Catalog name shown in messages and used in cache keys; defaults to the file's folder name."""
-    profiles: str | None = None
-    """Optional JSON array of example profiles (see sample_data/*/profiles.json)."""
-    popularity_field: str | None = Field(default=None, min_length=1)
-    """Item attribute used as the popularity signal when the catalog has no interactions."""
-
-    @model_validator(mode="after")
-    def _needs_path(self) -> DataConfig:
-        if self.loader == "jsonl" and not self.path:
-            raise ValueError("loader 'jsonl' needs `path` (the catalog file)")
-        if self.loader == "movielens-100k" and self.path:
-            raise ValueError("loader 'movielens-100k' takes no `path`: it reads the installed recbole package")
-        return self
-
-    def resolve(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else PROJECT_ROOT / p
-
 
 _lock = threading.Lock()
 _catalogs: dict[str, Catalog] = {}

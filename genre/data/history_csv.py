@@ -11,9 +11,9 @@ import csv
 import io
 from datetime import UTC, datetime
 
+from genre.core.errors import InputError
+from genre.core.types import Catalog, HistoryEvent
 from genre.data.profiles import TitleIndex
-from genre.errors import InputError
-from genre.types import Catalog, HistoryEvent
 
 __all__ = ["MAX_HISTORY_BYTES", "MAX_HISTORY_ROWS", "parse_history_csv"]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from genre.errors import DataError
-from genre.types import Catalog, Item
+from genre.core.errors import DataError
+from genre.core.types import Catalog, Item
 
 
 class ItemRecord(BaseModel):

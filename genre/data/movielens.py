@@ -13,8 +13,8 @@ from importlib.abc import Traversable
 
 import numpy as np
 
-from genre.errors import DataError
-from genre.types import Catalog, Interactions, Item
+from genre.core.errors import DataError
+from genre.core.types import Catalog, Interactions, Item
 
 _DATASET = "ml-100k"
 

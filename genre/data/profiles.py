@@ -10,8 +10,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from rapidfuzz import process, utils
 
-from genre.errors import DataError, InputError
-from genre.types import Catalog, Constraints, HistoryEvent, UserContext
+from genre.core.errors import DataError, InputError
+from genre.core.types import Catalog, Constraints, HistoryEvent, UserContext
 
 _ARTICLE = re.compile(r"^(?P<rest>.*), (?P<art>The|A|An|La|Le|Les|Il|Das|Der|Die|El)(?P<year> \(\d{4}\))?$", re.I)
 

@@ -1,6 +1,7 @@
 """Offline evaluation: train/test splits and top-k ranking metrics."""
 
-from genre.evaluation.metrics import (
+from genre.data.splits import Split, random_split, read_split_dir, temporal_split
+from genre.metrics import (
     RankingMetrics,
     catalog_coverage,
     evaluate_rankings,
@@ -8,7 +9,6 @@ from genre.evaluation.metrics import (
     recall_at_k,
     reciprocal_rank,
 )
-from genre.evaluation.splits import Split, random_split, read_split_dir, temporal_split
 
 __all__ = [
     "RankingMetrics",

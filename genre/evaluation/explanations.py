@@ -21,17 +21,17 @@ from typing import Any
 
 import numpy as np
 
+from genre.components.reasoners.template import history_evidence, requests_from_trace
+from genre.components.reasoners.tuning import reference_split
 from genre.config import PipelineConfig, StageSpec, build_component
+from genre.core.paths import PROJECT_ROOT
+from genre.core.types import Catalog, Interactions, ReasonRequest, UserContext
 from genre.data import load_profiles
 from genre.data.profiles import interactions_to_context, profile_to_context
-from genre.explain.faithfulness import FaithfulnessChecker
-from genre.explain.references import ReferencePair, load_references, reference_path, to_request
-from genre.explain.template import ReasonRequest, history_evidence, requests_from_trace
-from genre.explain.text_metrics import corpus_bleu4, distinct_n, rouge_l, unique_sentence_ratio
-from genre.explain.tuning import reference_split
-from genre.paths import PROJECT_ROOT
+from genre.data.references import ReferencePair, load_references, reference_path, to_request
 from genre.pipeline import Pipeline
-from genre.types import Catalog, Interactions, UserContext
+from genre.text.faithfulness import FaithfulnessChecker
+from genre.text.metrics import corpus_bleu4, distinct_n, rouge_l, unique_sentence_ratio
 
 EVAL_USER_SEED = 7
 """Seed of the permutation whose first ``users`` dataset users are the evaluated ones."""
@@ -226,7 +226,7 @@ def reference_cases(
     """The held-out reference pairs of ``catalog`` as cases (empty when it has no reference file).
 
     ``pairs`` are the catalog's reference pairs when already loaded. The split is the one
-    ``train-reasoner`` uses (:func:`genre.explain.tuning.reference_split`), so a tuned generator is
+    ``train-reasoner`` uses (:func:`genre.components.reasoners.tuning.reference_split`), so a tuned generator is
     only ever scored on recommended items it was not trained on.
     """
     if pairs is None:

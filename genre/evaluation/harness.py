@@ -17,15 +17,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from genre.components.intent import TrainedIntentHead
 from genre.config import PipelineConfig
+from genre.core.errors import ConfigError, DataError
+from genre.core.types import Catalog, HistoryEvent, Intent, Interactions, ScoreList, UserContext, UserState, stable_hash
 from genre.data import load_catalog
-from genre.errors import ConfigError, DataError
+from genre.data.splits import Split, random_split, read_split_dir, temporal_split
 from genre.evaluation.intent_accuracy import IntentAccuracy, intent_accuracy
-from genre.evaluation.metrics import evaluate_rankings
-from genre.evaluation.splits import Split, random_split, read_split_dir, temporal_split
-from genre.intent import TrainedIntentHead
+from genre.metrics import evaluate_rankings
 from genre.pipeline import Pipeline
-from genre.types import Catalog, HistoryEvent, Intent, Interactions, ScoreList, UserContext, UserState, stable_hash
 
 Protocol = Literal["T", "R"]
 COLD_MAX_TRAIN = 5

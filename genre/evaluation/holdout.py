@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genre.errors import InputError
+from genre.core.errors import InputError
+from genre.core.types import Catalog, RunTrace, UserContext
+from genre.data.splits import Split
 from genre.evaluation.harness import make_split, user_contexts
-from genre.evaluation.metrics import ndcg_at_k, recall_at_k
-from genre.evaluation.splits import Split
-from genre.types import Catalog, RunTrace, UserContext
+from genre.metrics import ndcg_at_k, recall_at_k
 
 __all__ = ["HeldoutResult", "HoldoutSplit", "holdout_split", "score_heldout"]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genre.evaluation.splits import Split
-from genre.intent import TrainedIntentHead, item_labels, next_item_label_counts
-from genre.types import Catalog, UserState
+from genre.components.intent import TrainedIntentHead, item_labels, next_item_label_counts
+from genre.core.types import Catalog, UserState
+from genre.data.splits import Split
 
 
 @dataclass

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from genre.core.types import ProfileAttention, TokenWeight
 from genre.models import EmbedderEncoder, Generator, load_embedder_encoder
-from genre.types import ProfileAttention, TokenWeight
 
 __all__ = [
     "evidence_shares",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genre.components import Scorer
-from genre.types import UserContext
+from genre.core.component import Scorer
+from genre.core.types import UserContext
 
 
 @dataclass

@@ -23,8 +23,8 @@ from collections.abc import Container, Sequence
 from datetime import datetime
 
 from genre.config import FeedbackConfig
+from genre.core.types import FeedbackApplied, HistoryEvent, UserContext
 from genre.feedback.events import ITEM_KINDS, FeedbackEvent, check_event
-from genre.types import FeedbackApplied, HistoryEvent, UserContext
 
 POSITIVE_RATING = 4.0
 NEGATIVE_RATING = 2.0

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from genre.errors import GenreError
+from genre.core.errors import GenreError
 
 if TYPE_CHECKING:
     from genre.config import PipelineConfig, StageSpec

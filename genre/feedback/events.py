@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from genre.errors import FeedbackError
+from genre.core.errors import FeedbackError
 
 ITEM_KINDS: tuple[str, ...] = ("like", "dislike", "rating", "click", "not_interested")
 """Feedback on a recommended item."""

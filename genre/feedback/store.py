@@ -18,9 +18,9 @@ The schema is versioned: ``schema_version`` holds one row per applied migration 
 :data:`MIGRATIONS` lists them in order; opening a store applies the missing ones in one
 transaction (idempotent). A database written by a newer GENRE is refused, not modified.
 
-Every SQLAlchemy or file-system error surfaces as :class:`~genre.errors.StoreUnavailableError`
+Every SQLAlchemy or file-system error surfaces as :class:`~genre.core.errors.StoreUnavailableError`
 naming the database and what to do, and every invalid event as
-:class:`~genre.errors.FeedbackError`; no raw driver traceback reaches a caller.
+:class:`~genre.core.errors.FeedbackError`; no raw driver traceback reaches a caller.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import event as sa_event
 
-from genre.errors import FeedbackError, StoreUnavailableError
+from genre.core.errors import FeedbackError, StoreUnavailableError
+from genre.core.paths import cache_dir
+from genre.core.types import RunTrace
 from genre.feedback.events import EVENT_KINDS, REASON_KINDS, FeedbackEvent, check_event, utc
-from genre.paths import cache_dir
-from genre.types import RunTrace
 
 ENV_URL = "GENRE_FEEDBACK_URL"
 BUSY_TIMEOUT_MS = 30_000

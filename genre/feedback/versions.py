@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from genre.errors import DataError, InputError
+from genre.core.errors import DataError, InputError
+from genre.core.paths import cache_dir
+from genre.core.types import Catalog, Interactions, stable_hash
 from genre.feedback.apply import classify, latest_per_item
 from genre.feedback.events import ITEM_KINDS, FeedbackEvent
-from genre.paths import cache_dir
-from genre.types import Catalog, Interactions, stable_hash
 
 BASE = "base"
 """The version name of the base training (the config's data without feedback)."""

@@ -15,10 +15,10 @@ from typing import Any
 import streamlit as st
 
 from genre import GenreError, Pipeline, load_config
-from genre.config import PipelineConfig
-from genre.data import DataConfig, load_catalog
+from genre.config import DataConfig, PipelineConfig
+from genre.core.types import Catalog, RankedItem, RunTrace
+from genre.data import load_catalog
 from genre.evaluation.holdout import HoldoutSplit, holdout_split
-from genre.types import Catalog, RankedItem, RunTrace
 from genre.viz import (
     attention_heatmap,
     attribution_heatmap,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from genre.components.reasoners.template import TemplateReasoner
+from genre.components.reasoners.tuning import reference_split
+from genre.core.types import ReasonOut
+from genre.data.references import to_request
 from genre.evaluation.explanations import (
     ExplanationReport,
     ReasonCase,
     reference_cases,
     score_generator,
 )
-from genre.explain.faithfulness import FaithfulnessChecker
-from genre.explain.references import to_request
-from genre.explain.template import TemplateReasoner
-from genre.explain.tuning import reference_split
-from genre.types import ReasonOut
+from genre.text.faithfulness import FaithfulnessChecker
 from tests.explain.test_tuning import tiny_references
 
 
@@ -76,9 +76,8 @@ def test_template_rows_have_overlap_only_where_there_are_references(tiny_catalog
 
 
 def test_strongest_history_follows_the_top_contributing_scorer(tiny_catalog):
+    from genre.core.types import Evidence, Intent, ReasonRequest
     from genre.evaluation.explanations import strongest
-    from genre.explain.template import ReasonRequest
-    from genre.types import Evidence, Intent
 
     a, b, c, d = tiny_catalog.items[:4]
     request = ReasonRequest(

@@ -7,12 +7,13 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from genre.components import Env, Scorer
+from genre.components.env import Env
+from genre.components.scorers import PopularityScorer
 from genre.config import parse_config
-from genre.errors import DataError
+from genre.core.component import Scorer
+from genre.core.errors import DataError
+from genre.data.splits import temporal_split
 from genre.evaluation import harness
-from genre.evaluation.splits import temporal_split
-from genre.scorers import PopularityScorer
 from tests.conftest import HashEmbedder, clustered_catalog
 
 
@@ -45,10 +46,10 @@ def _config(fusion: dict, extra_scorers: dict | None = None) -> dict:
 def synthetic(monkeypatch, cache):
     catalog = clustered_catalog()
     monkeypatch.setattr(harness, "load_catalog", lambda cfg: catalog)
-    monkeypatch.setattr("genre.pipeline.load_embedder", lambda device: HashEmbedder())
-    import genre.components
+    monkeypatch.setattr("genre.pipeline.runner.load_embedder", lambda device: HashEmbedder())
+    import genre.components.env
 
-    monkeypatch.setattr(genre.components.Env, "embedder_factory", staticmethod(lambda device: HashEmbedder()))
+    monkeypatch.setattr(genre.components.env.Env, "embedder_factory", staticmethod(lambda device: HashEmbedder()))
     return catalog
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genre.errors import DataError
+from genre.core.errors import DataError
+from genre.core.types import Catalog, Interactions, Item
 from genre.evaluation import Split, random_split, read_split_dir, temporal_split
-from genre.types import Catalog, Interactions, Item
 
 
 def make(rows: list[tuple[str, int, float]]) -> Interactions:

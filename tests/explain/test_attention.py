@@ -15,7 +15,10 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from genre.components.reasoners.generators import SYSTEM_PROMPT, LocalLLMReasoner, build_prompt, prompt_with_units
+from genre.components.reasoners.template import TemplateReasoner
 from genre.config import parse_config
+from genre.core.types import HistoryEvent, ReasonOut, UserContext
 from genre.explain import attention
 from genre.explain.attention import (
     evidence_shares,
@@ -24,11 +27,8 @@ from genre.explain.attention import (
     profile_token_attention,
     received_attention,
 )
-from genre.explain.generators import SYSTEM_PROMPT, LocalLLMReasoner, build_prompt, prompt_with_units
-from genre.explain.template import TemplateReasoner
 from genre.models import Embedder, EmbedderEncoder, Generator
 from genre.pipeline import Pipeline
-from genre.types import HistoryEvent, ReasonOut, UserContext
 from tests.conftest import HashEmbedder, tiny_config_dict
 from tests.explain.test_generators import ALADDIN, LION, TOY, request, three_requests
 
@@ -307,7 +307,7 @@ class _HashSentenceModel:
 
 def test_pipeline_records_both_views_times_them_and_serializes_them(tiny_catalog_file, cache, monkeypatch, bert, gpt2):
     monkeypatch.setattr(attention, "load_embedder_encoder", lambda device: bert)
-    monkeypatch.setattr("genre.explain.generators.load_generator", lambda device, path=None: gpt2)
+    monkeypatch.setattr("genre.components.reasoners.generators.load_generator", lambda device, path=None: gpt2)
     # Random weights write noise; the reasons themselves are not under test here.
     monkeypatch.setattr(
         LocalLLMReasoner, "_generate", lambda self, texts, prefixes: [", a fine pick for your trips."] * len(texts)

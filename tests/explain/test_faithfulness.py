@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from genre.explain.faithfulness import FaithfulnessChecker, FaithfulnessVerdict
-from genre.explain.template import ReasonRequest, TemplateReasoner
-from genre.types import Catalog, Evidence, Intent, IntentLabel, Item
+from genre.components.reasoners.template import TemplateReasoner
+from genre.core.types import Catalog, Evidence, Intent, IntentLabel, Item, ReasonRequest
+from genre.text.faithfulness import FaithfulnessChecker, FaithfulnessVerdict
 
 MOVIES = [
     Item("toy", "Toy Story (1995)", ("Animation", "Children's", "Comedy")),

@@ -11,9 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pydantic import ValidationError
 
-from genre.components import Env
-from genre.errors import ConfigError, ModelUnavailableError
-from genre.explain.generators import (
+from genre.components.env import Env
+from genre.components.reasoners.generators import (
     HFLocalReasoner,
     LocalLLMReasoner,
     OpenAICompatibleReasoner,
@@ -21,8 +20,8 @@ from genre.explain.generators import (
     clean_reason,
     sanitize_user_text,
 )
-from genre.explain.template import ReasonRequest
-from genre.types import Catalog, Evidence, Intent, IntentLabel, Item
+from genre.core.errors import ConfigError, ModelUnavailableError
+from genre.core.types import Catalog, Evidence, Intent, IntentLabel, Item, ReasonRequest
 
 TOY = Item("1", "Toy Story (1995)", ("Animation", "Children's", "Comedy"))
 ALADDIN = Item("95", "Aladdin (1992)", ("Animation", "Children's", "Comedy", "Musical"))

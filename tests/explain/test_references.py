@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genre.core.errors import DataError
+from genre.core.paths import PROJECT_ROOT
+from genre.core.types import Catalog, Item
 from genre.data.jsonl import load_jsonl_catalog
-from genre.errors import DataError
-from genre.explain.faithfulness import FaithfulnessChecker
-from genre.explain.references import ReferencePair, load_references, reference_path, split_by_item, to_request
-from genre.paths import PROJECT_ROOT
-from genre.types import Catalog, Item
+from genre.data.references import ReferencePair, load_references, reference_path, split_by_item, to_request
+from genre.text.faithfulness import FaithfulnessChecker
 
 DOMAINS = ["products", "news"]
 SCORERS = {"content", "intent-match", "preference", "price-fit", "popularity", "itemknn"}

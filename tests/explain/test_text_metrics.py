@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from genre.explain.text_metrics import bleu4, corpus_bleu4, distinct_n, rouge_l, unique_sentence_ratio
+from genre.text.metrics import bleu4, corpus_bleu4, distinct_n, rouge_l, unique_sentence_ratio
 
 # ---- distinct_n -------------------------------------------------------------------------------
 

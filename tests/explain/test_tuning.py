@@ -16,11 +16,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from genre.cli import main
-from genre.config import parse_config
-from genre.errors import ConfigError, ModelUnavailableError
-from genre.explain.generators import SYSTEM_PROMPT, build_prompt
-from genre.explain.references import ReferencePair
-from genre.explain.tuning import (
+from genre.components.reasoners.generators import SYSTEM_PROMPT, build_prompt
+from genre.components.reasoners.tuning import (
     ADAPTER_WEIGHTS,
     CARD_FILE,
     SHIPPED_ADAPTERS,
@@ -36,8 +33,11 @@ from genre.explain.tuning import (
     resolve_adapter,
     train_reasoner,
 )
+from genre.config import parse_config
+from genre.core.errors import ConfigError, ModelUnavailableError
+from genre.core.paths import PROJECT_ROOT
+from genre.data.references import ReferencePair
 from genre.models import Generator, generator_cache_path
-from genre.paths import PROJECT_ROOT
 from tests.conftest import tiny_config_dict
 from tests.explain.test_generators import env, three_requests
 
@@ -326,7 +326,7 @@ def test_movielens_adapters_may_not_be_written_into_the_repository(cache, tiny_c
 
 
 def test_cli_reports_a_malformed_reference_row_with_its_line(cache, tiny_catalog_file, tmp_path, monkeypatch, capsys):
-    import genre.explain.references as references
+    import genre.data.references as references
 
     bad = tmp_path / "bad.jsonl"
     good = {"id": "p-1", "domain": "products", "item_id": "prod-002", "history": ["prod-001"], "shared": [],

@@ -3,12 +3,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from genre.components.context import RecencyContextEncoder
 from genre.config import FeedbackConfig, parse_config
-from genre.context import RecencyContextEncoder
-from genre.errors import ConfigError, FeedbackError
+from genre.core.errors import ConfigError, FeedbackError
+from genre.core.types import FeedbackApplied, HistoryEvent, UserContext
 from genre.feedback import FeedbackEvent, apply_feedback
 from genre.pipeline import Pipeline
-from genre.types import FeedbackApplied, HistoryEvent, UserContext
 from tests.conftest import TINY_ITEMS, HashEmbedder, tiny_config_dict
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)

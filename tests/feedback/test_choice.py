@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from genre.components.reasoners.template import TemplateReasoner
 from genre.config import parse_config
-from genre.explain.template import TemplateReasoner
+from genre.core.types import HistoryEvent, UserContext
 from genre.feedback.choice import choose_generator, review_score
 from genre.feedback.store import FeedbackStore, GeneratorAcceptance
 from genre.pipeline import Pipeline
-from genre.types import HistoryEvent, UserContext
 from tests.conftest import HashEmbedder, tiny_config_dict
 
 CAREFUL = "tests.feedback.test_choice:CarefulReasoner"

@@ -6,12 +6,12 @@ import numpy as np
 
 from bench.feedback_sim import sample_users, simulate, to_markdown
 from genre.config import parse_config
-from genre.evaluation.splits import temporal_split
+from genre.core.types import Catalog, Interactions, Item
+from genre.data.splits import temporal_split
 from genre.feedback.store import FeedbackStore
-from genre.feedback.update import update_models
 from genre.feedback.versions import VersionRegistry
 from genre.pipeline import Pipeline
-from genre.types import Catalog, Interactions, Item
+from genre.training.feedback_update import update_models
 from tests.conftest import HashEmbedder
 
 

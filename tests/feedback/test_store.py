@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from genre.errors import FeedbackError, StoreUnavailableError
+from genre.core.errors import FeedbackError, StoreUnavailableError
+from genre.core.types import Intent, RankedItem, ReasonOut, RunTrace, UserContext
 from genre.feedback import FeedbackEvent
 from genre.feedback.store import SCHEMA_VERSION, EventFilter, FeedbackStore, default_url
-from genre.types import Intent, RankedItem, ReasonOut, RunTrace, UserContext
 
 T0 = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
 FORK = mp.get_context("fork")

@@ -11,12 +11,12 @@ import pytest
 from safetensors.numpy import load_file
 
 from genre.config import parse_config
+from genre.core.errors import InputError
 from genre.data.profiles import interactions_to_context
-from genre.errors import InputError
 from genre.feedback.store import FeedbackStore
-from genre.feedback.update import update_models
 from genre.feedback.versions import VersionRegistry, dataset_user, fold_feedback
 from genre.pipeline import Pipeline
+from genre.training.feedback_update import update_models
 from tests.conftest import HashEmbedder, clustered_catalog
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from genre import Pipeline, load_config
+from genre.components.reasoners.generators import prompt_with_units
+from genre.components.reasoners.template import requests_from_trace
 from genre.config import parse_config
 from genre.data import load_profiles
 from genre.data.profiles import profile_to_context
 from genre.explain.attention import profile_attention
-from genre.explain.generators import prompt_with_units
-from genre.explain.template import requests_from_trace
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ import pytest
 
 from genre import load_config
 from genre.config import StageSpec
-from genre.errors import GenreError
+from genre.core.errors import GenreError
+from genre.core.types import HistoryEvent, UserContext
 from genre.pipeline import Pipeline
-from genre.types import HistoryEvent, UserContext
 from tests.conftest import ROOT
 from tests.integration.test_cli import MOVIES, assert_clean_error, genre
 

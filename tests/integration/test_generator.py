@@ -37,7 +37,7 @@ def test_converted_generator_loads_fast_in_a_fresh_process(tmp_path):
 
 def test_llm_intent_summary_on_real_models():
     from genre import Pipeline, load_config
-    from genre.types import HistoryEvent, UserContext
+    from genre.core.types import HistoryEvent, UserContext
     from tests.conftest import ROOT
 
     cfg = load_config(ROOT / "configs" / "products.toml")

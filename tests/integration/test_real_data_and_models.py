@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from genre import Pipeline, load_config
+from genre.core.errors import InputError
 from genre.data import load_profiles
 from genre.data.movielens import load_movielens_100k
 from genre.data.profiles import interactions_to_context, profile_to_context
-from genre.errors import InputError
 from genre.models import load_embedder
 from tests.conftest import ROOT
 

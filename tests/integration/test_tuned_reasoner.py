@@ -7,10 +7,16 @@ import json
 import pytest
 
 from genre import Pipeline, load_config
-from genre.explain.faithfulness import FaithfulnessChecker
-from genre.explain.references import load_references, reference_path, to_request
-from genre.explain.tuning import CARD_FILE, TunedLocalReasoner, TuneSettings, reference_split, train_reasoner
+from genre.components.reasoners.tuning import (
+    CARD_FILE,
+    TunedLocalReasoner,
+    TuneSettings,
+    reference_split,
+    train_reasoner,
+)
+from genre.data.references import load_references, reference_path, to_request
 from genre.models import generator_is_prepared
+from genre.text.faithfulness import FaithfulnessChecker
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

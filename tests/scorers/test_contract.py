@@ -7,11 +7,9 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from genre.components import Scorer
-from genre.context import RecencyContextEncoder
-from genre.errors import ConfigError
-from genre.intent import NoIntent, ZeroShotIntent
-from genre.scorers import (
+from genre.components.context import RecencyContextEncoder
+from genre.components.intent import NoIntent, ZeroShotIntent
+from genre.components.scorers import (
     BprScorer,
     ContentScorer,
     EaseScorer,
@@ -21,7 +19,9 @@ from genre.scorers import (
     PreferenceScorer,
     PriceFitScorer,
 )
-from genre.types import HistoryEvent, UserContext
+from genre.core.component import Scorer
+from genre.core.errors import ConfigError
+from genre.core.types import HistoryEvent, UserContext
 
 
 class ScorerContract:
@@ -207,7 +207,7 @@ class TestPriceFit(ScorerContract):
     component = PriceFitScorer
 
     def test_stated_range_centre_scores_highest(self, scorer, env):
-        from genre.types import Constraints
+        from genre.core.types import Constraints
 
         enc = RecencyContextEncoder()
         enc.prepare(env)

@@ -7,10 +7,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from genre.components import Env
-from genre.errors import ConfigError
-from genre.scorers.sasrec import SasRecScorer
-from genre.types import Catalog, Intent, Interactions, Item, UserContext, UserState
+from genre.components.env import Env
+from genre.components.scorers.sasrec import SasRecScorer
+from genre.core.errors import ConfigError
+from genre.core.types import Catalog, Intent, Interactions, Item, UserContext, UserState
 from tests.scorers.test_contract import InteractionScorerContract
 
 N_ITEMS = 30

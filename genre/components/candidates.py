@@ -1,0 +1,72 @@
+"""Stage 3, candidates: the catalog minus seen items, filtered by the user's constraints."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genre.components.env import Env
+from genre.core.component import Component, ComponentConfig
+from genre.core.errors import InputError
+from genre.core.types import CandidateSet, UserState
+
+
+class FilterConfig(ComponentConfig):
+    exclude_seen: bool = True
+    """Drop items already in the user's history."""
+
+
+class CandidateFilter(Component):
+    """Unseen items that satisfy the price range and category constraints."""
+
+    Config = FilterConfig
+    config: FilterConfig
+
+    def prepare(self, env: Env) -> None:
+        super().prepare(env)
+        self.catalog = env.catalog
+        self.prices = np.array([np.nan if i.price is None else i.price for i in env.catalog.items])
+        self.categories = self.catalog.category_names()
+
+    def __call__(self, state: UserState) -> CandidateSet:
+        ctx = state.context
+        keep = np.ones(len(self.catalog), dtype=bool)
+        excluded: dict[str, int] = {}
+
+        def drop(reason: str, mask: np.ndarray) -> None:
+            newly = keep & mask
+            if newly.any():
+                excluded[reason] = excluded.get(reason, 0) + int(newly.sum())
+            keep[mask] = False
+
+        if self.config.exclude_seen:
+            seen = np.zeros(len(self.catalog), dtype=bool)
+            for e in ctx.history:
+                idx = self.catalog.index_of(e.item_id)
+                if idx is not None:
+                    seen[idx] = True
+            drop("seen", seen)
+        if ctx.exclude:
+            blocked = np.zeros(len(self.catalog), dtype=bool)
+            for item_id in ctx.exclude:
+                idx = self.catalog.index_of(item_id)
+                if idx is not None:
+                    blocked[idx] = True
+            drop("excluded", blocked)
+
+        c = ctx.constraints
+        if c.price_min is not None or c.price_max is not None:
+            if np.isnan(self.prices).all():
+                raise InputError(f"the {self.catalog.name} catalog has no prices, so a price range cannot apply")
+            lo = -np.inf if c.price_min is None else c.price_min
+            hi = np.inf if c.price_max is None else c.price_max
+            with np.errstate(invalid="ignore"):
+                drop("price", ~((self.prices >= lo) & (self.prices <= hi)))
+        if c.categories:
+            unknown = [x for x in c.categories if x not in self.categories]
+            if unknown:
+                raise InputError(
+                    f"unknown categories {', '.join(map(repr, unknown))}; valid: {', '.join(self.categories)}"
+                )
+            wanted = set(c.categories)
+            drop("category", np.array([not wanted.intersection(i.categories) for i in self.catalog.items]))
+        return CandidateSet(index=np.flatnonzero(keep).astype(np.int64), excluded=excluded)

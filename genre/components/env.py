@@ -1,0 +1,101 @@
+"""What components may use while preparing: the catalog, the device, shared models and artifact folders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from genre.core.errors import ConfigError
+from genre.core.paths import cache_dir
+from genre.core.types import Catalog, Interactions, stable_hash
+from genre.data import item_embeddings
+from genre.models import Embedder, load_embedder
+
+
+@dataclass
+class WarmStart:
+    """Continue training from an earlier training's saved weights (a model update) instead of from scratch.
+
+    A component that supports it (BPR, SASRec) looks up its own saved state through
+    ``source.artifact_dir(name, params)``, starts from it, and trains ``epochs`` more epochs on the
+    new interactions; users new since then start from a fresh initialization. Without saved state
+    there it trains cold, as usual.
+    """
+
+    source: Env
+    """The earlier training's environment: its artifact folders and its interactions (for user rows)."""
+    epochs: int = 3
+    """Epochs of continued training."""
+
+
+@dataclass
+class Env:
+    """What components may use: the catalog, the device, and lazily loaded shared models."""
+
+    catalog: Catalog
+    device: str
+    embedder_factory: Callable[[str], Embedder] = load_embedder
+    progress: bool = False
+    """Show tqdm progress bars while training (the CLI turns this on)."""
+    artifact_root: Path | None = None
+    """Where trained state is kept instead of the shared ``<cache>/artifacts`` (a model version's own folder)."""
+    negatives: Interactions | None = None
+    """Explicit negatives from feedback (disliked, not interested, rated 1-2): user and item per event.
+    Only components that can use them do (BPR); the others ignore them."""
+    warm_start: WarmStart | None = None
+    """Trained components that find no saved state continue from this earlier training instead of starting cold."""
+    artifact_log: list[tuple[str, Path]] = field(default_factory=list, repr=False)
+    """Every (name, folder) handed out by :meth:`artifact_dir`, in order (a model version records them)."""
+    _embedder: Embedder | None = field(default=None, repr=False)
+    _matrix: Any = field(default=None, repr=False)
+
+    def interactions(self, who: str) -> Interactions:
+        """The catalog's interactions, or a ConfigError saying that ``who`` needs them."""
+        inter = self.catalog.interactions
+        if inter is None or len(inter) == 0:
+            raise ConfigError(
+                f"scorer {who!r} learns from user interactions, but the {self.catalog.name} catalog has none; "
+                "use content, popularity (with data.popularity_field) or attribute scorers for this catalog"
+            )
+        return inter
+
+    def user_item_matrix(self, who: str) -> tuple[sparse.csr_matrix, dict[str, int]]:
+        """Binary users x items matrix of the interactions (implicit feedback) and the user row map."""
+        if self._matrix is None:
+            inter = self.interactions(who)
+            users, rows = np.unique(inter.user_ids, return_inverse=True)
+            data = np.ones(len(inter), dtype=np.float32)
+            m = sparse.csr_matrix((data, (rows, inter.item_index)), shape=(users.size, len(self.catalog)))
+            m.data[:] = 1.0  # repeated events count once
+            self._matrix = (m, {u: i for i, u in enumerate(users)})
+        return self._matrix
+
+    def artifact_dir(self, name: str, params: dict[str, Any]) -> Path:
+        """Where a trained component keeps its state: keyed by catalog, interactions and parameters.
+
+        Under ``artifact_root`` when set (a model version's folder), else the shared cache.
+        """
+        inter = self.catalog.interactions
+        data_key = (
+            f"{self.catalog.name}-{self.catalog.fingerprint}-{inter.fingerprint if inter is not None else 'none'}"
+        )
+        root = self.artifact_root if self.artifact_root is not None else cache_dir() / "artifacts"
+        path = root / data_key / f"{name}-{stable_hash(params)}"
+        self.artifact_log.append((name, path))
+        return path
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = self.embedder_factory(self.device)
+        return self._embedder
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        """Unit item embeddings, shape (n_items, dim), cached on disk."""
+        return item_embeddings(self.catalog, self.embedder)

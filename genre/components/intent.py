@@ -1,0 +1,388 @@
+"""Stage 2, intent: what the user wants now (zero-shot labels, an LLM summary, or a trained head)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field, field_validator
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+
+from genre.components.context import unit
+from genre.components.env import Env
+from genre.core.component import Component, ComponentConfig, EmptyConfig
+from genre.core.errors import ConfigError
+from genre.core.types import Catalog, Intent, IntentLabel, Interactions, Item, UserState
+
+
+class ZeroShotConfig(ComponentConfig):
+    labels: list[str] = Field(min_length=2)
+    """The domain's intent taxonomy: short phrases (genres, moods, needs, topics)."""
+    top_n: int = Field(default=3, ge=1)
+    """How many labels to report."""
+    temperature: float = Field(default=0.05, gt=0)
+    """Softmax temperature over cosine similarities; lower is more peaked."""
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        cleaned = [s.strip() for s in v]
+        if any(not s for s in cleaned):
+            raise ValueError("labels must be non-empty strings")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("labels must be distinct")
+        return cleaned
+
+
+class ZeroShotIntent(Component):
+    """Zero-shot intent labels: the user vector against embedded taxonomy labels."""
+
+    Config = ZeroShotConfig
+    config: ZeroShotConfig
+
+    def prepare(self, env: Env) -> None:
+        super().prepare(env)
+        self.label_vectors = env.embedder.encode(self.config.labels).astype(np.float64)
+
+    def __call__(self, state: UserState) -> Intent:
+        if state.vector is None:
+            return Intent(source="zero-shot", summary=None)
+        sims = self.label_vectors @ state.vector
+        logits = sims / self.config.temperature
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        order = np.argsort(-probs, kind="stable")[: self.config.top_n]
+        labels = [IntentLabel(label=self.config.labels[i], probability=round(float(probs[i]), 4)) for i in order]
+        vector = unit(probs @ self.label_vectors)
+        return Intent(labels=labels, source="zero-shot", vector=vector.tolist())
+
+
+class NoIntent(Component):
+    """No intent stage: downstream components see an empty intent."""
+
+    Config = EmptyConfig
+
+    def __call__(self, state: UserState) -> Intent:
+        return Intent(source="none")
+
+
+class LLMSummaryConfig(ZeroShotConfig):
+    max_new_tokens: int = Field(default=40, ge=8, le=200)
+    """Length budget of the one-sentence summary."""
+    history_titles: int = Field(default=8, ge=1, le=50)
+    """How many of the most recent history titles the generator sees."""
+
+
+class LLMSummaryIntent(ZeroShotIntent):
+    """Zero-shot labels plus a one-sentence "what this user wants now" written by the local generator.
+
+    The generator sees recent history titles, the top labels and the profile text after
+    sanitization (instruction-like phrases removed), and only ever writes the summary, which is
+    display text: no downstream decision reads it.
+    """
+
+    Config = LLMSummaryConfig
+    config: LLMSummaryConfig
+
+    def prepare(self, env: Env) -> None:
+        super().prepare(env)
+        from genre.models import load_generator
+
+        self.generator = load_generator(env.device)
+        self.catalog = env.catalog
+
+    def __call__(self, state: UserState) -> Intent:
+        from genre.components.reasoners.generators import clean_reason, sanitize_user_text
+
+        intent = super().__call__(state)
+        if state.vector is None:
+            return intent.model_copy(update={"source": "llm-summary"})
+        titles = [self.catalog.items[int(i)].title for i in state.seen_index[-self.config.history_titles :]]
+        lines = []
+        if titles:
+            lines.append("Recently enjoyed: " + "; ".join(titles))
+        if state.context.profile:
+            lines.append("In their own words: " + sanitize_user_text(state.context.profile, max_chars=600))
+        if intent.labels:
+            lines.append("Likely interests: " + ", ".join(lab.label for lab in intent.labels))
+        lines.append("In one sentence, say what this person wants right now. Do not name any titles.")
+        text = self.generator.generate(["\n".join(lines)], max_new_tokens=self.config.max_new_tokens)[0]
+        summary = clean_reason(text) or None
+        return intent.model_copy(update={"summary": summary, "source": "llm-summary"})
+
+
+class TrainedHeadConfig(ComponentConfig):
+    label_field: str = Field(default="categories", min_length=1)
+    """Item field whose values are the classes: `categories`, `tags`, or an item attribute (text or list of text)."""
+    hidden: int = Field(default=128, ge=4, le=4096)
+    """Width of the head's one hidden layer."""
+    epochs: int = Field(default=8, ge=1, le=1000)
+    """Passes over the training examples."""
+    batch_size: int = Field(default=256, ge=1, le=65536)
+    """Training examples per optimizer step."""
+    lr: float = Field(default=2e-3, gt=0.0, le=1.0)
+    """AdamW learning rate."""
+    weight_decay: float = Field(default=1e-2, ge=0.0, le=10.0)
+    """AdamW weight decay."""
+    dropout: float = Field(default=0.2, ge=0.0, le=0.9)
+    """Dropout on the hidden layer while training."""
+    max_history: int = Field(default=50, ge=1, le=1000)
+    """Only this many of the most recent history items enter the history mean."""
+    half_life_items: float = Field(default=3.0, gt=0.0)
+    """In the history mean, an item this many positions before the newest counts half."""
+    examples_per_user: int = Field(default=50, ge=1, le=100_000)
+    """Cap on training examples (history prefix -> next item) per user: a seeded sample of the user's prefixes."""
+    seed: int = Field(default=42, ge=0)
+    """Seed for the example sample, weight initialization, dropout and batch order: same seed and data, same head."""
+    top_n: int = Field(default=5, ge=1)
+    """How many labels to report."""
+
+
+class _Head(nn.Module):
+    def __init__(self, n_in: int, n_out: int, cfg: TrainedHeadConfig) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(n_in, cfg.hidden), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, n_out)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+_HEAD = "trained-head"
+_HEAD_WEIGHTS = "model.safetensors"
+_HEAD_CARD = "card.json"
+
+
+def item_labels(item: Item, field: str) -> tuple[str, ...]:
+    """An item's class labels under ``field``: categories, tags, or an attribute's text (or list of text)."""
+    if field == "categories":
+        return item.categories
+    if field == "tags":
+        return item.tags
+    value = item.attributes.get(field)
+    if isinstance(value, str):
+        return (value,) if value.strip() else ()
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value if isinstance(v, str) and v.strip())
+    return ()
+
+
+def user_sequences(inter: Interactions) -> list[np.ndarray]:
+    """Each user's item indices, oldest first (ties keep input order), users in sorted id order."""
+    if len(inter) == 0:
+        return []
+    _, codes = np.unique(inter.user_ids, return_inverse=True)
+    order = np.lexsort((np.arange(len(inter)), inter.timestamps, codes))
+    cuts = np.flatnonzero(np.diff(codes[order])) + 1
+    return np.split(inter.item_index[order].astype(np.int64), cuts)
+
+
+def next_item_label_counts(catalog: Catalog, inter: Interactions, field: str = "categories") -> dict[str, int]:
+    """How often each label is among a next item's labels: every event but each user's first.
+
+    The majority-class baseline of the trained head predicts the most frequent of these.
+    """
+    counts: dict[str, int] = {}
+    for seq in user_sequences(inter):
+        for i in seq[1:].tolist():
+            for label in item_labels(catalog.items[i], field):
+                counts[label] = counts.get(label, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def history_means(vectors: np.ndarray, prefixes: list[np.ndarray], half_life: float) -> np.ndarray:
+    """Unit recency-weighted means of item vectors, one row per prefix (oldest first); zero rows when empty."""
+    out = np.zeros((len(prefixes), vectors.shape[1]))
+    for row, prefix in enumerate(prefixes):
+        if prefix.size:
+            w = 0.5 ** (np.arange(prefix.size - 1, -1, -1) / half_life)
+            out[row] = unit((w / w.sum()) @ vectors[prefix])
+    return out
+
+
+class TrainedIntentHead(Component):
+    """A small trained head: the user's recent history embeddings -> the next item's category.
+
+    Features are the recency-weighted mean of the user's history item embeddings concatenated
+    with the context stage's user vector (which blends in the profile text when there is one).
+    The output is a softmax over the catalog's labels (``label_field``); an item with several
+    labels is a target spread evenly over them. It trains on the catalog's interactions once per
+    catalog, interactions, embedder and config, and keeps safetensors weights plus a JSON card
+    under the artifact cache. Its accuracy is measured by ``python -m genre evaluate``.
+    """
+
+    Config = TrainedHeadConfig
+    config: TrainedHeadConfig
+
+    def prepare(self, env: Env) -> None:
+        super().prepare(env)
+        catalog = env.catalog
+        inter = catalog.interactions
+        if inter is None or len(inter) == 0:
+            raise ConfigError(
+                f"intent component {_HEAD!r} learns the next item's {self.config.label_field} from user "
+                f"interactions, but the {catalog.name} catalog has none; use intent component 'zero-shot' "
+                "(labels from the config) for this catalog"
+            )
+        self.labels = sorted({lab for item in catalog.items for lab in item_labels(item, self.config.label_field)})
+        if len(self.labels) < 2:
+            raise ConfigError(
+                f"intent component {_HEAD!r} predicts the items' {self.config.label_field!r}, but the "
+                f"{catalog.name} catalog has {len(self.labels)} distinct value(s) there; name an item field with "
+                "at least two labels in label_field (categories, tags or an attribute), or use 'zero-shot'"
+            )
+        self.vectors = env.item_vectors.astype(np.float64)
+        self.label_vectors = env.embedder.encode(self.labels).astype(np.float64)
+        self.device = torch.device(env.device)
+        self.model = _Head(2 * self.vectors.shape[1], len(self.labels), self.config).to(self.device)
+        params = {**self.config.model_dump(exclude={"top_n"}), "embedder": env.embedder.name}
+        folder = env.artifact_dir(_HEAD, params)
+        card = self._load(folder)
+        if card is None:
+            card = self._train(inter, env.progress)
+            card["data"] = {
+                "catalog": catalog.name,
+                "catalog_fingerprint": catalog.fingerprint,
+                "interactions_fingerprint": inter.fingerprint,
+                "interactions": len(inter),
+            }
+            card["params"] = params
+            self._save(folder, card)
+        self.card: dict[str, Any] = card
+        self.model.eval()
+
+    # ---- training and the saved state ---------------------------------------------------------
+
+    def _examples(self, inter: Interactions) -> tuple[np.ndarray, np.ndarray]:
+        """(features, soft targets) of sampled history prefixes and the labels of the item that followed."""
+        cfg = self.config
+        gen = np.random.default_rng(cfg.seed)
+        column = {label: j for j, label in enumerate(self.labels)}
+        targets_of = [[column[lab] for lab in item_labels(item, cfg.label_field)] for item in self.env.catalog.items]
+        prefixes: list[np.ndarray] = []
+        targets: list[list[int]] = []
+        for seq in user_sequences(inter):
+            ends = np.array([t for t in range(1, seq.size) if targets_of[int(seq[t])]], dtype=np.int64)
+            if ends.size > cfg.examples_per_user:
+                ends = np.sort(gen.choice(ends, size=cfg.examples_per_user, replace=False))
+            for t in ends.tolist():
+                prefixes.append(seq[max(0, t - cfg.max_history) : t])
+                targets.append(targets_of[int(seq[t])])
+        if not prefixes:
+            raise ConfigError(
+                f"intent component {_HEAD!r} needs users with two or more events whose later items have "
+                f"{cfg.label_field!r} labels; the {self.env.catalog.name} interactions have none"
+            )
+        h = history_means(self.vectors, prefixes, cfg.half_life_items)
+        y = np.zeros((len(targets), len(self.labels)), dtype=np.float32)
+        for row, cols in enumerate(targets):
+            y[row, cols] = 1.0 / len(cols)
+        # Training users have no profile, so their user vector is their history vector.
+        return np.hstack([h, h]).astype(np.float32), y
+
+    def _train(self, inter: Interactions, progress: bool) -> dict[str, Any]:
+        cfg = self.config
+        start = time.perf_counter()
+        x_np, y_np = self._examples(inter)
+        torch.manual_seed(cfg.seed)
+        self.model = _Head(x_np.shape[1], len(self.labels), cfg).to(self.device)
+        x, y = torch.from_numpy(x_np).to(self.device), torch.from_numpy(y_np).to(self.device)
+        opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        losses: list[float] = []
+        epochs: Any = range(cfg.epochs)
+        if progress:
+            from tqdm.auto import tqdm
+
+            epochs = tqdm(epochs, desc="training intent head", unit="epoch")
+        self.model.train()
+        for _ in epochs:
+            total = 0.0
+            for batch in torch.randperm(x.shape[0], generator=gen).split(cfg.batch_size):
+                batch = batch.to(self.device)
+                loss = -(y[batch] * F.log_softmax(self.model(x[batch]), dim=1)).sum(dim=1).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * batch.numel()
+            losses.append(round(total / x.shape[0], 5))
+            if progress:
+                epochs.set_postfix(loss=f"{losses[-1]:.3f}")
+        return {
+            "component": _HEAD,
+            "labels": self.labels,
+            "n_features": int(x_np.shape[1]),
+            "epochs": cfg.epochs,
+            "train_loss": losses,
+            "train_examples": int(x_np.shape[0]),
+            "train_seconds": round(time.perf_counter() - start, 3),
+            "device": str(self.device),
+        }
+
+    def _load(self, folder: Path) -> dict[str, Any] | None:
+        """The saved card after loading the saved weights, or None when there is nothing usable."""
+        weights, card_path = folder / _HEAD_WEIGHTS, folder / _HEAD_CARD
+        if not (weights.is_file() and card_path.is_file()):
+            return None
+        try:
+            card = json.loads(card_path.read_text())
+            if not isinstance(card, dict) or card.get("labels") != self.labels:
+                return None
+            self.model.load_state_dict(load_file(weights, device=str(self.device)))
+        except (OSError, ValueError, RuntimeError, SafetensorError):
+            return None  # a truncated or foreign file is a cache miss: retrain and overwrite it
+        return card
+
+    def _save(self, folder: Path, card: dict[str, Any]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
+        # Weights first, card last, each renamed into place: a reader never sees a half-written pair.
+        tmp = folder / f"{_HEAD_WEIGHTS}.{os.getpid()}.tmp"
+        save_file(tensors, str(tmp))
+        os.replace(tmp, folder / _HEAD_WEIGHTS)
+        tmp = folder / f"{_HEAD_CARD}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(card, indent=2))
+        os.replace(tmp, folder / _HEAD_CARD)
+
+    # ---- inference ------------------------------------------------------------------------------
+
+    def features(self, states: list[UserState]) -> tuple[np.ndarray, np.ndarray]:
+        """Feature rows for the users, and a mask of those with any signal (history or user vector)."""
+        cfg = self.config
+        h = history_means(self.vectors, [s.seen_index[-cfg.max_history :] for s in states], cfg.half_life_items)
+        u = np.zeros_like(h)
+        has = np.zeros(len(states), dtype=bool)
+        for row, state in enumerate(states):
+            has_history = state.seen_index.size > 0
+            u[row] = state.vector if state.vector is not None else h[row]
+            if not has_history and state.vector is not None:
+                h[row] = state.vector  # a profile alone: it stands in for the history
+            has[row] = has_history or state.vector is not None
+        return np.hstack([h, u]), has
+
+    @torch.inference_mode()
+    def predict_proba(self, states: list[UserState]) -> np.ndarray:
+        """Label probabilities, shape (n_users, n_labels), columns in ``labels`` order; NaN rows without signal."""
+        x, has = self.features(states)
+        out = np.full((len(states), len(self.labels)), np.nan)
+        if has.any():
+            logits = self.model(torch.from_numpy(x[has].astype(np.float32)).to(self.device))
+            out[has] = torch.softmax(logits, dim=1).double().cpu().numpy()
+        return out
+
+    def __call__(self, state: UserState) -> Intent:
+        probs = self.predict_proba([state])[0]
+        if np.isnan(probs).any():
+            return Intent(source=_HEAD)
+        order = np.argsort(-probs, kind="stable")[: self.config.top_n]
+        labels = [IntentLabel(label=self.labels[i], probability=round(float(probs[i]), 4)) for i in order]
+        return Intent(labels=labels, source=_HEAD, vector=unit(probs @ self.label_vectors).tolist())

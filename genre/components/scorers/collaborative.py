@@ -1,0 +1,161 @@
+"""Item-based collaborative scorers: item-kNN and EASE.
+
+Both learn an item x item weight matrix S from the (binary) interaction matrix and
+score a user as x_u @ S, where x_u marks the user's history. That makes them work
+for any user, including profiles built in the explorer, and makes their evidence
+exact: item j's score is the sum of S[h, j] over history items h.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import abstractmethod
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from genre.components.env import Env
+from genre.core.component import ComponentConfig, Scorer
+from genre.core.types import Evidence, Intent, ScoreList, UserState
+
+
+class ItemItemScorer(Scorer):
+    """Shared scoring, caching and evidence for scorers defined by an item x item matrix."""
+
+    kind: ClassVar[str]
+    config: ItemItemConfig
+
+    def prepare(self, env: Env) -> None:
+        super().prepare(env)
+        self.catalog = env.catalog
+        folder = env.artifact_dir(self.kind, self.config.model_dump())
+        path = folder / "weights.npz"
+        if path.exists():
+            with np.load(path, allow_pickle=False) as data:
+                self.weights = data["weights"]
+            return
+        matrix, _ = env.user_item_matrix(self.kind)
+        started = time.perf_counter()
+        self.weights = self.fit(matrix).astype(np.float32)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "weights.partial.npz"
+        np.savez(tmp, weights=self.weights)
+        tmp.replace(path)
+        meta = {"config": self.config.model_dump(), "seconds": round(time.perf_counter() - started, 2)}
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+
+    @abstractmethod
+    def fit(self, matrix: object) -> np.ndarray:
+        """The item x item weights, learned from a users x items binary sparse matrix."""
+
+    def _history(self, state: UserState) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct history items and their weights: 1 each, or decaying with how many events ago."""
+        seq = state.seen_index
+        half_life = self.config.recency_half_life
+        if seq.size == 0:
+            return seq, np.zeros(0)
+        age = np.arange(seq.size - 1, -1, -1, dtype=np.float64)
+        w = np.ones(seq.size) if half_life is None else 0.5 ** (age / half_life)
+        items, first = np.unique(seq[::-1], return_index=True)  # the latest occurrence of each item wins
+        return items, w[::-1][first]
+
+    def __call__(self, state: UserState, intent: Intent, candidates: np.ndarray) -> ScoreList:
+        hist, w = self._history(state)
+        if hist.size == 0:
+            return ScoreList(self.kind, np.full(candidates.shape[0], np.nan), note="no history to compare with")
+        return ScoreList(self.kind, (w @ self.weights[np.ix_(hist, candidates)]).astype(np.float64))
+
+    def score_users(
+        self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
+    ) -> np.ndarray:
+        x = np.zeros((len(states), len(self.catalog)), dtype=np.float32)
+        for row, state in enumerate(states):
+            hist, w = self._history(state)
+            x[row, hist] = w
+        weights = self.weights if items is None else self.weights[:, items]
+        out = (x @ weights).astype(np.float64)
+        out[x.sum(axis=1) == 0] = np.nan
+        return out
+
+    def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:
+        hist, w = self._history(state)
+        out: dict[int, list[Evidence]] = {}
+        for i in items:
+            i = int(i)
+            if hist.size == 0:
+                out[i] = []
+                continue
+            contrib = w * self.weights[hist, i]
+            order = np.argsort(-contrib, kind="stable")[: self.config.evidence_items]
+            out[i] = [
+                Evidence("history_item", self.catalog.items[int(hist[j])].title, float(contrib[j]),
+                         item_id=self.catalog.items[int(hist[j])].item_id)
+                for j in order
+                if contrib[j] > 0
+            ]  # fmt: skip
+        return out
+
+
+class ItemItemConfig(ComponentConfig):
+    """Options every item x item scorer shares."""
+
+    recency_half_life: float | None = Field(default=None, gt=0)
+    """Weigh each history item by 0.5^(events ago / this); unset weighs all history equally."""
+    evidence_items: int = Field(default=3, ge=1, le=20)
+    """How many history items to report as evidence."""
+
+
+class ItemKNNConfig(ItemItemConfig):
+    neighbors: int = Field(default=100, ge=1)
+    """How many most similar items each item keeps (the neighbourhood size)."""
+    shrinkage: float = Field(default=10.0, ge=0)
+    """Added to the cosine denominator so items with few co-interactions look less similar."""
+
+
+class ItemKNNScorer(ItemItemScorer):
+    """Item-kNN: shrunk cosine similarity between items' interaction vectors, top neighbours kept."""
+
+    Config = ItemKNNConfig
+    config: ItemKNNConfig
+    kind = "itemknn"
+
+    def fit(self, matrix: object) -> np.ndarray:
+        from scipy import sparse
+
+        x = sparse.csr_matrix(matrix)
+        co = (x.T @ x).toarray().astype(np.float64)
+        norms = np.sqrt(np.diag(co))
+        sim = co / (np.outer(norms, norms) + self.config.shrinkage + 1e-12)
+        np.fill_diagonal(sim, 0.0)
+        k = min(self.config.neighbors, sim.shape[0] - 1)
+        if k < sim.shape[0] - 1:
+            # Keep, for each target item (column), only its k most similar source items.
+            cut = np.partition(sim, -k, axis=0)[-k]
+            sim[sim < cut[None, :]] = 0.0
+        return sim
+
+
+class EaseConfig(ItemItemConfig):
+    l2: float = Field(default=250.0, gt=0)
+    """Ridge penalty λ of EASE; larger values smooth more (ML-100K works well around 200-500)."""
+
+
+class EaseScorer(ItemItemScorer):
+    """EASE (Steck 2019): closed-form linear item-item model with a zero diagonal."""
+
+    Config = EaseConfig
+    config: EaseConfig
+    kind = "ease"
+
+    def fit(self, matrix: object) -> np.ndarray:
+        from scipy import sparse
+
+        x = sparse.csr_matrix(matrix)
+        gram = (x.T @ x).toarray().astype(np.float64)
+        gram[np.diag_indices_from(gram)] += self.config.l2
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)[None, :]
+        np.fill_diagonal(b, 0.0)
+        return b
