@@ -1,0 +1,36 @@
+"""The durable feedback store: users, sessions, saved profiles, runs and feedback events.
+
+``FeedbackStore(url)`` opens (and creates or migrates) a database through SQLAlchemy Core, no
+ORM. SQLite (the default, and what the tests use) and PostgreSQL
+(``GENRE_FEEDBACK_URL=postgresql+psycopg://user:pw@host/db`` after ``pip install "psycopg[binary]"``)
+share one schema. Every SQLAlchemy or file-system error surfaces as
+:class:`~genre.core.errors.StoreUnavailableError` naming the database and what to do, and every
+invalid event as :class:`~genre.core.errors.FeedbackError`; no raw driver traceback reaches a caller.
+
+Modules, lowest first: ``engine`` (URL, engine, pragmas, busy timeout, error translation),
+``schema`` (tables and migrations), ``repositories`` (runs, events), ``review_stats``,
+``profiles``, ``transfer`` (CSV/JSONL export and import), ``feedback_store`` (all of them on one
+database).
+"""
+
+from genre.feedback.store.engine import BUSY_TIMEOUT_MS, ENV_URL, Database, default_url
+from genre.feedback.store.feedback_store import FeedbackStore
+from genre.feedback.store.repositories import ANONYMOUS, EventFilter
+from genre.feedback.store.review_stats import GeneratorAcceptance
+from genre.feedback.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration
+from genre.feedback.store.transfer import EXPORT_FIELDS
+
+__all__ = [
+    "ANONYMOUS",
+    "BUSY_TIMEOUT_MS",
+    "ENV_URL",
+    "EXPORT_FIELDS",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Database",
+    "EventFilter",
+    "FeedbackStore",
+    "GeneratorAcceptance",
+    "Migration",
+    "default_url",
+]

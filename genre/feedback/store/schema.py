@@ -1,0 +1,191 @@
+"""The feedback store's tables (the current layout, which queries use) and the migrations that build it.
+
+The schema is versioned: ``schema_version`` holds one row per applied migration and
+:data:`MIGRATIONS` lists them in order; :func:`migrate` applies the missing ones in one
+transaction (idempotent). A database written by a newer GENRE is refused, not modified. On
+PostgreSQL migrations run under a transaction-scoped advisory lock, so several processes may
+open a new database at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from genre.core.errors import StoreUnavailableError
+from genre.feedback.events import utc
+from genre.feedback.store.engine import ENV_URL, Database
+
+MIGRATION_LOCK_ID = 7306412
+"""PostgreSQL advisory lock key held while migrating (any constant works; it only has to be the same everywhere)."""
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else utc(value)
+
+
+# ---- Schema: the current layout (what queries use) -----------------------------------------
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)  # fmt: skip
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)  # fmt: skip
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("user_key", sa.Text, sa.ForeignKey("users.key"), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+)  # fmt: skip
+profiles = sa.Table(
+    "profiles", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_key", sa.Text, sa.ForeignKey("users.key"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("user_key", "name", name="uq_profiles_user_name"),
+)  # fmt: skip
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("user_key", sa.Text, sa.ForeignKey("users.key"), nullable=False),
+    sa.Column("config_name", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("shown", sa.JSON),  # item ids in rank order; NULL for a run known only from an imported event
+    sa.Column("generator", sa.Text),
+    sa.Column("session_id", sa.String(64), sa.ForeignKey("sessions.session_id")),
+)  # fmt: skip
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_key", sa.Text, sa.ForeignKey("users.key"), nullable=False),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id")),
+    sa.Column("item_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("value", sa.Double),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("generator", sa.Text),
+    sa.Column("config_name", sa.Text),
+)  # fmt: skip
+
+
+# ---- Migrations: append only; never edit one that has shipped -----------------------------
+
+
+def _v1(conn: sa.Connection) -> None:
+    """Users, runs and item feedback events (the first layout)."""
+    md = sa.MetaData()
+    sa.Table(
+        "users", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("key", sa.Text, nullable=False, unique=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )  # fmt: skip
+    sa.Table(
+        "runs", md,
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("user_key", sa.Text, sa.ForeignKey("users.key"), nullable=False),
+        sa.Column("config_name", sa.Text),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("shown", sa.JSON),
+    )  # fmt: skip
+    sa.Table(
+        "events", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_key", sa.Text, sa.ForeignKey("users.key"), nullable=False),
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id")),
+        sa.Column("item_id", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("value", sa.Double),
+        sa.Column("comment", sa.Text),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )  # fmt: skip
+    md.create_all(conn)
+
+
+def _v2(conn: sa.Connection) -> None:
+    """Feedback on reasons (generator and config per event and run), sessions, saved profiles, indexes."""
+    sessions.create(conn)
+    profiles.create(conn)
+    for stmt in (
+        "ALTER TABLE events ADD COLUMN generator TEXT",
+        "ALTER TABLE events ADD COLUMN config_name TEXT",
+        "ALTER TABLE runs ADD COLUMN generator TEXT",
+        "ALTER TABLE runs ADD COLUMN session_id VARCHAR(64) REFERENCES sessions (session_id)",
+        "CREATE INDEX ix_events_user_time ON events (user_key, created_at)",
+        "CREATE INDEX ix_events_run ON events (run_id)",
+        "CREATE INDEX ix_events_generator ON events (generator, kind)",
+    ):
+        conn.exec_driver_sql(stmt)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step; ``apply`` runs inside the opening transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[sa.Connection], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "users, runs and item feedback events", _v1),
+    Migration(2, "reason feedback, sessions, saved profiles, indexes", _v2),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def migrate(db: Database) -> int:
+    """Apply the migrations ``db`` lacks, in one transaction; returns the schema version it now has."""
+    with db.write("opening it") as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
+        if not sa.inspect(conn).has_table("schema_version"):
+            schema_version.create(conn)
+        current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+        if current > SCHEMA_VERSION:
+            raise StoreUnavailableError(
+                f"the feedback store {db.where} has schema v{current}, written by a newer GENRE; this "
+                f"version knows up to v{SCHEMA_VERSION}: upgrade GENRE or point {ENV_URL} elsewhere"
+            )
+        for m in MIGRATIONS:
+            if m.version > current:
+                m.apply(conn)
+                conn.execute(
+                    schema_version.insert().values(
+                        version=m.version, description=m.description, applied_at=datetime.now(UTC)
+                    )
+                )
+    return SCHEMA_VERSION
+
+
+def applied_versions(db: Database) -> list[int]:
+    """Versions recorded in ``schema_version``, ascending."""
+    with db.read("reading the schema version") as conn:
+        return list(conn.execute(sa.select(schema_version.c.version).order_by(schema_version.c.version)).scalars())
