@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -105,7 +106,8 @@ class FoldedFeedback:
     hash: str
 
     def save(self, path: Path) -> None:
-        arrays = {}
+        # Any, not ndarray: numpy's stubs would match ``**arrays`` against savez's ``allow_pickle: bool``.
+        arrays: dict[str, Any] = {}
         for name, inter in (("pos", self.positives), ("neg", self.negatives)):
             arrays[f"{name}_users"] = inter.user_ids.astype(str)
             arrays[f"{name}_items"] = inter.item_index
@@ -186,9 +188,7 @@ def fold_feedback(catalog: Catalog, events: Sequence[FeedbackEvent]) -> FoldedFe
             np.array([r[3] for r in part], dtype=np.float64),
         )
 
-    digest = stable_hash(
-        sorted((e.user, e.item_id, e.kind, e.value, e.created_at.isoformat()) for e in events)  # type: ignore[arg-type]
-    )
+    digest = stable_hash(sorted((e.user, e.item_id, e.kind, e.value, e.created_at.isoformat()) for e in events))
     return FoldedFeedback(
         positives=table(rows["pos"]),
         negatives=table(rows["neg"]),
