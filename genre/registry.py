@@ -110,7 +110,7 @@ def describe() -> dict[str, list[dict[str, object]]]:
     """Every built-in per stage with its options (type, default, doc): what `genre components` prints."""
     out: dict[str, list[dict[str, object]]] = {}
     for stage in STAGES:
-        rows = []
+        rows: list[dict[str, object]] = []
         for name in BUILTINS[stage]:
             cls = resolve(stage, name)
             options = []
