@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,20 @@ def test_custom_component_by_import_path(tiny_catalog_file):
     d["scorers"]["bad"] = {"component": "genre.components.fusion:WeightedFusion"}
     with pytest.raises(ConfigError, match="not a Scorer subclass"):
         parse_config(d)
+
+
+# Configs whose every component validates without torch (sasrec's module defines torch networks, so
+# movies.toml and movies-weighted.toml load torch when validated).
+TORCH_FREE_CONFIGS = ["products", "news", "movies-intent"]
+
+
+def test_importing_genre_its_types_and_config_loads_no_torch():
+    code = (
+        "import sys, genre, genre.core.types, genre.config\n"
+        "for path in sys.argv[1:]:\n"
+        "    genre.config.load_config(path)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
+    )
+    paths = [str(ROOT / "configs" / f"{name}.toml") for name in TORCH_FREE_CONFIGS]
+    out = subprocess.run([sys.executable, "-c", code, *paths], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -163,11 +163,11 @@ def test_unfaithful_generated_reason_is_flagged_and_template_kept(tiny_catalog_f
     assert any("failed the faithfulness check" in n for n in trace.notices)
 
 
-from genre.core.component import Component  # noqa: E402
+from genre.core.component import Reasoner  # noqa: E402
 from genre.core.types import ReasonOut  # noqa: E402
 
 
-class InventingReasoner(Component):
+class InventingReasoner(Reasoner):
     """Test reasoner that always names a catalog title outside the evidence."""
 
     def __call__(self, requests):

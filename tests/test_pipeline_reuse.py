@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from genre.config import parse_config
-from genre.core.component import Component
+from genre.core.component import Reasoner
 from genre.core.types import HistoryEvent, ReasonOut, ReasonRequest, UserContext
 from genre.pipeline import Pipeline
 from tests.conftest import HashEmbedder, tiny_config_dict
@@ -11,7 +11,7 @@ from tests.conftest import HashEmbedder, tiny_config_dict
 CALLS: list[int] = []
 
 
-class CountingReasoner(Component):
+class CountingReasoner(Reasoner):
     """Stands in for a slow generator: names the first history item and counts the items it wrote for."""
 
     def __call__(self, requests: list[ReasonRequest]) -> list[ReasonOut]:

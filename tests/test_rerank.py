@@ -1,8 +1,11 @@
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
 from genre.components.fusion import WeightedFusion
 from genre.components.rerank import MMRDiversity, PopularityBiasCorrection
+from genre.core.component import ComponentConfig, Reranker
 from genre.core.types import Fused, ScoreList
 
 
@@ -41,20 +44,29 @@ def test_popularity_bias_is_its_own_negative_contribution(tiny_env):
     np.testing.assert_allclose(total, out.scores)
 
 
-def test_pipeline_applies_rerankers_in_order(tiny_catalog_file, cache):
+def _run(catalog_file, rerank: list[dict]):
     from genre.config import parse_config
     from genre.core.types import UserContext
     from genre.pipeline import Pipeline
     from tests.conftest import HashEmbedder, tiny_config_dict
 
-    cfg = parse_config(
-        tiny_config_dict(tiny_catalog_file, rerank=[{"component": "popularity-bias", "config": {"beta": 2.0}}])
+    pipe = Pipeline(
+        parse_config(tiny_config_dict(catalog_file, rerank=rerank)), embedder_factory=lambda d: HashEmbedder()
     )
-    pipe = Pipeline(cfg, embedder_factory=lambda d: HashEmbedder())
-    trace = pipe.run(UserContext(profile="kitchen knife pan"), k=3)
+    return pipe.run(UserContext(profile="kitchen knife pan"), k=3)
+
+
+def test_pipeline_applies_rerankers_in_order(tiny_catalog_file, cache):
+    bias = {"component": "popularity-bias", "config": {"beta": 2.0}}
+    trace = _run(tiny_catalog_file, [bias])
     assert "popularity-bias" in trace.items[0].contributions
     assert [t.stage for t in trace.timings].count("rerank") == 1
     assert all(i.score == pytest.approx(sum(i.contributions.values())) for i in trace.items)
+    # Each re-ranker sees what the ones before it did: the bias only between the two recorders.
+    Recorder.seen.clear()
+    first, second = ({"component": "tests.test_rerank:Recorder", "config": {"label": x}} for x in ("1st", "2nd"))
+    _run(tiny_catalog_file, [first, bias, second])
+    assert Recorder.seen == [("1st", False), ("2nd", True)]
 
 
 def test_unknown_reranker_lists_choices(tiny_catalog_file):
@@ -66,5 +78,37 @@ def test_unknown_reranker_lists_choices(tiny_catalog_file):
         parse_config(tiny_config_dict(tiny_catalog_file, rerank=[{"component": "shuffle"}]))
 
 
-def test_fused_order_field_defaults_to_none():
-    assert Fused(np.zeros(1), {}, {}).order is None
+class RecorderConfig(ComponentConfig):
+    label: str
+    """Name recorded with each call."""
+
+
+class Recorder(Reranker):
+    """Test re-ranker: records its label and whether the popularity-bias contribution was already there."""
+
+    Config = RecorderConfig
+    config: RecorderConfig
+    seen: ClassVar[list[tuple[str, bool]]] = []
+
+    def __call__(self, candidates: np.ndarray, fused: Fused, k: int) -> Fused:
+        Recorder.seen.append((self.config.label, "popularity-bias" in fused.contributions))
+        return fused
+
+
+class WorstFirst(Reranker):
+    """Test re-ranker: keeps the scores and orders the candidates lowest score first."""
+
+    def __call__(self, candidates: np.ndarray, fused: Fused, k: int) -> Fused:
+        order = np.lexsort((candidates, fused.scores))
+        return Fused(fused.scores, fused.contributions, fused.normalized, order=order)
+
+
+def test_ranking_follows_a_rerankers_order_and_otherwise_the_scores(tiny_catalog_file, cache):
+    assert Fused(np.zeros(1), {}, {}).order is None  # no re-ranker: no order of its own
+    by_score = _run(tiny_catalog_file, [])
+    scores = [i.score for i in by_score.items]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
+    worst_first = _run(tiny_catalog_file, [{"component": "tests.test_rerank:WorstFirst"}])
+    reordered = [i.score for i in worst_first.items]
+    assert reordered == sorted(reordered) and reordered[0] < scores[-1]
+    assert [i.rank for i in worst_first.items] == [1, 2, 3]

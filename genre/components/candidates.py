@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from genre.components.env import Env
-from genre.core.component import Component, ComponentConfig
+from genre.core.component import CandidateGenerator, ComponentConfig
 from genre.core.errors import InputError
 from genre.core.types import CandidateSet, UserState
 
@@ -15,7 +15,7 @@ class FilterConfig(ComponentConfig):
     """Drop items already in the user's history."""
 
 
-class CandidateFilter(Component):
+class CandidateFilter(CandidateGenerator):
     """Unseen items that satisfy the price range and category constraints."""
 
     Config = FilterConfig

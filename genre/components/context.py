@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from genre.core.component import Component, ComponentConfig
+from genre.core.component import ComponentConfig, ContextEncoder
 from genre.core.errors import InputError
 from genre.core.types import UserContext, UserState
 
@@ -28,7 +28,7 @@ class RecencyConfig(ComponentConfig):
     """Only the most recent events are encoded."""
 
 
-class RecencyContextEncoder(Component):
+class RecencyContextEncoder(ContextEncoder):
     """Recency-weighted mean of history item embeddings, blended with the profile text embedding."""
 
     Config = RecencyConfig

@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from genre.core.component import Component, ComponentConfig
+from genre.core.component import ComponentConfig, Fusion, FusionConfig
 from genre.core.types import Fused, ScoreList
 
 Normalization = Literal["minmax", "rank", "zscore"]
@@ -44,7 +44,7 @@ def normalize_like(values: np.ndarray, reference: np.ndarray, method: Normalizat
     return out
 
 
-class WeightedConfig(ComponentConfig):
+class WeightedConfig(FusionConfig):
     weights: dict[str, float] = Field(default_factory=dict)
     """Weight per scorer name (names must be scorers of this pipeline); missing scorers get 1.0."""
     normalization: Normalization = "minmax"
@@ -58,15 +58,16 @@ class WeightedConfig(ComponentConfig):
             raise ValueError(f"weights must be >= 0; got {bad}")
         return v
 
+    def referenced_scorers(self) -> set[str]:
+        """The scorers given a weight."""
+        return set(self.weights)
 
-class WeightedFusion(Component):
+
+class WeightedFusion(Fusion):
     """Weighted sum of normalized scores; each term is that scorer's contribution."""
 
     Config = WeightedConfig
     config: WeightedConfig
-
-    def referenced_scorers(self) -> set[str]:
-        return set(self.config.weights)
 
     def rescore(
         self, values: dict[str, np.ndarray], reference: dict[str, np.ndarray]
@@ -91,7 +92,7 @@ class WeightedFusion(Component):
         return Fused(scores=total, contributions=contributions, normalized=normalized)
 
 
-class LearnedConfig(ComponentConfig):
+class LearnedConfig(FusionConfig):
     normalization: Normalization = "zscore"
     """How each scorer's scores are put on one scale before blending."""
     validation_fraction: float = Field(default=0.1, gt=0, lt=0.5)
@@ -116,8 +117,12 @@ class LearnedConfig(ComponentConfig):
     seed: int = 42
     """Seed for user and negative sampling."""
 
+    def referenced_scorers(self) -> set[str]:
+        """None by name: the fit weighs every scorer of the pipeline."""
+        return set()
 
-class LearnedFusion(Component):
+
+class LearnedFusion(Fusion):
     """Weights fitted by a pairwise logistic ranker on a validation split carved from training data only.
 
     The weights are non-negative, so each scorer's contribution reads as "how much it added".

@@ -1,26 +1,30 @@
-"""Stage 2, intent: what the user wants now (zero-shot labels, an LLM summary, or a trained head)."""
+"""Stage 2, intent: what the user wants now (zero-shot labels, an LLM summary, or a trained head).
+
+Only the trained head uses torch, and it imports torch when it is prepared: validating a config
+imports this module for every intent choice, and importing a config must not load torch.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from pydantic import Field, field_validator
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
-from torch.nn import functional as F
 
 from genre.components.context import unit
 from genre.components.env import Env
-from genre.core.component import Component, ComponentConfig, EmptyConfig
+from genre.core.component import ComponentConfig, EmptyConfig, IntentModel
 from genre.core.errors import ConfigError
 from genre.core.types import Catalog, Intent, IntentLabel, Interactions, Item, UserState
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class ZeroShotConfig(ComponentConfig):
@@ -42,7 +46,7 @@ class ZeroShotConfig(ComponentConfig):
         return cleaned
 
 
-class ZeroShotIntent(Component):
+class ZeroShotIntent(IntentModel):
     """Zero-shot intent labels: the user vector against embedded taxonomy labels."""
 
     Config = ZeroShotConfig
@@ -65,7 +69,7 @@ class ZeroShotIntent(Component):
         return Intent(labels=labels, source="zero-shot", vector=vector.tolist())
 
 
-class NoIntent(Component):
+class NoIntent(IntentModel):
     """No intent stage: downstream components see an empty intent."""
 
     Config = EmptyConfig
@@ -146,15 +150,14 @@ class TrainedHeadConfig(ComponentConfig):
     """How many labels to report."""
 
 
-class _Head(nn.Module):
-    def __init__(self, n_in: int, n_out: int, cfg: TrainedHeadConfig) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(n_in, cfg.hidden), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, n_out)
-        )
+def _head(n_in: int, n_out: int, cfg: TrainedHeadConfig) -> nn.Module:
+    """The head network: one hidden layer (parameter names ``net.*``, as saved heads have them)."""
+    from torch import nn
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    layers = nn.Sequential(
+        nn.Linear(n_in, cfg.hidden), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, n_out)
+    )
+    return nn.Sequential(OrderedDict(net=layers))
 
 
 _HEAD = "trained-head"
@@ -209,7 +212,7 @@ def history_means(vectors: np.ndarray, prefixes: list[np.ndarray], half_life: fl
     return out
 
 
-class TrainedIntentHead(Component):
+class TrainedIntentHead(IntentModel):
     """A small trained head: the user's recent history embeddings -> the next item's category.
 
     Features are the recency-weighted mean of the user's history item embeddings concatenated
@@ -242,8 +245,10 @@ class TrainedIntentHead(Component):
             )
         self.vectors = env.item_vectors.astype(np.float64)
         self.label_vectors = env.embedder.encode(self.labels).astype(np.float64)
+        import torch
+
         self.device = torch.device(env.device)
-        self.model = _Head(2 * self.vectors.shape[1], len(self.labels), self.config).to(self.device)
+        self.model = _head(2 * self.vectors.shape[1], len(self.labels), self.config).to(self.device)
         params = {**self.config.model_dump(exclude={"top_n"}), "embedder": env.embedder.name}
         folder = env.artifact_dir(_HEAD, params)
         card = self._load(folder)
@@ -290,11 +295,14 @@ class TrainedIntentHead(Component):
         return np.hstack([h, h]).astype(np.float32), y
 
     def _train(self, inter: Interactions, progress: bool) -> dict[str, Any]:
+        import torch
+        from torch.nn import functional as F
+
         cfg = self.config
         start = time.perf_counter()
         x_np, y_np = self._examples(inter)
         torch.manual_seed(cfg.seed)
-        self.model = _Head(x_np.shape[1], len(self.labels), cfg).to(self.device)
+        self.model = _head(x_np.shape[1], len(self.labels), cfg).to(self.device)
         x, y = torch.from_numpy(x_np).to(self.device), torch.from_numpy(y_np).to(self.device)
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         gen = torch.Generator().manual_seed(cfg.seed)
@@ -330,6 +338,8 @@ class TrainedIntentHead(Component):
 
     def _load(self, folder: Path) -> dict[str, Any] | None:
         """The saved card after loading the saved weights, or None when there is nothing usable."""
+        from safetensors.torch import load_file
+
         weights, card_path = folder / _HEAD_WEIGHTS, folder / _HEAD_CARD
         if not (weights.is_file() and card_path.is_file()):
             return None
@@ -343,6 +353,8 @@ class TrainedIntentHead(Component):
         return card
 
     def _save(self, folder: Path, card: dict[str, Any]) -> None:
+        from safetensors.torch import save_file
+
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
         # Weights first, card last, each renamed into place: a reader never sees a half-written pair.
@@ -369,14 +381,16 @@ class TrainedIntentHead(Component):
             has[row] = has_history or state.vector is not None
         return np.hstack([h, u]), has
 
-    @torch.inference_mode()
     def predict_proba(self, states: list[UserState]) -> np.ndarray:
         """Label probabilities, shape (n_users, n_labels), columns in ``labels`` order; NaN rows without signal."""
+        import torch
+
         x, has = self.features(states)
         out = np.full((len(states), len(self.labels)), np.nan)
         if has.any():
-            logits = self.model(torch.from_numpy(x[has].astype(np.float32)).to(self.device))
-            out[has] = torch.softmax(logits, dim=1).double().cpu().numpy()
+            with torch.inference_mode():
+                logits = self.model(torch.from_numpy(x[has].astype(np.float32)).to(self.device))
+                out[has] = torch.softmax(logits, dim=1).double().cpu().numpy()
         return out
 
     def __call__(self, state: UserState) -> Intent:

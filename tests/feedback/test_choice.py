@@ -6,6 +6,7 @@ import pytest
 
 from genre.components.reasoners.template import TemplateReasoner
 from genre.config import parse_config
+from genre.core.component import Reasoner
 from genre.core.types import HistoryEvent, UserContext
 from genre.feedback.choice import choose_generator, review_score
 from genre.feedback.store import FeedbackStore, GeneratorAcceptance
@@ -15,7 +16,7 @@ from tests.conftest import HashEmbedder, tiny_config_dict
 CAREFUL = "tests.feedback.test_choice:CarefulReasoner"
 
 
-class CarefulReasoner(TemplateReasoner):
+class CarefulReasoner(TemplateReasoner, Reasoner):
     """A second generator for the tests: template reasons under another name."""
 
     name = CAREFUL

@@ -1,4 +1,4 @@
-"""Contract tests every scorer gets by one line (LensKit style)."""
+"""What each built-in scorer does on tiny data, beyond the contract they all keep (tests/contract/test_scorers.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from genre.components.context import RecencyContextEncoder
+from genre.components.env import Env
 from genre.components.intent import NoIntent, ZeroShotIntent
 from genre.components.scorers import (
     BprScorer,
@@ -24,7 +25,9 @@ from genre.core.errors import ConfigError
 from genre.core.types import HistoryEvent, UserContext
 
 
-class ScorerContract:
+class ScorerTests:
+    """Fixtures: the scorer under test, prepared on the tiny catalog, and a user with history, profile and intent."""
+
     component: ClassVar[type[Scorer]]
     config: ClassVar[dict] = {}
 
@@ -48,44 +51,8 @@ class ScorerContract:
         st.intent = zs(st)
         return st
 
-    def test_score_users_on_a_subset_of_items(self, scorer, state, env):
-        items = np.array([5, 1, 3], dtype=np.int64)
-        full = scorer.score_users([state], [state.intent])
-        np.testing.assert_allclose(scorer.score_users([state], [state.intent], items), full[:, items], rtol=1e-5)
 
-    def test_score_users_matches_single_calls(self, scorer, state, env):
-        everything = np.arange(len(env.catalog), dtype=np.int64)
-        batch = scorer.score_users([state, state], [state.intent, state.intent])
-        assert batch.shape == (2, len(env.catalog))
-        np.testing.assert_allclose(batch[0], scorer(state, state.intent, everything).scores, rtol=1e-5, atol=1e-6)
-
-    def test_one_finite_score_per_candidate(self, scorer, state):
-        cands = np.array([1, 3, 4, 6], dtype=np.int64)
-        out = scorer(state, state.intent, cands)
-        assert out.scores.shape == (4,)
-        assert np.isfinite(out.scores).all()
-
-    def test_scores_are_aligned_with_candidate_order(self, scorer, state):
-        cands = np.array([1, 3, 4, 6], dtype=np.int64)
-        forward = scorer(state, state.intent, cands).scores
-        backward = scorer(state, state.intent, cands[::-1]).scores
-        np.testing.assert_allclose(forward, backward[::-1])
-
-    def test_empty_candidates(self, scorer, state):
-        assert scorer(state, state.intent, np.zeros(0, dtype=np.int64)).scores.shape == (0,)
-
-    def test_explain_covers_requested_items_only(self, scorer, state):
-        ev = scorer.explain(state, np.array([3, 6]))
-        assert set(ev) <= {3, 6}
-        for evidence in ev.values():
-            assert all(e.label for e in evidence)
-
-    def test_unknown_option_rejected(self):
-        with pytest.raises(ValueError, match="Extra inputs are not permitted"):
-            self.component({"no_such_option": 1})
-
-
-class TestPopularity(ScorerContract):
+class TestPopularity(ScorerTests):
     component = PopularityScorer
 
     def test_log_counts_from_popularity_field(self, scorer, state, tiny_env):
@@ -94,7 +61,7 @@ class TestPopularity(ScorerContract):
         assert scorer.explain(state, np.array([3]))[3][0].label == "2,000 interactions"
 
 
-class TestContent(ScorerContract):
+class TestContent(ScorerTests):
     component = ContentScorer
     config: ClassVar[dict] = {"evidence_items": 1}
 
@@ -117,7 +84,10 @@ class TestContent(ScorerContract):
         assert any(e.kind == "profile" for e in ev)
 
 
-class InteractionScorerContract(ScorerContract):
+class InteractionScorerTests(ScorerTests):
+    train_method: ClassVar[str]
+    """The method that learns from the interactions; a scorer with saved state never calls it."""
+
     @pytest.fixture
     def env(self, tiny_cf_env):
         return tiny_cf_env
@@ -142,16 +112,25 @@ class InteractionScorerContract(ScorerContract):
         assert best in {"b", "c"}
         assert scores[1 - 1] > scores[7 - 1]  # b above h
 
-    def test_trained_state_is_cached_and_reloaded(self, scorer, env, state):
+    def test_trained_state_is_cached_and_reloaded(self, scorer, env, state, tmp_path, monkeypatch):
+        # Training is seeded, so retraining would give the same scores: only forbidding it shows a reload.
+        def no_training(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("trained again instead of reloading the saved state")
+
+        monkeypatch.setattr(self.component, self.train_method, no_training)
+        elsewhere = Env(env.catalog, "cpu", env.embedder_factory, artifact_root=tmp_path / "elsewhere")
+        with pytest.raises(RuntimeError, match="trained again"):  # no saved state there: it must train
+            self.component(self.config).prepare(elsewhere)
         again = self.component(self.config)
-        again.prepare(env)
+        again.prepare(env)  # `scorer` trained and saved here
         cands = np.arange(len(env.catalog))
         np.testing.assert_allclose(again(state, state.intent, cands).scores, scorer(state, state.intent, cands).scores)
 
 
-class TestItemKNN(InteractionScorerContract):
+class TestItemKNN(InteractionScorerTests):
     component = ItemKNNScorer
     config: ClassVar[dict] = {"neighbors": 3, "shrinkage": 0.0}
+    train_method = "fit"
 
     def test_exact_cosine(self, scorer, env):
         # a: users u1,u2,u5; b: u1,u2 -> cos = 2 / sqrt(3*2)
@@ -159,9 +138,10 @@ class TestItemKNN(InteractionScorerContract):
         assert scorer.weights[ai, bi] == pytest.approx(2 / np.sqrt(6), rel=1e-5)
 
 
-class TestEase(InteractionScorerContract):
+class TestEase(InteractionScorerTests):
     component = EaseScorer
     config: ClassVar[dict] = {"l2": 1.0}
+    train_method = "fit"
 
     def test_zero_diagonal(self, scorer):
         assert np.allclose(np.diag(scorer.weights), 0)
@@ -171,9 +151,10 @@ class TestEase(InteractionScorerContract):
             EaseScorer({"l2": -1})
 
 
-class TestBpr(InteractionScorerContract):
+class TestBpr(InteractionScorerTests):
     component = BprScorer
     config: ClassVar[dict] = {"dims": 8, "epochs": 60, "lr": 0.05, "negatives": 4, "batch_size": 16}
+    train_method = "_train"
 
     def test_zero_dims_rejected(self):
         with pytest.raises(ValueError, match="dims"):
@@ -185,7 +166,7 @@ class TestBpr(InteractionScorerContract):
         assert np.isfinite(s(state, state.intent, np.arange(8)).scores).all()
 
 
-class TestIntentMatch(ScorerContract):
+class TestIntentMatch(ScorerTests):
     component = IntentMatchScorer
 
     def test_coffee_intent_prefers_coffee_items(self, scorer, env):
@@ -203,7 +184,7 @@ class TestIntentMatch(ScorerContract):
             IntentMatchScorer({"x": 1})
 
 
-class TestPriceFit(ScorerContract):
+class TestPriceFit(ScorerTests):
     component = PriceFitScorer
 
     def test_stated_range_centre_scores_highest(self, scorer, env):
@@ -218,7 +199,7 @@ class TestPriceFit(ScorerContract):
         assert "fits your range $50-$100" in scorer.explain(st, np.array([2]))[2][0].label
 
 
-class TestPreference(ScorerContract):
+class TestPreference(ScorerTests):
     component = PreferenceScorer
 
     def test_category_and_brand_shares(self, scorer, env):

@@ -11,7 +11,7 @@ from genre.components.env import Env
 from genre.components.scorers.sasrec import SasRecScorer
 from genre.core.errors import ConfigError
 from genre.core.types import Catalog, Intent, Interactions, Item, UserContext, UserState
-from tests.scorers.test_contract import InteractionScorerContract
+from tests.scorers.test_contract import InteractionScorerTests
 
 N_ITEMS = 30
 # Small and short: a one-layer model learns the walk in well under a second on 2 cores.
@@ -184,6 +184,7 @@ def test_catalog_without_interactions_is_a_config_error(cache):
         SasRecScorer(SMALL).prepare(Env(catalog, "cpu", embedder_factory=_no_embedder))
 
 
-class TestSasRecContract(InteractionScorerContract):
+class TestSasRecContract(InteractionScorerTests):
     component = SasRecScorer
     config: ClassVar[dict] = SMALL
+    train_method = "_train"
