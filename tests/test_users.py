@@ -22,6 +22,7 @@ from genre.data.users import (
     example_profile_context,
     feedback_key,
     new_session_id,
+    own_profile_user,
     parse_feedback_key,
     profile_file_context,
     uploaded_history_context,
@@ -173,6 +174,14 @@ def test_feedback_keys_refuse_what_they_could_not_read_back():
 def test_session_ids_differ_so_two_visitors_never_share_feedback():
     ids = {new_session_id() for _ in range(50)}
     assert len(ids) == 50 and all(len(i) == 32 for i in ids)
+
+
+def test_own_profiles_belong_to_their_name_else_to_the_browser_session():
+    assert own_profile_user("news", "  Maya ", "s1").key == "news:named:Maya"
+    assert own_profile_user("news", "", "s1").key == "news:session:s1"
+    assert own_profile_user("news", " ", "s2").key != own_profile_user("news", " ", "s1").key
+    with pytest.raises(InputError, match="the profile name is 65 characters long; the limit is 64"):
+        own_profile_user("news", "n" * 65, "s1")
 
 
 def test_only_dataset_keys_of_this_catalog_map_to_dataset_users(users_catalog):

@@ -52,6 +52,7 @@ __all__ = [
     "example_profile_context",
     "feedback_key",
     "new_session_id",
+    "own_profile_user",
     "parse_feedback_key",
     "profile_file_context",
     "uploaded_history_context",
@@ -252,6 +253,18 @@ def parse_feedback_key(key: str) -> FeedbackUser:
     if sep and kind in _KINDS and kind != "dataset" and ident:
         return FeedbackUser(kind, catalog, ident)  # type: ignore[arg-type]  # checked against _KINDS
     return FeedbackUser("dataset", catalog, rest)
+
+
+def own_profile_user(catalog: str, name: str, session_id: str) -> FeedbackUser:
+    """Who feedback on a hand-built or uploaded profile belongs to.
+
+    The name the visitor gave the profile, kept across visits; without one, this browser session
+    alone (``session_id`` from :func:`new_session_id`), so no other visitor's feedback applies.
+    """
+    name = name.strip()
+    user = FeedbackUser("named", catalog, name) if name else FeedbackUser("session", catalog, session_id)
+    feedback_key(user.kind, user.catalog, user.ident)  # refuses a name over the limit now, not at the first Like
+    return user
 
 
 def new_session_id() -> str:
