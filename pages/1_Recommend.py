@@ -9,11 +9,11 @@ from genre.core.types import UserContext, stable_hash
 from genre.data import load_profiles
 from genre.data.users import (
     MAX_PROFILE_CHARS,
-    FeedbackUser,
     built_profile_context,
     dataset_user_context,
     dataset_user_ids,
     example_profile_context,
+    feedback_key,
     own_profile_user,
     uploaded_history_context,
     with_request,
@@ -78,13 +78,13 @@ if user_ids:
 source = st.radio("Profile source", sources, horizontal=True, key="rec_source")
 
 ctx: UserContext | None = None
-owner: FeedbackUser | None = None  # whose feedback this is: the dataset user, the example profile, or the visitor's
+owner: str | None = None  # whose feedback this is: the dataset user, the example profile, or the visitor's
 problem: str | None = None
 try:
     if source == "Dataset user":
         user_id = st.selectbox(f"{md_escape(catalog.name)} user", user_ids, key="rec_user")
         ctx = dataset_user_context(catalog, user_id)
-        owner = FeedbackUser("dataset", catalog.name, user_id)
+        owner = feedback_key("dataset", catalog.name, user_id)
         st.caption(f"{len(ctx.history)} rated items, oldest first; the most recent ones weigh most.")
     elif source == "Example profile":
         profiles = load_profiles(config.data)
@@ -95,7 +95,7 @@ try:
                 "Example profile", list(profiles), format_func=lambda p: profiles[p].name or p, key="rec_profile"
             )
             ctx = example_profile_context(catalog, profiles, pid)
-            owner = FeedbackUser("profile", catalog.name, pid)
+            owner = feedback_key("profile", catalog.name, pid)
             if profiles[pid].profile:
                 st.caption("Profile: " + md_escape(profiles[pid].profile))
     else:
@@ -126,7 +126,7 @@ try:
             help="Feedback on this profile stays with this browser session; name the profile to keep it "
             "across visits (anyone who uses the same name shares it).",
         )
-        owner = own_profile_user(catalog.name, name, session_feedback_id())
+        owner = own_profile_user(catalog.name, name, session_feedback_id()).key
         if source == "Build a profile":
             ctx = built_profile_context(catalog, item_ids=chosen, text=text)
         elif upload is None:
@@ -171,7 +171,7 @@ if ctx is not None:
 inputs = (
     None
     if request is None or owner is None
-    else stable_hash([config.model_dump_json(), k, use_feedback, owner.key, request.model_dump_json()])
+    else stable_hash([config.model_dump_json(), k, use_feedback, owner, request.model_dump_json()])
 )
 
 
@@ -190,10 +190,10 @@ def give_feedback(item_id: str, kind: str, run_id: str, user: str) -> None:
 if st.button("Recommend", type="primary", key="rec_run", disabled=inputs is None):
     assert request is not None and owner is not None
     try:
-        feedback = store.events_for_user(owner.key) if store is not None and use_feedback else None
+        feedback = store.events_for_user(owner) if store is not None and use_feedback else None
         trace = pipeline.run(request, k=min(k, len(catalog)), reasons=False, feedback=feedback)
         if store is not None:
-            store.record_run(trace, user=owner.key)
+            store.record_run(trace, user=owner)
     except GenreError as exc:
         # A failed run leaves no earlier list on screen as if it answered these inputs.
         for stale in ("rec_trace", "rec_trace_user", "rec_trace_inputs"):
@@ -201,7 +201,7 @@ if st.button("Recommend", type="primary", key="rec_run", disabled=inputs is None
         show_error(f"Could not recommend: {exc}")
     else:
         st.session_state["rec_trace"] = trace
-        st.session_state["rec_trace_user"] = owner.key
+        st.session_state["rec_trace_user"] = owner
         st.session_state["rec_trace_inputs"] = inputs
 
 # ---- the result -----------------------------------------------------------------------------

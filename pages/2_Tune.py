@@ -47,7 +47,7 @@ with edit:
     st.subheader("Components")
     spec: dict = {**raw, "name": f"{base_name}-tuned"}
     for stage in ("context", "intent", "candidates"):
-        with st.expander(f"{stage}: {raw[stage]['component']}"):
+        with st.expander(f"{stage}: {md_escape(raw[stage]['component'])}"):
             names = sorted(BUILTINS[stage])
             component = st.selectbox(
                 "component", names, index=names.index(raw[stage]["component"]), key=f"{prefix}_{stage}"
@@ -60,7 +60,8 @@ with edit:
     scorers: dict = {}
     with st.expander("scorers", expanded=False):
         for name, s in raw["scorers"].items():
-            if not st.checkbox(f"{name} ({s['component']})", value=True, key=f"{prefix}_use_{name}"):
+            label = md_escape(f"{name} ({s['component']})")  # names from a config file
+            if not st.checkbox(label, value=True, key=f"{prefix}_use_{name}"):
                 continue
             params, bad = edit_params("scorers", s["component"], s.get("config", {}), f"{prefix}_scorer_{name}")
             problems += bad
@@ -85,7 +86,7 @@ with edit:
         weights = dict(fusion_current.get("weights", {}))
         for name in scorers:
             weights[name] = st.slider(
-                f"weight: {name}", 0.0, 3.0, float(weights.get(name, 1.0)), 0.05, key=f"{prefix}_w_{name}"
+                f"weight: {md_escape(name)}", 0.0, 3.0, float(weights.get(name, 1.0)), 0.05, key=f"{prefix}_w_{name}"
             )
         fusion_params["weights"] = {n: w for n, w in weights.items() if n in scorers}
     spec["fusion"] = {"component": fusion, "config": fusion_params}

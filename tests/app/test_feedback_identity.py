@@ -17,7 +17,8 @@ def _built_profile_session(name: str = ""):
     at.sidebar.selectbox(key="rec_generator").set_value("template")
     at.radio(key="rec_source").set_value("Build a profile").run()
     at.text_area(key="rec_text").set_value("Trail running gear for long mountain races")
-    at.text_input(key="rec_profile_name").set_value(name)
+    if name:
+        at.text_input(key="rec_profile_name").set_value(name)
     at.button(key="rec_run").click().run()
     assert not at.exception and not errors(at)
     return at
