@@ -128,10 +128,12 @@ def test_request_filters_win_over_the_profiles_own_and_are_checked_in_the_users_
     assert merged.constraints == Constraints(price_max=50.0, categories=["Coffee"]) and merged.profile == "espresso"
     with pytest.raises(InputError) as err:
         with_request(UserContext(), price_min=200.0, price_max=100.0)
-    assert str(err.value).startswith("the lowest price (200) is higher than the highest price (100)")
+    assert str(err.value) == (
+        "the lowest price (200) is higher than the highest price (100); price_min must not exceed price_max"
+    )
     with pytest.raises(InputError, match=r"the lowest price \(150\) is higher than the highest price \(100\)"):
         with_request(own, price_min=150.0)  # against the profile's own maximum
-    with pytest.raises(InputError, match="the highest price must be 0 or more; got -5"):
+    with pytest.raises(InputError, match=r"the highest price must be 0 or more; got -5 \(price_max\)"):
         with_request(UserContext(), price_max=-5.0)
     with pytest.raises(InputError, match="the limit is 20,000"):
         with_request(UserContext(), profile="z" * (MAX_PROFILE_CHARS + 1))

@@ -184,15 +184,17 @@ def with_request(
     updates: dict[str, object] = {}
     if profile is not None:
         updates["profile"] = check_length(profile, "the free-text profile", MAX_PROFILE_CHARS).strip()
-    for label, value in (("lowest", price_min), ("highest", price_max)):
+    # Worded for both views: the page's "Lowest price" field and the CLI's --price-min.
+    for label, field, value in (("lowest", "price_min", price_min), ("highest", "price_max", price_max)):
         if value is not None and not value >= 0:  # also refuses NaN
-            raise InputError(f"the {label} price must be 0 or more; got {value:g}")
+            raise InputError(f"the {label} price must be 0 or more; got {value:g} ({field})")
     own = ctx.constraints
     low = price_min if price_min is not None else own.price_min
     high = price_max if price_max is not None else own.price_max
     if low is not None and high is not None and low > high:
         raise InputError(
-            f"the lowest price ({low:g}) is higher than the highest price ({high:g}); lower it or raise the highest"
+            f"the lowest price ({low:g}) is higher than the highest price ({high:g}); "
+            "price_min must not exceed price_max"
         )
     if price_min is not None or price_max is not None or categories:
         try:
