@@ -125,7 +125,7 @@ if current is not None:
         submitted = st.form_submit_button("Save reviews", type="primary")
     if submitted:
         too_long = []
-        for item, _, _, comment in answers:
+        for item, _rating, _faithful, comment in answers:
             try:
                 check_length(comment, f"the comment on item {item.rank}", MAX_COMMENT_CHARS)
             except InputError as exc:

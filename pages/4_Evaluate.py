@@ -62,16 +62,17 @@ with st.expander("Explanation metrics"):
 
 if st.button("Run the benchmark", type="primary", key="eval_run", disabled=not chosen):
     bar = st.progress(0.0, text="Starting…")
-    shown = [0.0, "Starting…"]
+    shown: list[tuple[float, str]] = [(0.0, "Starting…")]
 
     def progress(message: str, fraction: float) -> None:
-        shown[:] = [min(max(fraction, 0.0), 1.0), message]
-        bar.progress(shown[0], text=message)
+        shown[0] = (min(max(fraction, 0.0), 1.0), message)
+        bar.progress(shown[0][0], text=message)
 
     def should_stop() -> bool:
         # Redrawing the bar is a Streamlit call, where a rerun the visitor asked for (leaving the
         # page, pressing a widget) interrupts this script; a closed or reloaded tab is checked here.
-        bar.progress(float(shown[0]), text=str(shown[1]))
+        fraction, message = shown[0]
+        bar.progress(fraction, text=message)
         return session_ended()
 
     st.session_state.pop("eval_report", None)
