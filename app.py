@@ -9,9 +9,9 @@ import streamlit as st
 
 from genre import GenreError
 from genre.data import load_profiles
-from genre.data.profiles import profile_to_context
+from genre.data.users import example_profile_context
 from genre.models import model_status
-from pages.common.ui import get_pipeline, pick_config
+from pages.common.ui import get_pipeline, md_escape, pick_config, show_error, show_info
 
 st.set_page_config(page_title="GENRE explorer", page_icon="🎬", layout="wide")
 
@@ -35,7 +35,7 @@ picked = pick_config("home_config", "Domain / pipeline config", sidebar=False)
 if picked is None:
     st.stop()
 choice, config = picked
-st.caption(config.description or config.name)
+st.caption(md_escape(config.description or config.name))
 
 col_models, col_pipeline = st.columns(2)
 status = model_status(config.device)
@@ -49,6 +49,7 @@ with col_models:
     )
 with col_pipeline:
     st.subheader("Pipeline")
+    # Component names are registry names or module:Class paths, shown in code spans (inert text).
     st.markdown("\n".join(f"- **{stage}**: `{spec.component}`" for stage, spec in config.stage_specs()))
 
 try:
@@ -60,7 +61,7 @@ try:
             label=f"Ready: {len(pipeline.catalog):,} items on {pipeline.device} ({seconds:.1f} s)", state="complete"
         )
 except GenreError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
 if pipeline.prepare_timings:
     with st.expander("Trained and loaded components"):
@@ -76,7 +77,7 @@ st.subheader("Try an example profile")
 try:
     profiles = load_profiles(config.data)
 except GenreError as exc:
-    st.error(str(exc))
+    show_error(exc)
     profiles = {}
 if profiles:
     pid = st.selectbox(
@@ -84,12 +85,12 @@ if profiles:
     )
     if st.button("Recommend", type="primary", key="home_run"):
         try:
-            trace = pipeline.run(profile_to_context(profiles[pid], pipeline.catalog))
+            trace = pipeline.run(example_profile_context(pipeline.catalog, profiles, pid))
         except GenreError as exc:
-            st.error(str(exc))
+            show_error(exc)
         else:
             for note in trace.notices:
-                st.info(note)
+                show_info(note)
             rows = [
                 {"rank": i.rank, "title": i.title, "score": round(i.score, 3), "reason": i.reason.text}
                 for i in trace.items

@@ -5,10 +5,19 @@ from __future__ import annotations
 import streamlit as st
 
 from genre import GenreError
-from genre.core.types import Constraints, HistoryEvent, UserContext
+from genre.core.types import UserContext, stable_hash
 from genre.data import load_profiles
-from genre.data.history_csv import MAX_HISTORY_BYTES, parse_history_csv
-from genre.data.profiles import interactions_to_context, profile_to_context
+from genre.data.users import (
+    MAX_PROFILE_CHARS,
+    built_profile_context,
+    dataset_user_context,
+    dataset_user_ids,
+    example_profile_context,
+    feedback_key,
+    own_profile_user,
+    uploaded_history_context,
+    with_request,
+)
 from genre.registry import BUILTINS
 from pages.common.ui import (
     get_pipeline,
@@ -18,6 +27,10 @@ from pages.common.ui import (
     render_charts,
     render_item,
     render_item_detail,
+    session_feedback_id,
+    show_error,
+    show_info,
+    with_generator,
 )
 
 st.set_page_config(page_title="GENRE · Recommend", page_icon="🎬", layout="wide")
@@ -38,48 +51,40 @@ generator = st.sidebar.selectbox(
     key="rec_generator",
     help="template is deterministic and instant; local-llm writes with SmolLM2 and is checked for faithfulness.",
 )
-config = base_config
-if generator != base_config.explain.component:
-    explain = base_config.explain.model_copy(update={"component": generator, "config": {}})
-    config = base_config.model_copy(update={"explain": explain})
-
+config = with_generator(base_config, generator)
 try:
     with st.spinner("Loading models and the catalog (first use only)…"):
         pipeline = get_pipeline(config)
 except GenreError as exc:
     if config.explain.component == "template":
-        st.error(f"This pipeline cannot start: {exc}")
+        show_error(f"This pipeline cannot start: {exc}")
         st.stop()
     # A generator that cannot load (missing adapter, model or option) must not take the page down.
-    st.error(f"The {generator} generator cannot start: {exc}; showing template reasons instead.")
-    template = base_config.explain if base_config.explain.component == "template" else None
-    explain = template or base_config.explain.model_copy(update={"component": "template", "config": {}})
-    config = base_config.model_copy(update={"explain": explain})
+    show_error(f"The {generator} generator cannot start: {exc}; showing template reasons instead.")
+    config = with_generator(base_config, "template")
     try:
         pipeline = get_pipeline(config)
     except GenreError as exc:
-        st.error(f"This pipeline cannot start: {exc}")
+        show_error(f"This pipeline cannot start: {exc}")
         st.stop()
 catalog = pipeline.catalog
 st.sidebar.caption(f"{len(catalog):,} items · device `{pipeline.device}`")
 
 # ---- the profile ----------------------------------------------------------------------------
 sources = ["Example profile", "Build a profile", "Upload CSV"]
-has_users = catalog.interactions is not None and len(catalog.interactions) > 0
-if has_users:
+user_ids = dataset_user_ids(catalog)
+if user_ids:
     sources.insert(0, "Dataset user")
 source = st.radio("Profile source", sources, horizontal=True, key="rec_source")
 
 ctx: UserContext | None = None
+owner: str | None = None  # whose feedback this is: the dataset user, the example profile, or the visitor's
 problem: str | None = None
-user_key = "explorer"  # who feedback belongs to: the dataset user, the example profile, or the explorer's own profile
 try:
     if source == "Dataset user":
-        assert catalog.interactions is not None
-        users = catalog.interactions.users()
-        user_id = st.selectbox(f"{catalog.name} user", users, key="rec_user")
-        ctx = interactions_to_context(catalog, str(user_id))
-        user_key = f"{catalog.name}:{user_id}"
+        user_id = st.selectbox(f"{md_escape(catalog.name)} user", user_ids, key="rec_user")
+        ctx = dataset_user_context(catalog, user_id)
+        owner = feedback_key("dataset", catalog.name, user_id)
         st.caption(f"{len(ctx.history)} rated items, oldest first; the most recent ones weigh most.")
     elif source == "Example profile":
         profiles = load_profiles(config.data)
@@ -89,49 +94,60 @@ try:
             pid = st.selectbox(
                 "Example profile", list(profiles), format_func=lambda p: profiles[p].name or p, key="rec_profile"
             )
-            ctx = profile_to_context(profiles[pid], catalog)
-            user_key = f"{config.data.name or catalog.name}:profile:{pid}"
+            ctx = example_profile_context(catalog, profiles, pid)
+            owner = feedback_key("profile", catalog.name, pid)
             if profiles[pid].profile:
-                st.caption("Profile: " + profiles[pid].profile)
-    elif source == "Build a profile":
-        titles = [item.title for item in catalog.items]
-        chosen = st.multiselect(
-            "History (in the order the user met them, oldest first)", titles, key="rec_history", max_selections=200
-        )
-        text = st.text_area(
-            "Free-text profile",
-            key="rec_text",
-            max_chars=20_000,
-            placeholder="What does this person enjoy, and what are they looking for right now?",
-        )
-        by_title = {item.title: item.item_id for item in catalog.items}
-        ctx = UserContext(profile=text, history=[HistoryEvent(item_id=by_title[t]) for t in chosen])
+                st.caption("Profile: " + md_escape(profiles[pid].profile))
     else:
-        upload = st.file_uploader(
-            "History CSV: a header with title (or item_id), and optional timestamp and rating columns",
-            type=["csv"],
-            key="rec_csv",
-        )
-        if upload is None:
-            problem = "Upload a CSV to continue."
-        elif upload.size > MAX_HISTORY_BYTES:
-            problem = f"{upload.name} is {upload.size:,} bytes; the limit is {MAX_HISTORY_BYTES:,}."
+        if source == "Build a profile":
+            titles = {item.item_id: item.title for item in catalog.items}
+            chosen = st.multiselect(
+                "History (in the order the user met them, oldest first)",
+                list(titles),
+                format_func=titles.__getitem__,
+                key="rec_history",
+                max_selections=200,
+            )
+            text = st.text_area(
+                "Free-text profile",
+                key="rec_text",
+                help=f"Up to {MAX_PROFILE_CHARS:,} characters.",
+                placeholder="What does this person enjoy, and what are they looking for right now?",
+            )
         else:
-            ctx = UserContext(history=parse_history_csv(upload.getvalue(), catalog))
-            st.caption(f"{upload.name}: {len(ctx.history)} history items read.")
+            upload = st.file_uploader(
+                "History CSV: a header with title (or item_id), and optional timestamp and rating columns",
+                type=["csv"],
+                key="rec_csv",
+            )
+        name = st.text_input(
+            "Profile name (optional)",
+            key="rec_profile_name",
+            help="Feedback on this profile stays with this browser session; name the profile to keep it "
+            "across visits (anyone who uses the same name shares it).",
+        )
+        owner = own_profile_user(catalog.name, name, session_feedback_id()).key
+        if source == "Build a profile":
+            ctx = built_profile_context(catalog, item_ids=chosen, text=text)
+        elif upload is None:
+            problem = "Upload a CSV to continue."
+        else:
+            ctx = uploaded_history_context(catalog, upload.getvalue())
+            st.caption(md_escape(f"{upload.name}: {len(ctx.history)} history items read."))
 except GenreError as exc:
-    st.error(str(exc))
+    show_error(exc)
     ctx = None
 
 with st.expander("Filters"):
     categories = sorted({c for item in catalog.items for c in item.categories})
     chosen_categories = st.multiselect("Only these categories", categories, key="rec_categories")
-    prices = [p for item in catalog.items if (p := item.price) is not None]
     price_min = price_max = None
-    if prices:
+    if any(item.price is not None for item in catalog.items):
         low, high = st.columns(2)
-        price_min = low.number_input("Lowest price", min_value=0.0, value=None, key="rec_price_min")
-        price_max = high.number_input("Highest price", min_value=0.0, value=None, key="rec_price_max")
+        # No widget bounds: a bounded widget keeps its old value while showing the new one;
+        # the library explains a bad price in the visitor's own numbers instead.
+        price_min = low.number_input("Lowest price", value=None, key="rec_price_min")
+        price_max = high.number_input("Highest price", value=None, key="rec_price_max")
 
 if problem:
     st.info(problem)
@@ -142,6 +158,20 @@ use_feedback = st.sidebar.toggle(
     value=True,
     key="rec_use_feedback",
     help="Liked items join the history; disliked ones are excluded.",
+)
+
+
+request: UserContext | None = None
+if ctx is not None:
+    try:
+        request = with_request(ctx, price_min=price_min, price_max=price_max, categories=chosen_categories)
+    except GenreError as exc:
+        show_error(exc)
+# What a list was made from: a list whose inputs differ from the current ones is marked as stale.
+inputs = (
+    None
+    if request is None or owner is None
+    else stable_hash([config.model_dump_json(), k, use_feedback, owner, request.model_dump_json()])
 )
 
 
@@ -157,34 +187,37 @@ def give_feedback(item_id: str, kind: str, run_id: str, user: str) -> None:
         st.session_state["rec_feedback_note"] = ("ok", f"{label}. Press Recommend to see the updated ranking.")
 
 
-if st.button("Recommend", type="primary", key="rec_run", disabled=ctx is None):
-    assert ctx is not None
+if st.button("Recommend", type="primary", key="rec_run", disabled=inputs is None):
+    assert request is not None and owner is not None
     try:
-        filters = Constraints(price_min=price_min, price_max=price_max, categories=chosen_categories)
-        extra = ctx.constraints.model_dump(exclude_defaults=True)
-        constraints = filters if not extra else Constraints(**{**extra, **filters.model_dump(exclude_defaults=True)})
-        run_ctx = ctx.model_copy(update={"constraints": constraints})
-        feedback = store.events_for_user(user_key) if store is not None and use_feedback else None
-        trace = pipeline.run(run_ctx, k=min(k, len(catalog)), reasons=False, feedback=feedback)
+        feedback = store.events_for_user(owner) if store is not None and use_feedback else None
+        trace = pipeline.run(request, k=min(k, len(catalog)), reasons=False, feedback=feedback)
         if store is not None:
-            store.record_run(trace, user=user_key)
-    except (GenreError, ValueError) as exc:
-        st.error(f"Could not recommend: {exc}")
+            store.record_run(trace, user=owner)
+    except GenreError as exc:
+        # A failed run leaves no earlier list on screen as if it answered these inputs.
+        for stale in ("rec_trace", "rec_trace_user", "rec_trace_inputs"):
+            st.session_state.pop(stale, None)
+        show_error(f"Could not recommend: {exc}")
     else:
         st.session_state["rec_trace"] = trace
-        st.session_state["rec_trace_user"] = user_key
-        st.session_state["rec_trace_config"] = config.model_dump_json()
+        st.session_state["rec_trace_user"] = owner
+        st.session_state["rec_trace_inputs"] = inputs
 
 # ---- the result -----------------------------------------------------------------------------
 trace = st.session_state.get("rec_trace")
 if trace is None:
     st.stop()
-user_key_of_trace = st.session_state.get("rec_trace_user", user_key)
-if st.session_state.get("rec_trace_config") != config.model_dump_json():
-    st.info("The options changed since this run; press Recommend to run again.")
+user_key_of_trace = st.session_state["rec_trace_user"]
+if st.session_state.get("rec_trace_inputs") != inputs:
+    st.warning(
+        "This list no longer matches the inputs: the profile, the filters or the options changed since it was "
+        "made. Press Recommend to update it.",
+        icon=":material/history:",
+    )
 
 for note in trace.notices:
-    st.info(note)
+    show_info(note)
 if trace.feedback is not None and trace.feedback.n_events:
     applied = trace.feedback
     titles = {i.item_id: i.title for i in catalog.items}
@@ -193,10 +226,10 @@ if trace.feedback is not None and trace.feedback.n_events:
         parts.append("added to the history: " + ", ".join(titles.get(i, i) for i in applied.liked))
     if applied.excluded:
         parts.append("excluded: " + ", ".join(titles.get(i, i) for i in applied.excluded))
-    st.success("Your feedback shaped this run — " + "; ".join(parts) if parts else "No feedback applied.")
+    st.success(md_escape("Your feedback shaped this run — " + "; ".join(parts)) if parts else "No feedback applied.")
 note = st.session_state.pop("rec_feedback_note", None)
 if note is not None:
-    (st.error if note[0] == "error" else st.toast)(note[1])
+    (st.error if note[0] == "error" else st.toast)(md_escape(note[1]))
 cols = st.columns(4)
 cols[0].metric("Candidates", f"{trace.candidates['count']:,}")
 cols[1].metric("History items", len(trace.history))
@@ -244,7 +277,7 @@ if trace.pending_reasons:
         try:
             pipeline.explain_items(trace, [rank])
         except GenreError as exc:
-            st.error(f"Reason generation failed, template reasons are shown: {exc}")
+            show_error(f"Reason generation failed, template reasons are shown: {exc}")
             trace.pending_reasons = []
             break
         item = next(i for i in trace.items if i.rank == rank)

@@ -7,18 +7,17 @@ import re
 import pandas as pd
 import streamlit as st
 
-from genre import GenreError, parse_config, save_config
+from genre import GenreError, load_config, parse_config, save_config
 from genre.config import PipelineConfig
-from genre.core.types import RunTrace, UserContext
+from genre.core.types import RunTrace, UserContext, stable_hash
 from genre.data import load_profiles
-from genre.data.profiles import interactions_to_context, profile_to_context
+from genre.data.users import dataset_user_context, dataset_user_ids, example_profile_context
 from genre.evaluation.holdout import score_heldout
 from genre.pipeline import Pipeline
 from genre.registry import BUILTINS
 from genre.viz import compare_ranks, rank_movement_chart
 from pages.common.params import edit_params
 from pages.common.ui import (
-    BUILTIN_CONFIGS,
     config_paths,
     get_holdout,
     get_pipeline,
@@ -26,6 +25,8 @@ from pages.common.ui import (
     md_escape,
     pick_config,
     saved_config_dir,
+    shipped_config_names,
+    show_error,
 )
 
 st.set_page_config(page_title="GENRE · Tune", page_icon="🎛️", layout="wide")
@@ -46,7 +47,7 @@ with edit:
     st.subheader("Components")
     spec: dict = {**raw, "name": f"{base_name}-tuned"}
     for stage in ("context", "intent", "candidates"):
-        with st.expander(f"{stage}: {raw[stage]['component']}"):
+        with st.expander(f"{stage}: {md_escape(raw[stage]['component'])}"):
             names = sorted(BUILTINS[stage])
             component = st.selectbox(
                 "component", names, index=names.index(raw[stage]["component"]), key=f"{prefix}_{stage}"
@@ -59,7 +60,8 @@ with edit:
     scorers: dict = {}
     with st.expander("scorers", expanded=False):
         for name, s in raw["scorers"].items():
-            if not st.checkbox(f"{name} ({s['component']})", value=True, key=f"{prefix}_use_{name}"):
+            label = md_escape(f"{name} ({s['component']})")  # names from a config file
+            if not st.checkbox(label, value=True, key=f"{prefix}_use_{name}"):
                 continue
             params, bad = edit_params("scorers", s["component"], s.get("config", {}), f"{prefix}_scorer_{name}")
             problems += bad
@@ -84,7 +86,7 @@ with edit:
         weights = dict(fusion_current.get("weights", {}))
         for name in scorers:
             weights[name] = st.slider(
-                f"weight: {name}", 0.0, 3.0, float(weights.get(name, 1.0)), 0.05, key=f"{prefix}_w_{name}"
+                f"weight: {md_escape(name)}", 0.0, 3.0, float(weights.get(name, 1.0)), 0.05, key=f"{prefix}_w_{name}"
             )
         fusion_params["weights"] = {n: w for n, w in weights.items() if n in scorers}
     spec["fusion"] = {"component": fusion, "config": fusion_params}
@@ -116,12 +118,12 @@ with edit:
 edited: PipelineConfig | None = None
 if problems:
     for p in problems:
-        st.error(p)
+        show_error(p)
 else:
     try:
         edited = parse_config(spec, source="the Tune page")
     except GenreError as exc:
-        st.error(f"This combination does not validate: {exc}")
+        show_error(f"This combination does not validate: {exc}")
 
 # ---- live preview ----------------------------------------------------------------------------
 
@@ -145,8 +147,8 @@ def profile_picker(catalog_users: bool, key: str, config: PipelineConfig) -> tup
 def context_for(choice: tuple[str, str], pipeline: Pipeline, config: PipelineConfig) -> UserContext:
     kind, ident = choice
     if kind == "user":
-        return interactions_to_context(pipeline.catalog, ident)
-    return profile_to_context(load_profiles(config.data)[ident], pipeline.catalog)
+        return dataset_user_context(pipeline.catalog, ident)
+    return example_profile_context(pipeline.catalog, load_profiles(config.data), ident)
 
 
 def ranked_table(trace: RunTrace) -> pd.DataFrame:
@@ -175,8 +177,7 @@ with preview:
                 }
             )
             pipeline = get_pipeline(quick)
-            has_users = pipeline.catalog.interactions is not None and len(pipeline.catalog.interactions) > 0
-            who = profile_picker(has_users, "tune_preview", edited)
+            who = profile_picker(bool(dataset_user_ids(pipeline.catalog)), "tune_preview", edited)
             if who is not None:
                 # Template reasons only, for the same reason.
                 trace = pipeline.run(context_for(who, pipeline, edited), reasons=False)
@@ -184,7 +185,7 @@ with preview:
                 st.caption(f"{trace.total_ms():.0f} ms on {trace.device}; reused unchanged components: {reused}")
                 st.dataframe(ranked_table(trace), hide_index=True, width="stretch", key="tune_preview_table")
         except GenreError as exc:
-            st.error(str(exc))
+            show_error(exc)
 
     st.subheader("Save")
     name = st.text_input("Config name", value=f"{base_name}-tuned", key="tune_save_name")
@@ -194,15 +195,15 @@ with preview:
             st.error(
                 "Name the config with 1-48 lower-case letters, digits, '-' or '_' (starting with a letter or digit)."
             )
-        elif (BUILTIN_CONFIGS / f"{name}.toml").exists() and saved_config_dir() != BUILTIN_CONFIGS:
-            st.error(f"{name!r} is a shipped config; choose another name.")
+        elif name in shipped_config_names():
+            show_error(f"{name!r} is a shipped config and stays as shipped; choose another name.")
         else:
             try:
                 path = save_config(edited.model_copy(update={"name": name}), saved_config_dir() / f"{name}.toml")
             except (GenreError, OSError) as exc:
-                st.error(f"Could not save: {exc}")
+                show_error(f"Could not save: {exc}")
             else:
-                st.success(f"Saved {path.name}; it is now selectable on every page.")
+                st.success(md_escape(f"Saved {path.name} in {path.parent}; it is now selectable on every page."))
 
 # ---- A/B compare ------------------------------------------------------------------------------
 st.divider()
@@ -219,15 +220,13 @@ def config_of(choice: str) -> PipelineConfig:
     if choice == "(edited above)":
         assert edited is not None
         return edited
-    from genre import load_config
-
     return load_config(paths[choice])
 
 
 try:
     cfg_a, cfg_b = config_of(choice_a), config_of(choice_b)
 except GenreError as exc:
-    st.error(str(exc))
+    show_error(exc)
     st.stop()
 if cfg_a.data.model_dump(exclude={"profiles"}) != cfg_b.data.model_dump(exclude={"profiles"}):
     st.error("A and B must use the same catalog ([data] section) to be compared on one profile.")
@@ -235,11 +234,15 @@ if cfg_a.data.model_dump(exclude={"profiles"}) != cfg_b.data.model_dump(exclude=
 try:
     pipe_a = get_pipeline(cfg_a)
 except GenreError as exc:
-    st.error(f"Config A cannot start: {exc}")
+    show_error(f"Config A cannot start: {exc}")
     st.stop()
-has_users = pipe_a.catalog.interactions is not None and len(pipe_a.catalog.interactions) > 0
-who = profile_picker(has_users, "ab", cfg_a)
+who = profile_picker(bool(dataset_user_ids(pipe_a.catalog)), "ab", cfg_a)
+# What a comparison was made from: one whose configs or profile differ from the current ones is stale.
+ab_inputs = stable_hash([cfg_a.model_dump_json(), cfg_b.model_dump_json(), who])
 if who is not None and st.button("Compare", type="primary", key="ab_run"):
+    # A failed comparison leaves no earlier result on screen as if it answered these inputs.
+    st.session_state.pop("ab_result", None)
+    st.session_state.pop("ab_heldout", None)
     try:
         pipe_b = get_pipeline(cfg_b)
         ctx = context_for(who, pipe_a, cfg_a)
@@ -249,8 +252,8 @@ if who is not None and st.button("Compare", type="primary", key="ab_run"):
             pipe_a.run(ctx, reasons=False),
             pipe_b.run(ctx, reasons=False),
             who,
+            ab_inputs,
         )
-        st.session_state.pop("ab_heldout", None)
         if who[0] == "user":
             # Held-out quality: both configs rebuilt on the training split, the user's later items hidden.
             holdout = get_holdout(cfg_a)
@@ -262,11 +265,19 @@ if who is not None and st.button("Compare", type="primary", key="ab_run"):
                     scores[label] = score_heldout(split_trace, holdout)
             st.session_state["ab_heldout"] = scores
     except GenreError as exc:
-        st.error(str(exc))
+        st.session_state.pop("ab_result", None)
+        st.session_state.pop("ab_heldout", None)
+        show_error(exc)
 
 result = st.session_state.get("ab_result")
 if result is not None:
-    name_a, name_b, trace_a, trace_b, _ = result
+    name_a, name_b, trace_a, trace_b, _, made_from = result
+    if made_from != ab_inputs:
+        st.warning(
+            "This comparison no longer matches the inputs: a config or the profile changed since it was made. "
+            "Press Compare to update it.",
+            icon=":material/history:",
+        )
     comparison = compare_ranks(trace_a, trace_b)
     st.metric(f"Overlap@{comparison['k']}", f"{comparison['overlap']:.0%}")
     left, mid, right = st.columns([4, 4, 5])

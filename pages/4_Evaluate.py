@@ -8,11 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from genre import GenreError, load_config
+from genre.data.users import dataset_user_ids
 from genre.evaluation.explanations import evaluate_explanations
-from genre.evaluation.harness import evaluate
+from genre.evaluation.harness import EvaluationCancelled, evaluate
 from genre.registry import BUILTINS
 from genre.viz import metrics_chart
-from pages.common.ui import config_paths, md_escape
+from pages.common.ui import config_paths, get_catalog, md_escape, session_ended, show_error, show_warning
 
 st.set_page_config(page_title="GENRE · Evaluate", page_icon="📊", layout="wide")
 st.title("Evaluate")
@@ -30,16 +31,30 @@ for name, path in paths.items():
     except GenreError as exc:
         problems.append(f"{path.name}: {exc}")
 for p in problems:
-    st.warning(f"Skipped a config that does not validate: {p}")
-evaluable = [n for n, c in configs.items() if c.data.loader == "movielens-100k"]
+    show_warning(f"Skipped a config that does not validate: {p}")
+# Only a catalog with interactions has held-out items to measure against.
+user_counts: dict[str, int] = {}
+for name, cfg in configs.items():
+    try:
+        user_counts[name] = len(dataset_user_ids(get_catalog(cfg)))
+    except GenreError as exc:
+        show_warning(f"Skipped {name}: its catalog cannot be loaded ({exc})")
+evaluable = [n for n, count in user_counts.items() if count]
 if not evaluable:
-    st.info("No config with interaction data to evaluate (the product and news demo catalogs have none).")
+    st.info("No config has interaction data to evaluate (catalogs without user histories cannot be held out).")
     st.stop()
 
 default = [n for n in ("movies", "movies-weighted") if n in evaluable] or evaluable[:1]
 chosen = st.multiselect("Configs (same dataset)", evaluable, default=default, key="eval_configs")
 protocol = st.radio("Protocol", ["T", "R"], horizontal=True, key="eval_protocol")
-users = st.slider("Users to evaluate (all = 943)", 50, 943, 200, 50, key="eval_users")
+total_users = max(user_counts[n] for n in (chosen or evaluable))
+if total_users > 50:
+    users = st.slider(
+        f"Users to evaluate (all = {total_users:,})", 50, total_users, min(200, total_users), 50, key="eval_users"
+    )
+else:
+    users = total_users
+    st.caption(f"All {total_users} users are evaluated.")
 with st.expander("Explanation metrics"):
     explain = st.checkbox("Also measure the reasons of the first config", key="eval_explain")
     generators = st.multiselect("Generators", sorted(BUILTINS["explain"]), default=["template"], key="eval_generators")
@@ -47,26 +62,39 @@ with st.expander("Explanation metrics"):
 
 if st.button("Run the benchmark", type="primary", key="eval_run", disabled=not chosen):
     bar = st.progress(0.0, text="Starting…")
+    shown: list[tuple[float, str]] = [(0.0, "Starting…")]
 
     def progress(message: str, fraction: float) -> None:
-        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+        shown[0] = (min(max(fraction, 0.0), 1.0), message)
+        bar.progress(shown[0][0], text=message)
 
+    def should_stop() -> bool:
+        # Redrawing the bar is a Streamlit call, where a rerun the visitor asked for (leaving the
+        # page, pressing a widget) interrupts this script; a closed or reloaded tab is checked here.
+        fraction, message = shown[0]
+        bar.progress(fraction, text=message)
+        return session_ended()
+
+    st.session_state.pop("eval_report", None)
+    st.session_state.pop("eval_explanations", None)
     try:
         report = evaluate(
             [configs[n] for n in chosen],
             protocol=protocol,
-            max_users=None if users >= 943 else users,
+            max_users=None if users >= total_users else users,
             progress=progress,
+            should_stop=should_stop,
         )
         st.session_state["eval_report"] = report
-        st.session_state.pop("eval_explanations", None)
-        if explain and generators:
+        if explain and generators and not should_stop():
             bar.progress(1.0, text="Writing and checking reasons…")
             st.session_state["eval_explanations"] = evaluate_explanations(
                 configs[chosen[0]], generators, users=explain_users, k=5
             )
+    except EvaluationCancelled as exc:
+        show_warning(f"The benchmark stopped: {exc}.")
     except GenreError as exc:
-        st.error(f"The benchmark could not run: {exc}")
+        show_error(f"The benchmark could not run: {exc}")
     bar.empty()
 
 report = st.session_state.get("eval_report")
@@ -88,7 +116,7 @@ if report is not None:
     left.plotly_chart(metrics_chart(rows, "ndcg@10"), key="eval_ndcg", width="stretch")
     right.plotly_chart(metrics_chart(rows, "recall@20"), key="eval_recall", width="stretch")
     for key, value in (report.extras or {}).items():
-        st.caption(f"{key}: {value}")
+        st.caption(md_escape(f"{key}: {value}"))
     st.download_button("Download the report (JSON)", report.to_json(), file_name="genre-eval.json", key="eval_download")
 
 explanations = st.session_state.get("eval_explanations")

@@ -59,3 +59,15 @@ def test_binary_and_oversized_files_are_refused(tiny_catalog):
     rows = "item_id\n" + "a\n" * (MAX_HISTORY_ROWS + 1)
     with pytest.raises(InputError, match="more than 2,000 rows"):
         parse_history_csv(rows, tiny_catalog)
+
+
+def test_cr_only_line_endings_read_like_any_other(tiny_catalog):
+    events = parse_history_csv("title,rating\rChef Knife,4\rAlpine Tent,5\r", tiny_catalog)
+    assert [(e.item_id, e.rating) for e in events] == [("d", 4.0), ("a", 5.0)]
+
+
+@pytest.mark.parametrize("field", ["x" * 140_000, '"' + "x" * 140_000 + '"'])
+def test_a_field_over_the_csv_limit_is_an_input_error_naming_the_line(tiny_catalog, field):
+    with pytest.raises(InputError) as err:
+        parse_history_csv(f"title\nChef Knife\n{field}\n", tiny_catalog)
+    assert "line 3: a field is longer than 131,072 characters" in str(err.value)

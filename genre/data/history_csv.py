@@ -2,13 +2,16 @@
 
 Columns (header required, case-insensitive): ``title`` or ``item_id`` (exactly one of them),
 optional ``timestamp`` (ISO date/time or Unix seconds) and ``rating``. Every problem is
-reported with its line number, all at once, so a person can fix the file in one pass.
+reported with its line number, all at once, so a person can fix the file in one pass; a file
+the ``csv`` module cannot read at all (a field over its size limit, a stray quote) is refused
+with the line and the problem. Line endings may be LF, CRLF or CR alone.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from genre.core.errors import InputError
@@ -33,6 +36,25 @@ def _timestamp(value: str) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) per record; InputError naming the line when the text is not readable CSV."""
+    # Universal newlines: a file saved with CR-only line endings (old Mac tools) reads like any other.
+    reader = csv.reader(io.StringIO(text, newline=None))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = reader.line_num
+            if "field larger than field limit" in str(exc):
+                problem = f"a field is longer than {csv.field_size_limit():,} characters"
+            else:
+                problem = f"not readable as CSV ({exc})"
+            raise InputError(f"line {line}: {problem}") from None
+        yield reader.line_num, row
+
+
 def parse_history_csv(data: bytes | str, catalog: Catalog) -> list[HistoryEvent]:
     """History events in file order; InputError listing every bad line (up to 8) otherwise."""
     raw = data.encode() if isinstance(data, str) else data
@@ -44,8 +66,8 @@ def parse_history_csv(data: bytes | str, catalog: Catalog) -> list[HistoryEvent]
         raise InputError(f"the history CSV is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
     if not text.strip():
         raise InputError("the history CSV is empty; expected a header line such as 'title,timestamp,rating'")
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader)]
+    rows = _rows(text)
+    header = [h.strip().lower() for h in next(rows)[1]]
     unknown = [h for h in header if h not in _ALLOWED]
     if unknown:
         raise InputError(
@@ -60,8 +82,7 @@ def parse_history_csv(data: bytes | str, catalog: Catalog) -> list[HistoryEvent]
     index = TitleIndex(catalog)
     events: list[HistoryEvent] = []
     problems: list[str] = []
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(events) >= MAX_HISTORY_ROWS:

@@ -70,12 +70,17 @@ def read_profile_file(path: Path) -> Profile:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise InputError(f"cannot read profile file {path}: {reason}") from exc
-    if path.suffix.lower() != ".json":
+    return parse_profile_text(text, as_json=path.suffix.lower() == ".json", source=str(path))
+
+
+def parse_profile_text(text: str, as_json: bool, source: str = "the profile file") -> Profile:
+    """A profile file's text: a JSON object in the profiles format, or (``as_json`` off) the profile itself."""
+    if not as_json:
         return Profile(profile=text)
     try:
         return Profile.model_validate_json(text)
     except ValidationError as exc:
-        raise InputError(f"profile file {path}: {_first_error(exc)}") from exc
+        raise InputError(f"profile file {source}: {_first_error(exc)}") from exc
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from genre.components.intent import TrainedIntentHead
 from genre.config import PipelineConfig
-from genre.core.errors import ConfigError, DataError
+from genre.core.errors import ConfigError, DataError, GenreError
 from genre.core.types import Catalog, HistoryEvent, Intent, Interactions, ScoreList, UserContext, UserState, stable_hash
 from genre.data import load_catalog
 from genre.data.splits import Split, random_split, read_split_dir, temporal_split
@@ -34,6 +34,19 @@ TOP = 100
 """Ranking depth kept per user: metrics use @10/@20, MRR is computed within the top 100."""
 
 Progress = Callable[[str, float], None]
+ShouldStop = Callable[[], bool]
+"""Asked between configs, scorers and every few users; True ends the evaluation with :class:`EvaluationCancelled`."""
+_STOP_EVERY = 25
+"""Users encoded between two ``should_stop`` checks."""
+
+
+class EvaluationCancelled(GenreError):
+    """The caller's ``should_stop`` asked the evaluation to end (e.g. the page that started it was closed)."""
+
+
+def _check(should_stop: ShouldStop | None, where: str) -> None:
+    if should_stop is not None and should_stop():
+        raise EvaluationCancelled(f"the evaluation was stopped {where}")
 
 
 @dataclass
@@ -111,9 +124,13 @@ def user_contexts(train: Interactions, catalog: Catalog, users: list[str]) -> li
     return out
 
 
-def encode_users(pipeline: Pipeline, contexts: list[UserContext]) -> tuple[list[UserState], list[Intent]]:
+def encode_users(
+    pipeline: Pipeline, contexts: list[UserContext], should_stop: ShouldStop | None = None
+) -> tuple[list[UserState], list[Intent]]:
     states, intents = [], []
-    for ctx in contexts:
+    for n, ctx in enumerate(contexts):
+        if n % _STOP_EVERY == 0:
+            _check(should_stop, f"after {n} of {len(contexts)} users")
         state = pipeline.context(ctx)
         intent = pipeline.intent(state)
         state.intent = intent
@@ -144,12 +161,15 @@ def evaluate(
     progress: Progress | None = None,
     train_progress: bool = False,
     intent_head: bool = False,
+    should_stop: ShouldStop | None = None,
 ) -> EvalReport:
     """Evaluate every scorer and every config's fusion on one shared split.
 
     Configs whose intent stage is ``trained-head`` also get the head's next-category accuracy
     beside a majority-class baseline (``extras["intent_accuracy"]``); ``intent_head`` measures
-    a default-config head when no config has one.
+    a default-config head when no config has one. ``should_stop`` is asked before each config,
+    each scorer and every few users; when it returns True the evaluation raises
+    :class:`EvaluationCancelled` (a page passes "its browser session has ended").
     """
     if not configs:
         raise ConfigError("evaluate needs at least one config")
@@ -179,11 +199,12 @@ def evaluate(
     accuracies: list[IntentAccuracy] = []
     first_test = [int(r[0]) for r in relevant]
     for n, cfg in enumerate(configs):
+        _check(should_stop, f"before {cfg.name}")
         report(f"training {cfg.name} on the training split", n / len(configs))
         t0 = time.perf_counter()
         pipe = Pipeline(cfg, catalog=train_catalog, progress=train_progress)
         build_seconds = time.perf_counter() - t0
-        states, intents = encode_users(pipe, contexts)
+        states, intents = encode_users(pipe, contexts, should_stop)
         if isinstance(pipe.intent, TrainedIntentHead):
             accuracies.append(intent_accuracy(cfg.name, pipe.intent, catalog, split, states, first_test))
         matrices: dict[str, np.ndarray] = {}
@@ -199,6 +220,7 @@ def evaluate(
                 }
             )
             if key not in scored:
+                _check(should_stop, f"before scorer {name} of {cfg.name}")
                 t1 = time.perf_counter()
                 scored[key] = scorer.score_users(states, intents)
                 fit = next((t.ms / 1000 for t in pipe.prepare_timings if t.component == name), 0.0)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from genre.core.errors import DataError, InputError
 from genre.core.paths import cache_dir
 from genre.core.types import Catalog, Interactions, stable_hash
+from genre.data.users import parse_feedback_key
 from genre.feedback.apply import classify, latest_per_item
 from genre.feedback.events import ITEM_KINDS, FeedbackEvent
 
@@ -141,14 +142,15 @@ class FoldedFeedback:
 def dataset_user(key: str, catalog: Catalog, known: set[str]) -> str:
     """The user id a store user gets in the data.
 
-    A key that is a dataset user id (``"196"``), or the explorer's ``"<catalog>:<id>"`` for one,
-    maps to that id; any other key is a new user whose id is the key itself.
+    A key that is a dataset user id (``"196"``), or the explorer's ``"<catalog>:<id>"`` for one
+    (:func:`genre.data.users.feedback_key`), maps to that id; any other key is a new user whose id
+    is the key itself.
     """
     if key in known:
         return key
-    prefix, _, rest = key.rpartition(":")
-    if prefix == catalog.name and rest in known:
-        return rest
+    user = parse_feedback_key(key)
+    if user.kind == "dataset" and user.catalog in (None, catalog.name) and user.ident in known:
+        return user.ident
     return key
 
 

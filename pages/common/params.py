@@ -15,14 +15,27 @@ from genre.registry import resolve
 _SKIP = {"weights"}  # fusion weights get their own sliders
 
 
-def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
-    low = high = None
+_BOUNDS = (
+    ("ge", lambda v, b: v >= b, "at least"),
+    ("gt", lambda v, b: v > b, "greater than"),
+    ("le", lambda v, b: v <= b, "at most"),
+    ("lt", lambda v, b: v < b, "less than"),
+)
+
+
+def _range_problem(value: float | None, info: FieldInfo) -> str | None:
+    """What is wrong with a typed number, in the option's own bounds ("must be greater than 0"), or None."""
+    if value is None:
+        return None
+    rules = []
     for meta in info.metadata:
-        low = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else low
-        low = getattr(meta, "gt", None) if low is None and getattr(meta, "gt", None) is not None else low
-        high = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else high
-        high = getattr(meta, "lt", None) if high is None and getattr(meta, "lt", None) is not None else high
-    return low, high
+        for attr, ok, words in _BOUNDS:
+            bound = getattr(meta, attr, None)
+            if bound is not None:
+                rules.append((ok(value, bound), f"{words} {bound:g}"))
+    if all(passed for passed, _ in rules):
+        return None
+    return "must be " + " and ".join(words for _, words in rules)
 
 
 def _base_type(annotation: Any) -> tuple[Any, bool]:
@@ -59,18 +72,21 @@ def edit_params(stage: str, component: str, current: dict[str, Any], key: str) -
                 label, choices, index=choices.index(value) if value in choices else 0, key=wkey, help=help_text
             )
         elif annotation in (int, float) and info.is_required() is False:
-            low, high = _bounds(info)
             cast = int if annotation is int else float
+            # No min/max on the widget: a bounded number input keeps its old value while showing
+            # the typed one. The typed value is taken, and an out-of-range one is named here.
             new = st.number_input(
                 label,
-                min_value=cast(low) if low is not None else None,
-                max_value=cast(high) if high is not None else None,
                 value=cast(value) if value is not None else None,
                 step=1 if annotation is int else None,
                 key=wkey,
                 help=help_text,
                 placeholder="unset" if optional else None,
             )
+            problem = _range_problem(new, info)
+            if problem is not None:
+                problems.append(f"{stage} {component}: option {name!r} {problem}; you entered {new:g}")
+                new = value
         elif annotation is str:
             new = st.text_input(label, value=str(value or ""), key=wkey, help=help_text)
         else:

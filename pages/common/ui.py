@@ -2,6 +2,8 @@
 
 Everything here only collects input, calls ``genre`` and renders what it returns; the logic
 lives in the library. Model-heavy objects are cached per process with ``st.cache_resource``.
+Every string a visitor, a file or a catalog supplies reaches the page through :func:`md_escape`
+(or the ``show_*`` helpers), so it is shown as typed and never as markdown, LaTeX or HTML.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from genre import GenreError, Pipeline, load_config
 from genre.config import DataConfig, PipelineConfig
+from genre.core.paths import cache_dir
 from genre.core.types import Catalog, RankedItem, RunTrace
 from genre.data import load_catalog
+from genre.data.users import new_session_id
 from genre.evaluation.holdout import HoldoutSplit, holdout_split
 from genre.viz import (
     attention_heatmap,
@@ -31,19 +37,31 @@ from genre.viz import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+FEEDBACK_SESSION = "genre_feedback_session"
+"""Session-state key of this browser session's anonymous feedback id (shared by every page)."""
 BUILTIN_CONFIGS = ROOT / "configs"
 MAX_PIPELINES = 6
 
 
 def saved_config_dir() -> Path:
-    """Where the Tune page saves user-named configs (``GENRE_CONFIG_DIR``, default ``configs/``)."""
-    return Path(os.environ.get("GENRE_CONFIG_DIR", BUILTIN_CONFIGS))
+    """Where the Tune page saves user-named configs: ``$GENRE_CONFIG_DIR``, else ``<cache>/configs``.
+
+    Never ``configs/`` by default: a saved config must not replace a shipped one.
+    """
+    env = os.environ.get("GENRE_CONFIG_DIR")
+    return Path(env).expanduser() if env else cache_dir() / "configs"
+
+
+def shipped_config_names() -> set[str]:
+    """Names of the configs shipped in ``configs/``; the Tune page refuses to save under them."""
+    return {p.stem for p in BUILTIN_CONFIGS.glob("*.toml")}
 
 
 def config_paths() -> dict[str, Path]:
-    """Every config a page may pick: the shipped ones plus the saved ones (a saved name wins)."""
+    """Every config a page may pick: the shipped ones, then the saved ones (a shipped name always wins)."""
     paths = {p.stem: p for p in sorted(BUILTIN_CONFIGS.glob("*.toml"))}
-    paths.update({p.stem: p for p in sorted(saved_config_dir().glob("*.toml"))})
+    for path in sorted(saved_config_dir().glob("*.toml")):
+        paths.setdefault(path.stem, path)
     return paths
 
 
@@ -51,7 +69,7 @@ def pick_config(key: str, label: str = "Pipeline config", sidebar: bool = True) 
     """A config selectbox shared across pages (the choice follows the user from page to page)."""
     paths = config_paths()
     if not paths:
-        st.error(f"No pipeline configs found in {BUILTIN_CONFIGS}. Restore configs/*.toml from the repository.")
+        show_error(f"No pipeline configs found in {BUILTIN_CONFIGS}. Restore configs/*.toml from the repository.")
         return None
     names = list(paths)
     current = st.session_state.get("config_name", "movies")
@@ -62,7 +80,7 @@ def pick_config(key: str, label: str = "Pipeline config", sidebar: bool = True) 
     try:
         return name, load_config(paths[name])
     except GenreError as exc:
-        st.error(f"The config {paths[name].name} does not validate: {exc}")
+        show_error(f"The config {paths[name].name} does not validate: {exc}")
         return None
 
 
@@ -129,12 +147,45 @@ def get_holdout(config: PipelineConfig, protocol: str = "T") -> HoldoutSplit:
     return _holdout(config.data.model_dump_json(), protocol)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+# Escaped wherever they stand: emphasis, code, links and images, HTML and autolinks, LaTeX,
+# strikethrough, tables and e-mail autolinks. Only in the positions where they act: "_" at a
+# word edge (snake_case stays readable), ":" before a non-space (":rocket:", ":red[...]",
+# "https://"), "&" opening an entity ("&amp;"), the "." of "www." (a bare-domain autolink).
+_MD_INLINE = re.compile(r"[\\`*\[\]<>$~|!@{}]|(?<![^\W_])_|_(?![^\W_])|:(?=\S)|&(?=#?\w+;)|(?<=www)\.", re.IGNORECASE)
+# A heading, quote, list item or ordered-list number only counts at the start of a line.
+_MD_BLOCK_START = re.compile(r"^(\s*)([#+\-=]|\d+(?=[.)]))")
 
 
-def md_escape(text: str) -> str:
-    """User or model text made inert for st.markdown: no markup, links, LaTeX, emoji codes or HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+def md_escape(text: object) -> str:
+    """Any text (a visitor's, a file's, a catalog's or a model's) as one line that markdown shows verbatim.
+
+    Every markdown, LaTeX, emoji-code and HTML construct is escaped with a backslash, so
+    ``st.markdown``, ``st.caption``, ``st.error`` and widget labels show the characters as typed.
+    """
+    line = " ".join(str(text).splitlines())
+    escaped = _MD_INLINE.sub(lambda m: "\\" + m.group(0), line)
+    return _MD_BLOCK_START.sub(_escape_block_marker, escaped)
+
+
+def _escape_block_marker(match: re.Match[str]) -> str:
+    indent, marker = match.groups()
+    # "3." becomes "3\.", "-" becomes "\-": the escaped character is the one that makes the block.
+    return indent + (marker + "\\" if marker[0].isdigit() else "\\" + marker)
+
+
+def show_error(message: object) -> None:
+    """``st.error`` for a message that may quote what a visitor typed or uploaded (shown verbatim)."""
+    st.error(md_escape(message))
+
+
+def show_warning(message: object) -> None:
+    """``st.warning``, the message shown verbatim."""
+    st.warning(md_escape(message))
+
+
+def show_info(message: object) -> None:
+    """``st.info``, the message shown verbatim."""
+    st.info(md_escape(message))
 
 
 def reason_markdown(item: RankedItem) -> str:
@@ -165,7 +216,7 @@ def render_item(item: RankedItem, slot: Any | None = None, pending: bool = False
     with target.container(border=True):
         st.markdown(f"**{item.rank}. {md_escape(item.title)}** · score {item.score:.3f}")
         if item.categories:
-            st.caption(", ".join(item.categories))
+            st.caption(md_escape(", ".join(item.categories)))
         if pending:
             st.caption("Writing the generated reason…")
             st.markdown(md_escape(item.reason.text if item.reason else ""))
@@ -174,7 +225,7 @@ def render_item(item: RankedItem, slot: Any | None = None, pending: bool = False
         st.markdown(f"{reason_markdown(item)}  \n{faithfulness_badge(item)} :blue-badge[{md_escape(generator)}]")
         template = item.template_reason
         if template is not None and item.reason is not None and template.text != item.reason.text:
-            st.caption("Template reason: " + template.text)
+            st.caption("Template reason: " + md_escape(template.text))
 
 
 def render_charts(trace: RunTrace, key: str) -> None:
@@ -203,7 +254,7 @@ def render_charts(trace: RunTrace, key: str) -> None:
             st.markdown("**What this user wants now:** " + md_escape(trace.intent.summary))
         fig = intent_chart(trace)
         if fig is None:
-            st.caption(f"Intent stage: {trace.intent.source} (no labels).")
+            st.caption(f"Intent stage: {md_escape(trace.intent.source)} (no labels).")
         else:
             st.plotly_chart(fig, key=f"{key}_intent", width="stretch")
     with tabs[4]:
@@ -253,7 +304,35 @@ def render_item_detail(trace: RunTrace, key: str) -> None:
             st.plotly_chart(fig, key=f"{key}_genattn_{rank}", width="stretch")
         verdict = item.faithfulness or {}
         if verdict.get("hallucinated_titles"):
-            st.warning("Names titles outside the evidence: " + ", ".join(verdict["hallucinated_titles"]))
+            show_warning("Names titles outside the evidence: " + ", ".join(verdict["hallucinated_titles"]))
+
+
+def with_generator(config: PipelineConfig, generator: str) -> PipelineConfig:
+    """``config`` with another reason generator (its default options), or ``config`` itself if it already uses it."""
+    if generator == config.explain.component:
+        return config
+    explain = config.explain.model_copy(update={"component": generator, "config": {}})
+    return config.model_copy(update={"explain": explain})
+
+
+def session_feedback_id() -> str:
+    """This browser session's anonymous feedback id, made on first use and kept in the session state."""
+    if FEEDBACK_SESSION not in st.session_state:
+        st.session_state[FEEDBACK_SESSION] = new_session_id()
+    return str(st.session_state[FEEDBACK_SESSION])
+
+
+def _session_is_active(session_id: str) -> bool:
+    return not Runtime.exists() or Runtime.instance().is_active_session(session_id)
+
+
+def session_ended() -> bool:
+    """True once the browser session running this script has gone (tab closed or reloaded).
+
+    Long library calls take this as their ``should_stop`` check, so their work stops with the page.
+    """
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx is not None and not _session_is_active(ctx.session_id)
 
 
 @st.cache_resource(show_spinner=False)
@@ -268,5 +347,5 @@ def get_store() -> Any | None:
     try:
         return _store(os.environ.get("GENRE_FEEDBACK_URL"))
     except GenreError as exc:
-        st.warning(f"Feedback is off for now: {exc}")
+        show_warning(f"Feedback is off for now: {exc}")
         return None

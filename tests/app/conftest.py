@@ -37,6 +37,18 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+def warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+@pytest.fixture
+def store_url(tmp_path, monkeypatch) -> str:
+    """A private feedback store for the pages (``GENRE_FEEDBACK_URL``)."""
+    url = f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
+    monkeypatch.setenv("GENRE_FEEDBACK_URL", url)
+    return url
+
+
 @pytest.fixture
 def saved_configs(tmp_path, monkeypatch) -> Path:
     """A private folder for configs the Tune page saves, holding the fast MovieLens fixture."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.conftest import chart_titles, errors, page
+from genre.evaluation import harness
+from tests.app.conftest import chart_titles, errors, page, warnings
 
 pytestmark = pytest.mark.integration
 
@@ -40,3 +41,22 @@ def test_explanation_metrics_for_the_template(saved_configs):
     rows = at.dataframe[1].value
     assert list(rows["generator"]) == ["template"]
     assert rows["faithful"].iloc[0] == pytest.approx(1.0)
+
+
+def test_a_benchmark_stops_when_its_browser_session_ends(saved_configs, monkeypatch):
+    built: list[str] = []
+    real = harness.Pipeline
+    monkeypatch.setattr(
+        harness, "Pipeline", lambda config, *a, **kw: built.append(config.name) or real(config, *a, **kw)
+    )
+    at = page("pages/4_Evaluate.py")
+    at.run()
+    at.multiselect(key="eval_configs").set_value(["movies-fast"])
+    at.slider(key="eval_users").set_value(50)
+    # The visitor closes the tab: the runtime no longer lists this session as active.
+    monkeypatch.setattr("pages.common.ui._session_is_active", lambda session_id: False, raising=False)
+    at.button(key="eval_run").click().run()
+    assert not at.exception and not errors(at)
+    assert any("The benchmark stopped" in w for w in warnings(at))
+    assert "eval_report" not in at.session_state and not at.dataframe
+    assert built == []

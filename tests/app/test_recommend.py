@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.conftest import chart_specs, chart_titles, errors, page
+from genre.core.errors import InputError
+from tests.app.conftest import chart_specs, chart_titles, errors, page, warnings
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -108,3 +109,77 @@ def test_missing_required_generator_option_is_a_clear_error(generator, option):
     at.sidebar.selectbox(key="rec_generator").set_value(generator).run()
     assert not at.exception
     assert any(option in e and "explain" in e for e in errors(at))
+
+
+def test_over_limit_profile_text_is_refused_with_the_limit_not_cut():
+    at = page("pages/1_Recommend.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="rec_generator").set_value("template")
+    at.radio(key="rec_source").set_value("Build a profile").run()
+    at.text_area(key="rec_text").set_value("trail running " * 1500).run()  # 21,000 characters
+    assert not at.exception
+    assert any("21,000 characters long; the limit is 20,000" in e for e in errors(at))
+    assert at.button(key="rec_run").disabled
+    at.text_area(key="rec_text").set_value("trail running " * 1400).run()  # 19,600: accepted whole
+    assert not errors(at) and not at.button(key="rec_run").disabled
+    at.button(key="rec_run").click().run()
+    assert at.session_state["rec_trace"].user.profile == ("trail running " * 1400).strip()
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "message"),
+    [
+        (200.0, 100.0, "the lowest price (200) is higher than the highest price (100)"),
+        (-5.0, None, "the lowest price must be 0 or more; got -5"),
+    ],
+)
+def test_bad_prices_are_explained_in_the_visitors_numbers(low, high, message):
+    at = page("pages/1_Recommend.py", "products")
+    at.run()
+    at.radio(key="rec_source").set_value("Example profile").run()
+    at.number_input(key="rec_price_min").set_value(low)
+    at.number_input(key="rec_price_max").set_value(high).run()
+    assert not at.exception
+    shown = errors(at)
+    assert any(message in e for e in shown), shown
+    assert not any("pydantic" in e or "validation error" in e for e in shown)
+    assert at.button(key="rec_run").disabled
+
+
+def test_a_list_that_no_longer_matches_the_inputs_is_marked_and_a_failed_run_clears_it(monkeypatch):
+    at = page("pages/1_Recommend.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="rec_generator").set_value("template")
+    at.radio(key="rec_source").set_value("Example profile").run()
+    at.button(key="rec_run").click().run()
+    assert at.session_state["rec_trace"].items
+    assert not any("no longer matches" in w for w in warnings(at))
+    at.multiselect(key="rec_categories").set_value(["Running & Fitness"]).run()
+    assert any("no longer matches the inputs" in w for w in warnings(at))
+    at.multiselect(key="rec_categories").set_value([]).run()
+    assert not any("no longer matches" in w for w in warnings(at))  # back to what the list was made from
+
+    def broken(self, *args, **kwargs):
+        raise InputError("the catalog went away")
+
+    monkeypatch.setattr("genre.pipeline.Pipeline.run", broken)
+    at.button(key="rec_run").click().run()
+    assert any("Could not recommend: the catalog went away" in e for e in errors(at))
+    assert "rec_trace" not in at.session_state
+    assert not [s for s in at.subheader if s.value == "Ranked list"]
+
+
+def test_uploaded_csv_reads_with_cr_line_endings_and_a_malformed_one_is_a_message():
+    at = page("pages/1_Recommend.py", "movies")
+    at.run()
+    at.radio(key="rec_source").set_value("Upload CSV").run()
+    at.file_uploader(key="rec_csv").set_value(("old-mac.csv", b"title\rToy Story (1995)\rAladdin (1992)\r", "text/csv"))
+    at.run()
+    assert not at.exception and not errors(at)
+    assert any("old-mac.csv: 2 history items read" in c.value for c in at.caption)
+    huge = b"title\nToy Story (1995)\n" + b"x" * 140_000 + b"\n"
+    at.file_uploader(key="rec_csv").set_value(("huge.csv", huge, "text/csv"))
+    at.run()
+    assert not at.exception
+    assert any("line 3: a field is longer than 131,072 characters" in e for e in errors(at))
+    assert at.button(key="rec_run").disabled

@@ -10,13 +10,6 @@ from tests.app.conftest import chart_titles, errors, page
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def store_url(tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
-    monkeypatch.setenv("GENRE_FEEDBACK_URL", url)
-    return url
-
-
 def test_reviews_are_stored_summarized_and_exportable(store_url):
     at = page("pages/3_Review.py", "products")
     at.run()
@@ -80,3 +73,20 @@ def test_dislike_on_recommend_excludes_the_item_next_run_and_says_why(store_url)
         ("dislike", disliked.item_id, first.run_id),
         ("like", liked.item_id, first.run_id),
     ]
+
+
+def test_an_over_limit_comment_is_refused_naming_the_limit_and_nothing_is_saved(store_url):
+    at = page("pages/3_Review.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="review_generator").set_value("template")
+    at.sidebar.slider(key="review_k").set_value(2)
+    at.button(key="review_run").click().run()
+    at.text_input(key="review_comment_2").set_value("c" * 1001)
+    at.button[-1].click().run()
+    assert not at.exception
+    assert any("the comment on item 2 is 1,001 characters long; the limit is 1,000" in e for e in errors(at))
+    assert FeedbackStore(store_url).events() == []
+    at.text_input(key="review_comment_2").set_value("c" * 1000)
+    at.button[-1].click().run()
+    assert any("Saved 2 reviews" in s.value for s in at.success)
+    assert sorted(len(e.comment or "") for e in FeedbackStore(store_url).events()) == [0, 0, 0, 1000]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import shutil
 
 import pytest
 
 from genre import load_config
+from genre.registry import BUILTINS, resolve
 from tests.app.conftest import chart_titles, errors, page
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -87,13 +89,58 @@ def test_ab_compare_shows_both_lists_movement_and_heldout_ndcg(saved_configs):
     assert len(at.dataframe[1].value) == 10
 
 
-def test_warm_slider_rerun_is_fast_enough_to_follow():
-    """Not a timing assertion on the library: it guards that a rerun does not rebuild trained components."""
+def test_warm_slider_rerun_prepares_no_component_again(monkeypatch):
+    """A weight change re-fuses: no context, intent or scorer is prepared (trained, loaded) again."""
     at = page("pages/2_Tune.py", "products")
     at.run()
-    start = time.perf_counter()
+    prepared: list[str] = []
+    classes = {resolve(stage, name) for stage in ("context", "intent", "scorers") for name in BUILTINS[stage]}
+    originals = {cls: cls.prepare for cls in classes}  # read them all before patching any (subclasses)
+    for cls, original in originals.items():
+
+        def counting(self, env, _original=original, _name=cls.__name__):
+            prepared.append(_name)
+            return _original(self, env)
+
+        monkeypatch.setattr(cls, "prepare", counting)
     at.slider(key="tune_products_w_price").set_value(1.7).run()
     assert not at.exception
     caption = next(c.value for c in at.caption if "reused unchanged components" in c.value)
     assert "scorers.content" in caption and "intent" in caption
-    assert time.perf_counter() - start < 30  # generous: only catches a full model reload loop
+    assert prepared == []
+
+
+def test_an_out_of_range_parameter_is_named_with_the_typed_value():
+    at = page("pages/2_Tune.py", "products")
+    at.run()
+    at.number_input(key="tune_products_scorer_price_tolerance").set_value(7.5).run()
+    assert not at.exception
+    assert "scorers price-fit: option 'tolerance' must be greater than 0 and at most 5; you entered 7.5" in errors(at)
+    assert at.button(key="tune_save").disabled  # nothing half-valid is previewed or saved
+    at.number_input(key="tune_products_scorer_price_tolerance").set_value(2.0).run()
+    assert not any("tolerance" in e for e in errors(at))
+    assert not at.button(key="tune_save").disabled and _preview(at)["price"].notna().all()
+
+
+def test_a_shipped_name_is_refused_and_saved_configs_default_to_the_cache(tmp_path, monkeypatch):
+    shipped = tmp_path / "shipped"
+    shutil.copytree(ROOT / "configs", shipped)
+    original = (shipped / "products.toml").read_text()
+    monkeypatch.setattr("pages.common.ui.BUILTIN_CONFIGS", shipped)  # nothing real can be overwritten
+    monkeypatch.delenv("GENRE_CONFIG_DIR", raising=False)
+    monkeypatch.setattr("pages.common.ui.cache_dir", lambda: tmp_path / "cache", raising=False)
+    at = page("pages/2_Tune.py", "products")
+    at.run()
+    at.slider(key="tune_products_w_price").set_value(2.5)
+    at.text_input(key="tune_save_name").set_value("products")
+    at.button(key="tune_save").click().run()
+    assert any("'products' is a shipped config" in e for e in errors(at))
+    assert (shipped / "products.toml").read_text() == original
+    at.text_input(key="tune_save_name").set_value("my-products")
+    at.button(key="tune_save").click().run()
+    assert not errors(at)
+    assert load_config(tmp_path / "cache" / "configs" / "my-products.toml").fusion.config["weights"]["price"] == 2.5
+    assert not (shipped / "my-products.toml").exists()
+    at.run()
+    options = at.sidebar.selectbox(key="tune_config").options
+    assert "my-products" in options and "products" in options

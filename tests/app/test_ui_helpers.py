@@ -1,0 +1,89 @@
+"""The explorer's glue without a page run: safe text, session end, where configs are saved, serving config."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import ClassVar
+
+import pytest
+
+from pages.common import ui
+from pages.common.ui import md_escape
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("B*A*P*S (1997)", r"B\*A\*P\*S (1997)"),
+        ("![a](http://e/x.png)", r"\!\[a\](http\://e/x.png)"),
+        ("$x^2$ costs $5", r"\$x^2\$ costs \$5"),
+        ("<script>alert(1)</script>", r"\<script\>alert(1)\</script\>"),
+        ("_em_ and snake_case_name", r"\_em\_ and snake_case_name"),
+        ("~~gone~~ a|b `code`", r"\~\~gone\~\~ a\|b \`code\`"),
+        (
+            ":rocket: :red[alarm] see https://x.org or www.x.org",
+            r"\:rocket: \:red\[alarm\] see https\://x.org or www\.x.org",
+        ),
+        ("mail me@x.org &amp; more & less", r"mail me\@x.org \&amp; more & less"),
+        ("# heading", r"\# heading"),
+        ("- item", r"\- item"),
+        ("12. numbered", r"12\. numbered"),
+        ("two\nlines\r\nhere", "two lines here"),
+        (r"back\slash", r"back\\slash"),
+    ],
+)
+def test_md_escape_leaves_only_plain_text(text, shown):
+    assert md_escape(text) == shown
+
+
+def test_session_ended_asks_the_runtime_about_this_session(monkeypatch):
+    from pages.common import ui
+
+    class Ctx:
+        session_id = "tab-1"
+
+    class FakeRuntime:
+        active: ClassVar[set[str]] = {"tab-1"}
+
+        @classmethod
+        def exists(cls) -> bool:
+            return True
+
+        @classmethod
+        def instance(cls) -> FakeRuntime:
+            return cls()
+
+        def is_active_session(self, session_id: str) -> bool:
+            return session_id in self.active
+
+    monkeypatch.setattr(ui, "Runtime", FakeRuntime)
+    monkeypatch.setattr(ui, "get_script_run_ctx", lambda suppress_warning=False: Ctx())
+    assert ui.session_ended() is False
+    FakeRuntime.active = set()  # closed or reloaded: the runtime dropped it
+    assert ui.session_ended() is True
+    monkeypatch.setattr(ui, "get_script_run_ctx", lambda suppress_warning=False: None)
+    assert ui.session_ended() is False  # outside a script run there is no session to end
+
+
+def test_the_server_config_turns_the_file_watcher_off():
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["fileWatcherType"] == "none" and server["runOnSave"] is False
+
+
+def test_saved_configs_go_to_the_cache_unless_a_folder_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("GENRE_CONFIG_DIR", raising=False)
+    monkeypatch.setenv("GENRE_CACHE_DIR", str(tmp_path / "cache"))
+    assert ui.saved_config_dir() == tmp_path / "cache" / "configs"
+    monkeypatch.setenv("GENRE_CONFIG_DIR", str(tmp_path / "mine"))
+    assert ui.saved_config_dir() == tmp_path / "mine"
+
+
+def test_the_picker_lists_shipped_then_saved_configs_and_a_shipped_name_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENRE_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "movies.toml").write_text("not even TOML")
+    (tmp_path / "zz-mine.toml").write_text("")
+    paths = ui.config_paths()
+    assert paths["movies"] == ROOT / "configs" / "movies.toml"
+    assert list(paths)[-1] == "zz-mine" and paths["zz-mine"] == tmp_path / "zz-mine.toml"
+    assert {"movies", "products", "news"} <= ui.shipped_config_names() and "zz-mine" not in ui.shipped_config_names()
