@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
-from genre.core.component import Component
+from genre.core.component import Component, ReasonBatch
 from genre.core.types import (
     AttentionOut,
     Evidence,
@@ -42,9 +42,15 @@ class TransformerEmbedder(Protocol):
 
 
 def call_reasoner(reasoner: Component, requests: list[ReasonRequest]) -> tuple[list[ReasonOut], list[str]]:
-    """The one place a reasoner is called: its reasons for ``requests`` and the notices of this call."""
-    reasons = reasoner(requests)
-    return reasons, list(getattr(reasoner, "last_notices", []) or [])
+    """The one place a reasoner is called: its reasons for ``requests`` and the notices of this call.
+
+    A reasoner on the ``Reasoner`` contract answers with a ``ReasonBatch``; the built-ins still
+    answer with a list and keep their notices in ``last_notices`` until they move to it.
+    """
+    out = reasoner(requests)
+    if isinstance(out, ReasonBatch):
+        return out.reasons, list(out.notices)
+    return out, list(getattr(reasoner, "last_notices", []) or [])
 
 
 @dataclass
