@@ -15,6 +15,7 @@ scorer's own row ranks that scorer's scores alone (training popularity for a use
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,7 @@ import numpy as np
 
 from genre.components.intent import TrainedIntentHead
 from genre.config import PipelineConfig
-from genre.core.errors import ConfigError, DataError
+from genre.core.errors import BuildCancelled, ConfigError, DataError
 from genre.core.types import Catalog, Intent, UserState, stable_hash
 from genre.data import load_catalog
 from genre.data.splits import Split, random_split, read_split_dir, temporal_split
@@ -124,12 +125,14 @@ def evaluate(
     progress: Progress | None = None,
     train_progress: bool = False,
     intent_head: bool = False,
+    cancel: threading.Event | None = None,
 ) -> EvalReport:
     """Evaluate every scorer and every config's fusion on one shared split.
 
     Configs whose intent stage is ``trained-head`` also get the head's next-category accuracy
     beside a majority-class baseline (``extras["intent_accuracy"]``); ``intent_head`` measures
-    a default-config head when no config has one.
+    a default-config head when no config has one. Setting ``cancel`` stops the evaluation with
+    :class:`~genre.core.errors.BuildCancelled` at the next training epoch, component or scorer.
     """
     if not configs:
         raise ConfigError("evaluate needs at least one config")
@@ -159,15 +162,17 @@ def evaluate(
     accuracies: list[IntentAccuracy] = []
     first_test = [int(r[0]) for r in relevant]
     for n, cfg in enumerate(configs):
+        _check(cancel, f"training {cfg.name}")
         report(f"training {cfg.name} on the training split", n / len(configs))
         t0 = time.perf_counter()
-        pipe = Pipeline(cfg, catalog=train_catalog, progress=train_progress)
+        pipe = Pipeline(cfg, catalog=train_catalog, progress=train_progress, cancel=cancel)
         build_seconds = time.perf_counter() - t0
         states, intents = encode_users(pipe.context, pipe.intent, contexts)
         if isinstance(pipe.intent, TrainedIntentHead):
             accuracies.append(intent_accuracy(cfg.name, pipe.intent, catalog, split, states, first_test))
         matrices: dict[str, np.ndarray] = {}
         for name, scorer in pipe.scorers.items():
+            _check(cancel, f"scoring with {name}")
             # The user states and intents a scorer sees come from the config's context and intent
             # stages, so two configs share a scorer's scores only when those match as well.
             key = stable_hash(
@@ -189,6 +194,7 @@ def evaluate(
                     secs = fit + time.perf_counter() - t1
                     rows.append(_row(label, "scorer", topk, relevant, cold_mask, len(catalog), secs))
             matrices[name] = scored[key]
+        _check(cancel, f"fusing {cfg.name}")
         report(f"fusing {cfg.name}", (n + 0.5) / len(configs))
         topk = _fused_topk(pipe, matrices, states, intents)
         detail: dict[str, Any] = {"fusion": cfg.fusion.component, "rerank": [r.component for r in cfg.rerank]}
@@ -214,6 +220,11 @@ def evaluate(
         seconds=round(time.perf_counter() - started, 1),
         extras={"intent_accuracy": [asdict(a) for a in accuracies]} if accuracies else {},
     )
+
+
+def _check(cancel: threading.Event | None, doing: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise BuildCancelled(f"the evaluation was cancelled before {doing}")
 
 
 def _validation_like_protocol(cfg: PipelineConfig, validation: str) -> PipelineConfig:

@@ -105,3 +105,25 @@ def test_topk_excludes_seen_and_falls_back_to_popularity():
 
 def test_spy_is_a_scorer():
     assert issubclass(SpyScorer, Scorer)
+
+
+def test_a_cancel_event_stops_the_evaluation_before_its_next_step(synthetic):
+    import threading
+
+    from genre.core.errors import BuildCancelled
+
+    cancel = threading.Event()
+    steps: list[str] = []
+
+    def progress(message: str, fraction: float) -> None:
+        steps.append(message)
+        if message.startswith("fusing"):
+            cancel.set()  # e.g. the page that asked for the benchmark was closed
+
+    cfgs = [
+        parse_config(_config({"component": "weighted"})),
+        parse_config(_config({"component": "learned", "config": {"negatives": 3}})),
+    ]
+    with pytest.raises(BuildCancelled, match="the evaluation was cancelled before training clustered-learned"):
+        harness.evaluate(cfgs, protocol="T", progress=progress, cancel=cancel)
+    assert steps == ["training clustered-weighted on the training split", "fusing clustered-weighted"]
