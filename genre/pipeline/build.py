@@ -218,10 +218,18 @@ class _Preparer:
         reuse = self.reuse
         old = reuse.config if reuse is not None else None
         self.total = 5 + len(config.scorers) + len(config.rerank)
-        context = self.component("context", config.context, "context", reuse and reuse.context, old and old.context)
-        intent = self.component("intent", config.intent, "intent", reuse and reuse.intent, old and old.intent)
+        context = self.component(
+            "context", config.context, "context", reuse.context if reuse else None, old.context if old else None
+        )
+        intent = self.component(
+            "intent", config.intent, "intent", reuse.intent if reuse else None, old.intent if old else None
+        )
         candidates = self.component(
-            "candidates", config.candidates, "candidates", reuse and reuse.candidates, old and old.candidates
+            "candidates",
+            config.candidates,
+            "candidates",
+            reuse.candidates if reuse else None,
+            old.candidates if old else None,
         )
         scorers: dict[str, Scorer] = {}
         for name, spec in config.scorers.items():
@@ -232,7 +240,7 @@ class _Preparer:
         # A learned blend is fitted on the scorers and the intent, so it is reused only when they are unchanged.
         same_inputs = old is not None and old.scorers == config.scorers and old.intent == config.intent
         previous_fusion = reuse.fusion if reuse is not None and same_inputs else None
-        fusion = self.component("fusion", config.fusion, "fusion", previous_fusion, old and old.fusion)
+        fusion = self.component("fusion", config.fusion, "fusion", previous_fusion, old.fusion if old else None)
         if isinstance(fusion, LearnedFusion) and "fusion" not in self.reused:
             from genre.pipeline.fit import fit_learned_fusion
 
@@ -250,8 +258,9 @@ class _Preparer:
             explain, choice = reviewed_explain(config, reviews)
             notices.append(choice.notice)
         previous_reasoner = reuse.reasoner if reuse is not None else None
+        old_explain = old.explain if old is not None else None
         try:
-            reasoner = self.component("explain", explain, "explain", previous_reasoner, old and old.explain)
+            reasoner = self.component("explain", explain, "explain", previous_reasoner, old_explain)
         except GenreError as exc:
             if explain is config.explain:
                 raise
@@ -259,7 +268,7 @@ class _Preparer:
                 f"Could not start the {explain.component} generator ({exc}); using {config.explain.component}."
             )
             explain = config.explain
-            reasoner = self.component("explain", explain, "explain", previous_reasoner, old and old.explain)
+            reasoner = self.component("explain", explain, "explain", previous_reasoner, old_explain)
         if explain is not config.explain:
             # The trace's config says which generator actually wrote the reasons.
             config = config.model_copy(update={"explain": explain})

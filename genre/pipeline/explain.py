@@ -7,9 +7,10 @@ keeps across runs is the locked reason cache; everything else lives in the run's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
 from genre.core.component import Component, ReasonBatch
@@ -47,10 +48,10 @@ def call_reasoner(reasoner: Component, requests: list[ReasonRequest]) -> tuple[l
     A reasoner on the ``Reasoner`` contract answers with a ``ReasonBatch``; the built-ins still
     answer with a list and keep their notices in ``last_notices`` until they move to it.
     """
-    out = reasoner(requests)
+    out = cast(Callable[[list[ReasonRequest]], object], reasoner)(requests)
     if isinstance(out, ReasonBatch):
         return out.reasons, list(out.notices)
-    return out, list(getattr(reasoner, "last_notices", []) or [])
+    return cast(list[ReasonOut], out), list(getattr(reasoner, "last_notices", []) or [])
 
 
 @dataclass
@@ -119,7 +120,8 @@ class Explainer:
                 if attends is None or attends is not scorer or not state.seen_index.size:
                     continue
                 weights = attends.attention(state, top)
-                positions = state.seen_index[-len(next(iter(weights.values()))) :] if weights else []
+                recent = len(next(iter(weights.values()))) if weights else 0
+                positions = state.seen_index[-recent:] if recent else state.seen_index[:0]
                 ids = [self.catalog.items[int(i)].item_id for i in positions]
                 attention[name] = {
                     i: AttentionOut(item_ids=ids, weights=[round(float(x), 6) for x in w]) for i, w in weights.items()
