@@ -5,8 +5,10 @@ evaluation split's training part). Each key has its own build lock: a second cal
 being built waits for that build, while callers of any other key, built or not, go ahead; a
 cold build never blocks runs of a pipeline already built. A new build starts from the most
 recently used built pipeline over the same data (``Pipeline(reuse=...)``), so changing one
-weight rebuilds only the fusion. At most ``max_size`` built pipelines are kept, least recently
-used first out; a failed or cancelled build leaves nothing behind, so the next caller retries.
+weight rebuilds only the fusion; two builds that start from the same pipeline share its Env and
+so take turns preparing (``Env.build_lock``), while runs never wait for a build. At most
+``max_size`` built pipelines are kept, least recently used first out; a failed or cancelled build
+leaves nothing behind, so the next caller retries.
 """
 
 from __future__ import annotations
