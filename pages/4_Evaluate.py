@@ -8,12 +8,13 @@ import pandas as pd
 import streamlit as st
 
 from genre import GenreError, load_config
+from genre.core.errors import BuildCancelled
 from genre.data.users import dataset_user_ids
 from genre.evaluation.explanations import evaluate_explanations
-from genre.evaluation.harness import EvaluationCancelled, evaluate
+from genre.evaluation.harness import evaluate
 from genre.registry import BUILTINS
 from genre.viz import metrics_chart
-from pages.common.ui import config_paths, get_catalog, md_escape, session_ended, show_error, show_warning
+from pages.common.ui import cancelled_with_session, config_paths, get_catalog, md_escape, show_error, show_warning
 
 st.set_page_config(page_title="GENRE · Evaluate", page_icon="📊", layout="wide")
 st.title("Evaluate")
@@ -65,33 +66,26 @@ if st.button("Run the benchmark", type="primary", key="eval_run", disabled=not c
     shown: list[tuple[float, str]] = [(0.0, "Starting…")]
 
     def progress(message: str, fraction: float) -> None:
-        shown[0] = (min(max(fraction, 0.0), 1.0), message)
-        bar.progress(shown[0][0], text=message)
-
-    def should_stop() -> bool:
-        # Redrawing the bar is a Streamlit call, where a rerun the visitor asked for (leaving the
-        # page, pressing a widget) interrupts this script; a closed or reloaded tab is checked here.
-        fraction, message = shown[0]
-        bar.progress(fraction, text=message)
-        return session_ended()
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
     st.session_state.pop("eval_report", None)
     st.session_state.pop("eval_explanations", None)
     try:
-        report = evaluate(
-            [configs[n] for n in chosen],
-            protocol=protocol,
-            max_users=None if users >= total_users else users,
-            progress=progress,
-            should_stop=should_stop,
-        )
-        st.session_state["eval_report"] = report
-        if explain and generators and not should_stop():
-            bar.progress(1.0, text="Writing and checking reasons…")
-            st.session_state["eval_explanations"] = evaluate_explanations(
-                configs[chosen[0]], generators, users=explain_users, k=5
+        with cancelled_with_session() as cancel:
+            report = evaluate(
+                [configs[n] for n in chosen],
+                protocol=protocol,
+                max_users=None if users >= total_users else users,
+                progress=progress,
+                cancel=cancel,
             )
-    except EvaluationCancelled as exc:
+            st.session_state["eval_report"] = report
+            if explain and generators and not cancel.is_set():
+                bar.progress(1.0, text="Writing and checking reasons…")
+                st.session_state["eval_explanations"] = evaluate_explanations(
+                    configs[chosen[0]], generators, users=explain_users, k=5
+                )
+    except BuildCancelled as exc:
         show_warning(f"The benchmark stopped: {exc}.")
     except GenreError as exc:
         show_error(f"The benchmark could not run: {exc}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from pydantic import Field
 
@@ -82,20 +84,32 @@ class RecencyContextEncoder(ContextEncoder):
 
     def profile_vector(self, text: str) -> np.ndarray:
         """The profile text's embedding; remembered, since reruns and attribution re-encode the same text."""
-        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_profile_cache", {})
-        if text not in cache:
-            if len(cache) >= 64:
-                cache.pop(next(iter(cache)))
-            cache[text] = self.env.embedder.encode([text])[0].astype(np.float64)
-        return cache[text]
+        cache, lock = self._profile_memo()
+        with lock:
+            hit = cache.get(text)
+        if hit is None:
+            hit = self.env.embedder.encode([text])[0].astype(np.float64)
+            with lock:
+                if text not in cache and len(cache) >= 64:
+                    cache.pop(next(iter(cache)))
+                cache[text] = hit
+        return hit
 
     def prime_profiles(self, texts: list[str]) -> None:
         """Embed several profile texts in one batch (attribution's sentence-removed variants)."""
-        cache: dict[str, np.ndarray] = self.__dict__.setdefault("_profile_cache", {})
-        todo = [t for t in dict.fromkeys(texts) if t and t not in cache]
+        cache, lock = self._profile_memo()
+        with lock:
+            todo = [t for t in dict.fromkeys(texts) if t and t not in cache]
         if todo:
-            for text, vec in zip(todo, self.env.embedder.encode(todo), strict=True):
-                cache[text] = vec.astype(np.float64)
+            vectors = self.env.embedder.encode(todo)
+            with lock:
+                for text, vec in zip(todo, vectors, strict=True):
+                    cache[text] = vec.astype(np.float64)
+
+    def _profile_memo(self) -> tuple[dict[str, np.ndarray], threading.Lock]:
+        # Runs of one shared pipeline call this from several threads; the lock keeps the memo whole.
+        memo = self.__dict__
+        return memo.setdefault("_profile_cache", {}), memo.setdefault("_profile_lock", threading.Lock())
 
     def _recency(self, events: list) -> np.ndarray:
         """Recency weight times each event's own weight, summing to 1."""

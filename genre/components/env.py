@@ -1,7 +1,14 @@
-"""What components may use while preparing: the catalog, the device, shared models and artifact folders."""
+"""What components may use while preparing: the catalog, the device, shared models and artifact folders.
+
+One Env may be shared by several pipelines (``Pipeline(reuse=...)``) and read from several
+threads: its lazily loaded parts are loaded under a lock, and ``build_lock`` lets one build at a
+time prepare components on it. A build sets ``on_progress`` and ``cancel`` for the time it holds
+that lock; trainable components call :meth:`Env.checkpoint` once per epoch.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from genre.core.errors import ConfigError
+from genre.core.errors import BuildCancelled, ConfigError
 from genre.core.paths import cache_dir
 from genre.core.types import Catalog, Interactions, stable_hash
 from genre.data import item_embeddings
@@ -51,8 +58,24 @@ class Env:
     """Trained components that find no saved state continue from this earlier training instead of starting cold."""
     artifact_log: list[tuple[str, Path]] = field(default_factory=list, repr=False)
     """Every (name, folder) handed out by :meth:`artifact_dir`, in order (a model version records them)."""
+    on_progress: Callable[[str, float], None] | None = field(default=None, repr=False, compare=False)
+    """Told (what is running, fraction of it done in [0, 1]) while a build prepares and trains components."""
+    cancel: threading.Event | None = field(default=None, repr=False, compare=False)
+    """When set, the build stops at the next :meth:`checkpoint` with :class:`BuildCancelled`."""
+    build_lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    """Held by a build while it prepares components here: builds that share this Env take turns, so
+    each one's ``artifact_log`` entries, progress callback and cancel event stay its own."""
     _embedder: Embedder | None = field(default=None, repr=False)
     _matrix: Any = field(default=None, repr=False)
+    _lazy: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def checkpoint(self, stage: str, fraction: float) -> None:
+        """Between two steps of a long preparation (once per training epoch): stop if the build was
+        cancelled, else report progress. Raises :class:`BuildCancelled` naming ``stage``."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise BuildCancelled(f"the pipeline build was cancelled while {stage}")
+        if self.on_progress is not None:
+            self.on_progress(stage, min(max(fraction, 0.0), 1.0))
 
     def interactions(self, who: str) -> Interactions:
         """The catalog's interactions, or a ConfigError saying that ``who`` needs them."""
@@ -66,6 +89,10 @@ class Env:
 
     def user_item_matrix(self, who: str) -> tuple[sparse.csr_matrix, dict[str, int]]:
         """Binary users x items matrix of the interactions (implicit feedback) and the user row map."""
+        with self._lazy:
+            return self._user_item_matrix(who)
+
+    def _user_item_matrix(self, who: str) -> tuple[sparse.csr_matrix, dict[str, int]]:
         if self._matrix is None:
             inter = self.interactions(who)
             users, rows = np.unique(inter.user_ids, return_inverse=True)
@@ -91,11 +118,14 @@ class Env:
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = self.embedder_factory(self.device)
-        return self._embedder
+        with self._lazy:
+            if self._embedder is None:
+                self._embedder = self.embedder_factory(self.device)
+            return self._embedder
 
     @property
     def item_vectors(self) -> np.ndarray:
         """Unit item embeddings, shape (n_items, dim), cached on disk."""
-        return item_embeddings(self.catalog, self.embedder)
+        # Under the lock: two threads computing them first would both write the same cache file.
+        with self._lazy:
+            return item_embeddings(self.catalog, self.embedder)

@@ -313,7 +313,8 @@ class TrainedIntentHead(IntentModel):
 
             epochs = tqdm(epochs, desc="training intent head", unit="epoch")
         self.model.train()
-        for _ in epochs:
+        for epoch in epochs:
+            self.env.checkpoint("training the intent head", epoch / cfg.epochs)
             total = 0.0
             for batch in torch.randperm(x.shape[0], generator=gen).split(cfg.batch_size):
                 batch = batch.to(self.device)

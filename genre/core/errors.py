@@ -35,5 +35,9 @@ class StoreUnavailableError(GenreError):
     """The feedback store cannot be opened or written; the message names the file and the fix."""
 
 
+class BuildCancelled(GenreError):
+    """A pipeline build stopped because its cancel event was set (e.g. the browser session that asked for it left)."""
+
+
 class GenreWarning(UserWarning):
     """Something worked but degraded (e.g. a scorer could not score any candidate)."""

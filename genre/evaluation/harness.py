@@ -3,15 +3,22 @@
 Components are fitted on a catalog whose interactions are the training split only, so
 nothing trained ever sees a test interaction. Each user's training items are excluded
 from their ranking; test items are the relevant set (binary relevance).
+
+A config's row ranks through :func:`genre.pipeline.rank.rank_users`, the path ``Pipeline.run``
+takes (candidate stage, fusion, re-rankers, ties to the lower catalog index), with its cold-start
+rule: a user with neither history nor profile is ranked by popularity alone, every other user by
+all the config's scorers. Every test user of a split has training history, so none is cold in
+that sense; users with at most ``COLD_MAX_TRAIN`` training events are *reported* as cold. A
+scorer's own row ranks that scorer's scores alone (training popularity for a user it cannot score).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,13 +26,14 @@ import numpy as np
 
 from genre.components.intent import TrainedIntentHead
 from genre.config import PipelineConfig
-from genre.core.errors import ConfigError, DataError, GenreError
-from genre.core.types import Catalog, HistoryEvent, Intent, Interactions, ScoreList, UserContext, UserState, stable_hash
+from genre.core.errors import BuildCancelled, ConfigError, DataError
+from genre.core.types import Catalog, Intent, UserState, stable_hash
 from genre.data import load_catalog
 from genre.data.splits import Split, random_split, read_split_dir, temporal_split
 from genre.evaluation.intent_accuracy import IntentAccuracy, intent_accuracy
 from genre.metrics import evaluate_rankings
 from genre.pipeline import Pipeline
+from genre.pipeline.rank import encode_users, rank_users, user_contexts
 
 Protocol = Literal["T", "R"]
 COLD_MAX_TRAIN = 5
@@ -34,19 +42,6 @@ TOP = 100
 """Ranking depth kept per user: metrics use @10/@20, MRR is computed within the top 100."""
 
 Progress = Callable[[str, float], None]
-ShouldStop = Callable[[], bool]
-"""Asked between configs, scorers and every few users; True ends the evaluation with :class:`EvaluationCancelled`."""
-_STOP_EVERY = 25
-"""Users encoded between two ``should_stop`` checks."""
-
-
-class EvaluationCancelled(GenreError):
-    """The caller's ``should_stop`` asked the evaluation to end (e.g. the page that started it was closed)."""
-
-
-def _check(should_stop: ShouldStop | None, where: str) -> None:
-    if should_stop is not None and should_stop():
-        raise EvaluationCancelled(f"the evaluation was stopped {where}")
 
 
 @dataclass
@@ -108,37 +103,6 @@ def make_split(catalog: Catalog, protocol: Protocol, split_dir: Path | None) -> 
     raise ConfigError(f"protocol must be one of T, R. Got {protocol!r}")
 
 
-def user_contexts(train: Interactions, catalog: Catalog, users: list[str]) -> list[UserContext]:
-    """Each user's training history as a UserContext (oldest first), in ``users`` order."""
-    order = np.lexsort((train.timestamps, train.user_ids))
-    uids, items, stamps = train.user_ids[order], train.item_index[order], train.timestamps[order]
-    starts = np.searchsorted(uids, users, side="left")
-    ends = np.searchsorted(uids, users, side="right")
-    out = []
-    for user, a, b in zip(users, starts, ends, strict=True):
-        events = [
-            HistoryEvent(item_id=catalog.items[int(i)].item_id, timestamp=datetime.fromtimestamp(float(t), tz=UTC))
-            for i, t in zip(items[a:b], stamps[a:b], strict=True)
-        ]
-        out.append(UserContext(user_id=user, history=events))
-    return out
-
-
-def encode_users(
-    pipeline: Pipeline, contexts: list[UserContext], should_stop: ShouldStop | None = None
-) -> tuple[list[UserState], list[Intent]]:
-    states, intents = [], []
-    for n, ctx in enumerate(contexts):
-        if n % _STOP_EVERY == 0:
-            _check(should_stop, f"after {n} of {len(contexts)} users")
-        state = pipeline.context(ctx)
-        intent = pipeline.intent(state)
-        state.intent = intent
-        states.append(state)
-        intents.append(intent)
-    return states, intents
-
-
 def _topk_from_matrix(scores: np.ndarray, seen: list[np.ndarray], fallback: np.ndarray) -> np.ndarray:
     """Top items per row with each row's seen items excluded; rows with no score use ``fallback``."""
     m = np.where(np.isnan(scores), -np.inf, scores)
@@ -161,15 +125,14 @@ def evaluate(
     progress: Progress | None = None,
     train_progress: bool = False,
     intent_head: bool = False,
-    should_stop: ShouldStop | None = None,
+    cancel: threading.Event | None = None,
 ) -> EvalReport:
     """Evaluate every scorer and every config's fusion on one shared split.
 
     Configs whose intent stage is ``trained-head`` also get the head's next-category accuracy
     beside a majority-class baseline (``extras["intent_accuracy"]``); ``intent_head`` measures
-    a default-config head when no config has one. ``should_stop`` is asked before each config,
-    each scorer and every few users; when it returns True the evaluation raises
-    :class:`EvaluationCancelled` (a page passes "its browser session has ended").
+    a default-config head when no config has one. Setting ``cancel`` stops the evaluation with
+    :class:`~genre.core.errors.BuildCancelled` at the next training epoch, component or scorer.
     """
     if not configs:
         raise ConfigError("evaluate needs at least one config")
@@ -199,16 +162,17 @@ def evaluate(
     accuracies: list[IntentAccuracy] = []
     first_test = [int(r[0]) for r in relevant]
     for n, cfg in enumerate(configs):
-        _check(should_stop, f"before {cfg.name}")
+        _check(cancel, f"training {cfg.name}")
         report(f"training {cfg.name} on the training split", n / len(configs))
         t0 = time.perf_counter()
-        pipe = Pipeline(cfg, catalog=train_catalog, progress=train_progress)
+        pipe = Pipeline(cfg, catalog=train_catalog, progress=train_progress, cancel=cancel)
         build_seconds = time.perf_counter() - t0
-        states, intents = encode_users(pipe, contexts, should_stop)
+        states, intents = encode_users(pipe.context, pipe.intent, contexts)
         if isinstance(pipe.intent, TrainedIntentHead):
             accuracies.append(intent_accuracy(cfg.name, pipe.intent, catalog, split, states, first_test))
         matrices: dict[str, np.ndarray] = {}
         for name, scorer in pipe.scorers.items():
+            _check(cancel, f"scoring with {name}")
             # The user states and intents a scorer sees come from the config's context and intent
             # stages, so two configs share a scorer's scores only when those match as well.
             key = stable_hash(
@@ -220,7 +184,6 @@ def evaluate(
                 }
             )
             if key not in scored:
-                _check(should_stop, f"before scorer {name} of {cfg.name}")
                 t1 = time.perf_counter()
                 scored[key] = scorer.score_users(states, intents)
                 fit = next((t.ms / 1000 for t in pipe.prepare_timings if t.component == name), 0.0)
@@ -231,8 +194,9 @@ def evaluate(
                     secs = fit + time.perf_counter() - t1
                     rows.append(_row(label, "scorer", topk, relevant, cold_mask, len(catalog), secs))
             matrices[name] = scored[key]
+        _check(cancel, f"fusing {cfg.name}")
         report(f"fusing {cfg.name}", (n + 0.5) / len(configs))
-        topk = _fused_topk(pipe, matrices, seen, popularity)
+        topk = _fused_topk(pipe, matrices, states, intents)
         detail: dict[str, Any] = {"fusion": cfg.fusion.component, "rerank": [r.component for r in cfg.rerank]}
         weights = getattr(pipe.fusion, "weights", None) or getattr(pipe.fusion.config, "weights", None)
         if weights:
@@ -258,6 +222,11 @@ def evaluate(
     )
 
 
+def _check(cancel: threading.Event | None, doing: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise BuildCancelled(f"the evaluation was cancelled before {doing}")
+
+
 def _validation_like_protocol(cfg: PipelineConfig, validation: str) -> PipelineConfig:
     """A learned fusion fits on a validation split shaped like the test split being measured."""
     if cfg.fusion.component != "learned" or cfg.fusion.config.get("validation") == validation:
@@ -267,25 +236,10 @@ def _validation_like_protocol(cfg: PipelineConfig, validation: str) -> PipelineC
 
 
 def _fused_topk(
-    pipe: Pipeline, matrices: dict[str, np.ndarray], seen: list[np.ndarray], popularity: np.ndarray
+    pipe: Pipeline, matrices: dict[str, np.ndarray], states: list[UserState], intents: list[Intent]
 ) -> np.ndarray:
-    n_items = len(pipe.catalog)
-    out = np.full((len(seen), min(TOP, n_items)), -1, dtype=np.int64)
-    everything = np.arange(n_items, dtype=np.int64)
-    for row, s in enumerate(seen):
-        mask = np.ones(n_items, dtype=bool)
-        mask[s] = False
-        cands = everything[mask]
-        lists = [ScoreList(name, m[row, cands]) for name, m in matrices.items()]
-        if all(np.isnan(sl.scores).all() for sl in lists):
-            lists = [ScoreList("popularity", popularity[cands])]
-        fused = pipe.fusion(lists)
-        for reranker in pipe.rerankers:
-            fused = reranker(cands, fused, out.shape[1])
-        order = np.lexsort((cands, -fused.scores)) if fused.order is None else fused.order
-        top = cands[order[: out.shape[1]]]
-        out[row, : top.size] = top
-    return out
+    """Each user's top ``TOP`` items ranked as ``pipe.run`` ranks them, from the shared score matrices."""
+    return rank_users(pipe.ranker, states, intents, min(TOP, len(pipe.catalog)), matrices)
 
 
 def _row(

@@ -13,8 +13,9 @@ import numpy as np
 from genre.core.errors import InputError
 from genre.core.types import Catalog, RunTrace, UserContext
 from genre.data.splits import Split
-from genre.evaluation.harness import make_split, user_contexts
+from genre.evaluation.harness import make_split
 from genre.metrics import ndcg_at_k, recall_at_k
+from genre.pipeline.rank import user_contexts
 
 __all__ = ["HeldoutResult", "HoldoutSplit", "holdout_split", "score_heldout"]
 

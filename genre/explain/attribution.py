@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genre.core.component import Scorer
-from genre.core.types import UserContext
+from genre.core.component import ContextEncoder, Fusion, IntentModel, PrimesProfiles, Scorer
+from genre.core.types import Catalog, UserContext
 
 
 @dataclass
@@ -37,7 +37,10 @@ def split_sentences(text: str, limit: int = 12) -> list[str]:
 
 
 def leave_one_out(
-    pipeline: object,
+    context: ContextEncoder,
+    intent: IntentModel,
+    fusion: Fusion,
+    catalog: Catalog,
     ctx: UserContext,
     cand_index: np.ndarray,
     reference: dict[str, np.ndarray],
@@ -45,8 +48,13 @@ def leave_one_out(
     top_pos: np.ndarray,
     scorers: dict[str, Scorer],
     max_history: int = 50,
+    primes: PrimesProfiles | None = None,
 ) -> tuple[LeaveOneOut | None, LeaveOneOut | None]:
-    """History and profile-sentence attributions for the items at ``top_pos`` among the candidates."""
+    """History and profile-sentence attributions for the items at ``top_pos`` among the candidates.
+
+    ``context``, ``intent`` and ``fusion`` are the run's own stages; ``primes`` the context encoder
+    when it can encode the sentence-removed profiles in one batch (checked when the pipeline was built).
+    """
     top_items = cand_index[top_pos]
     base = fused_scores[top_pos]
     ordered = np.sort(fused_scores)
@@ -57,14 +65,15 @@ def leave_one_out(
     old_rank = higher_than(base) + 1
 
     def rescored(contexts: list[UserContext]) -> np.ndarray:
-        states = [pipeline.context(c) for c in contexts]  # type: ignore[attr-defined]
+        states = [context(c) for c in contexts]
+        intents = []
         for s in states:
-            s.intent = pipeline.intent(s)  # type: ignore[attr-defined]
-        intents = [s.intent for s in states]
+            s.intent = intent(s)
+            intents.append(s.intent)
         values = {name: sc.score_users(states, intents, top_items) for name, sc in scorers.items()}
         out = np.empty((len(contexts), top_items.size))
         for row in range(len(contexts)):
-            total, _ = pipeline.fusion.rescore({n: v[row] for n, v in values.items()}, reference)  # type: ignore[attr-defined]
+            total, _ = fusion.rescore({n: v[row] for n, v in values.items()}, reference)
             out[row] = total
         return out
 
@@ -79,8 +88,8 @@ def leave_one_out(
     if events:
         ids = list(dict.fromkeys(e.item_id for e in events))
         contexts = [ctx.model_copy(update={"history": older + [e for e in events if e.item_id != i]}) for i in ids]
-        catalog = pipeline.catalog  # type: ignore[attr-defined]
-        titles = [catalog.items[catalog.index_of(i)].title for i in ids]
+        # The context encoder has already refused ids outside the catalog.
+        titles = [catalog.items[p].title if (p := catalog.index_of(i)) is not None else i for i in ids]
         history_result = summarize(titles, list(ids), rescored(contexts))
 
     profile_result = None
@@ -90,8 +99,7 @@ def leave_one_out(
             ctx.model_copy(update={"profile": " ".join(s for m, s in enumerate(sentences) if m != n)})
             for n in range(len(sentences))
         ]
-        prime = getattr(pipeline.context, "prime_profiles", None)  # type: ignore[attr-defined]
-        if prime is not None:
-            prime([c.profile for c in contexts])
+        if primes is not None:
+            primes.prime_profiles([c.profile for c in contexts])
         profile_result = summarize(sentences, [None] * len(sentences), rescored(contexts))
     return history_result, profile_result

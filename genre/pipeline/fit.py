@@ -1,40 +1,42 @@
-"""Fits a learned fusion's weights on a validation split carved from training data only."""
+"""Fits a learned fusion's weights on a validation split carved from training data only.
+
+The scorers are prepared again on the split's training part and their scores for the validation
+users come from :mod:`genre.pipeline.rank`, the same path that ranks for ``Pipeline.run`` and the
+evaluation harness; the split and the metric come from :mod:`genre.data.splits` and
+:mod:`genre.metrics`.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import cast
 
 import numpy as np
 from scipy.optimize import minimize
 
+from genre.components.env import Env
 from genre.components.fusion import LearnedConfig, LearnedFusion, normalize
-from genre.config import FeedbackConfig, StageSpec
+from genre.config import PipelineConfig, StageSpec, build_component
+from genre.core.component import Component, ContextEncoder, IntentModel, Scorer
+from genre.data.splits import random_split, temporal_split
+from genre.metrics import evaluate_rankings
+from genre.pipeline.rank import encode_users, score_matrices, user_contexts
 
-if TYPE_CHECKING:
-    from genre.pipeline import Pipeline
 
+def fit_learned_fusion(fusion: LearnedFusion, config: PipelineConfig, env: Env) -> dict[str, float]:
+    """Set ``fusion.weights`` for ``config``'s scorers, trained on ``env``'s catalog.
 
-def fit_learned_fusion(pipeline: Pipeline) -> dict[str, float]:
-    """Set ``pipeline.fusion.weights``: a non-negative pairwise logistic ranker over normalized scores.
-
-    The pipeline's own interactions are split again by time (last ``validation_fraction`` of
-    each user's events); the scorers are refitted on the rest, score the held-out positives
-    against sampled unseen negatives, and the weights that best order those pairs are kept.
+    The catalog's interactions are split again (``validation``: each user's latest
+    ``validation_fraction`` of events, or a random share); the context, intent and scorers are
+    prepared afresh on the rest, score the held-out users, and the weights that best rank their
+    held-out items (``objective``) are kept, saved beside the trained scorers.
     """
-    from genre.data.splits import random_split, temporal_split
-    from genre.evaluation.harness import encode_users, user_contexts
-    from genre.pipeline import Pipeline
-
-    fusion = pipeline.fusion
-    assert isinstance(fusion, LearnedFusion)
     cfg = fusion.config
-    env = pipeline.env
     inter = env.interactions("fusion 'learned'")
     key = {
-        "scorers": {n: s.model_dump() for n, s in pipeline.config.scorers.items()},
-        "context": pipeline.config.context.model_dump(),
-        "intent": pipeline.config.intent.model_dump(),
+        "scorers": {n: s.model_dump() for n, s in config.scorers.items()},
+        "context": config.context.model_dump(),
+        "intent": config.intent.model_dump(),
         "fusion": cfg.model_dump(),
     }
     folder = env.artifact_dir("learned-fusion", key)
@@ -48,32 +50,34 @@ def fit_learned_fusion(pipeline: Pipeline) -> dict[str, float]:
         split = temporal_split(inter, cfg.validation_fraction)
     else:
         split = random_split(inter, cfg.validation_fraction, seed=cfg.seed)
-    # The sub-pipeline only scores: no re-rankers, and template reasons (never a generator to load).
-    sub_config = pipeline.config.model_copy(
-        update={
-            "fusion": StageSpec(component="weighted"),
-            "rerank": [],
-            "explain": StageSpec(component="template"),
-            "feedback": FeedbackConfig(),
-        }
-    )
-    sub = Pipeline(
-        sub_config,
-        embedder_factory=env.embedder_factory,
-        catalog=pipeline.catalog.with_interactions(split.train),
+    catalog = env.catalog
+    # Only what scores is prepared on the split: no candidates, re-rankers or reasons are needed.
+    sub_env = Env(
+        catalog.with_interactions(split.train),
+        env.device,
+        env.embedder_factory,
         progress=env.progress,
+        on_progress=env.on_progress,
+        cancel=env.cancel,
     )
+    context = cast(ContextEncoder, _prepared("context", config.context, "context", sub_env))
+    intent = cast(IntentModel, _prepared("intent", config.intent, "intent", sub_env))
+    scorers = {
+        name: cast(Scorer, _prepared("scorers", spec, f"scorers.{name}", sub_env))
+        for name, spec in config.scorers.items()
+    }
     held_out = split.test_items_by_user()
     gen = np.random.default_rng(cfg.seed)
     users = sorted(held_out)
     if len(users) > cfg.max_users:
         users = sorted(gen.choice(users, size=cfg.max_users, replace=False).tolist())
-    contexts = user_contexts(split.train, pipeline.catalog, users)
-    states, intents = encode_users(sub, contexts)
-    names = list(sub.scorers)
-    mats = [sub.scorers[n].score_users(states, intents) for n in names]
+    contexts = user_contexts(split.train, catalog, users)
+    states, intents = encode_users(context, intent, contexts)
+    matrices = score_matrices(scorers, states, intents)
+    names = list(matrices)
+    mats = [matrices[n] for n in names]
 
-    n_items = len(pipeline.catalog)
+    n_items = len(catalog)
     # Per user, each scorer normalized over that user's unseen items (as at serving time).
     feats = np.zeros((len(names), len(users), n_items))
     unseen = np.ones((len(users), n_items), dtype=bool)
@@ -91,6 +95,12 @@ def fit_learned_fusion(pipeline: Pipeline) -> dict[str, float]:
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"weights": fusion.weights, "report": fusion.fit_report}, indent=2))
     return fusion.weights
+
+
+def _prepared(stage: str, spec: StageSpec, where: str, env: Env) -> Component:
+    component = build_component(stage, spec, where=where)
+    component.prepare(env)
+    return component
 
 
 def _fit_pairwise(
@@ -141,8 +151,6 @@ def _fit_ndcg(
     A blend replaces the best single scorer only when it beats it by ``min_gain`` (relative):
     validation NDCG is noisy, and a blend that wins by less tends to lose on the test split.
     """
-    from genre.metrics import evaluate_rankings
-
     n, _, n_items = feats.shape
 
     def ndcg(w: np.ndarray) -> float:

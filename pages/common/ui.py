@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from genre.core.types import Catalog, RankedItem, RunTrace
 from genre.data import load_catalog
 from genre.data.users import new_session_id
 from genre.evaluation.holdout import HoldoutSplit, holdout_split
+from genre.pipeline import PipelinePool
 from genre.viz import (
     attention_heatmap,
     attribution_heatmap,
@@ -85,46 +88,43 @@ def pick_config(key: str, label: str = "Pipeline config", sidebar: bool = True) 
 
 
 @st.cache_resource(show_spinner=False)
-def _pipeline_store() -> tuple[dict[str, Pipeline], threading.Lock]:
-    return {}, threading.Lock()
+def _pipeline_pool() -> PipelinePool:
+    """One pool per server process: every browser session shares its built pipelines, both those on
+    the config's data and those on an evaluation split (up to ``MAX_PIPELINES`` of each)."""
+    return PipelinePool(max_size=2 * MAX_PIPELINES)
 
 
 def get_pipeline(config: PipelineConfig) -> Pipeline:
     """One prepared pipeline per distinct config, built from the last one over the same data.
 
     A changed weight or generator rebuilds only that component (``Pipeline(reuse=...)``), so a
-    slider move costs milliseconds, and reasons already generated are reused.
+    slider move costs milliseconds, and reasons already generated are reused. A build shows its
+    progress here; other sessions keep running their own pipelines meanwhile.
     """
-    store, lock = _pipeline_store()
-    key = config.model_dump_json()
-    with lock:
-        if key in store:
-            store[key] = store.pop(key)  # most recently used last
-            return store[key]
-        reuse = next((p for p in reversed(store.values()) if p.config.data == config.data), None)
-        pipeline = Pipeline(config, reuse=reuse)
-        store[key] = pipeline
-        while len(store) > MAX_PIPELINES:
-            store.pop(next(iter(store)))
-        return pipeline
-
-
-@st.cache_resource(show_spinner=False)
-def _split_store() -> tuple[dict[str, Pipeline], threading.Lock]:
-    return {}, threading.Lock()
+    return _pooled(config)
 
 
 def get_split_pipeline(config: PipelineConfig, holdout: HoldoutSplit) -> Pipeline:
     """The config built on the evaluation split's training part only (for held-out metrics)."""
-    store, lock = _split_store()
-    key = config.model_dump_json() + str(id(holdout))
-    with lock:
-        if key not in store:
-            reuse = next((p for p in reversed(store.values()) if p.catalog is holdout.train_catalog), None)
-            store[key] = Pipeline(config, catalog=holdout.train_catalog, reuse=reuse)
-            while len(store) > MAX_PIPELINES:
-                store.pop(next(iter(store)))
-        return store[key]
+    return _pooled(config, holdout.train_catalog)
+
+
+def _pooled(config: PipelineConfig, catalog: Catalog | None = None) -> Pipeline:
+    pool = _pipeline_pool()
+    ready = pool.peek(config, catalog=catalog)
+    if ready is not None:
+        return ready
+    # Progress text renders markdown; a saved config's name is user text.
+    label = f"Preparing the {md_escape(config.name)} pipeline"
+    bar = st.progress(0.0, text=label)
+
+    def show(stage: str, fraction: float) -> None:
+        bar.progress(fraction, text=f"{label}: {md_escape(stage)}")
+
+    try:
+        return pool.get(config, catalog=catalog, on_progress=show)
+    finally:
+        bar.empty()
 
 
 @st.cache_resource(show_spinner=False)
@@ -326,13 +326,32 @@ def _session_is_active(session_id: str) -> bool:
     return not Runtime.exists() or Runtime.instance().is_active_session(session_id)
 
 
-def session_ended() -> bool:
-    """True once the browser session running this script has gone (tab closed or reloaded).
+@contextmanager
+def cancelled_with_session(poll_s: float = 0.5) -> Iterator[threading.Event]:
+    """An event that is set once this browser session has gone (tab closed or reloaded).
 
-    Long library calls take this as their ``should_stop`` check, so their work stops with the page.
+    Long library calls take it as their ``cancel`` event, so their work stops with the page; a
+    watcher thread asks the runtime, because the library's worker never returns to the script.
     """
+    cancel = threading.Event()
+    done = threading.Event()
     ctx = get_script_run_ctx(suppress_warning=True)
-    return ctx is not None and not _session_is_active(ctx.session_id)
+    if ctx is not None and not _session_is_active(ctx.session_id):
+        cancel.set()
+    elif ctx is not None:
+        session_id = ctx.session_id
+
+        def watch() -> None:
+            while not done.wait(poll_s):
+                if not _session_is_active(session_id):
+                    cancel.set()
+                    return
+
+        threading.Thread(target=watch, name="genre-session-watch", daemon=True).start()
+    try:
+        yield cancel
+    finally:
+        done.set()
 
 
 @st.cache_resource(show_spinner=False)

@@ -37,7 +37,7 @@ def test_md_escape_leaves_only_plain_text(text, shown):
     assert md_escape(text) == shown
 
 
-def test_session_ended_asks_the_runtime_about_this_session(monkeypatch):
+def test_the_cancel_event_is_set_once_the_session_has_gone(monkeypatch):
     from pages.common import ui
 
     class Ctx:
@@ -59,11 +59,13 @@ def test_session_ended_asks_the_runtime_about_this_session(monkeypatch):
 
     monkeypatch.setattr(ui, "Runtime", FakeRuntime)
     monkeypatch.setattr(ui, "get_script_run_ctx", lambda suppress_warning=False: Ctx())
-    assert ui.session_ended() is False
-    FakeRuntime.active = set()  # closed or reloaded: the runtime dropped it
-    assert ui.session_ended() is True
+    with ui.cancelled_with_session(poll_s=0.01) as cancel:
+        assert not cancel.wait(0.1)  # the tab is still open
+        FakeRuntime.active = set()  # closed or reloaded: the runtime dropped it
+        assert cancel.wait(5)
     monkeypatch.setattr(ui, "get_script_run_ctx", lambda suppress_warning=False: None)
-    assert ui.session_ended() is False  # outside a script run there is no session to end
+    with ui.cancelled_with_session(poll_s=0.01) as cancel:
+        assert not cancel.wait(0.1)  # outside a script run there is no session to end
 
 
 def test_the_server_config_turns_the_file_watcher_off():

@@ -184,12 +184,14 @@ class BprScorer(Scorer):
         active = np.flatnonzero(per_user > 0)
         neg_count = np.diff(negatives.indptr) if negatives is not None else None
         losses: list[float] = []
-        epoch_range = range(cfg.epochs if epochs is None else epochs)
+        n_epochs = cfg.epochs if epochs is None else epochs
+        epoch_range = range(n_epochs)
         if self.env.progress:
             from tqdm import tqdm
 
             epoch_range = tqdm(epoch_range, desc="bpr (warm start)" if init is not None else "bpr", unit="epoch")
-        for _ in epoch_range:
+        for epoch in epoch_range:
+            self.env.checkpoint("training bpr", epoch / n_epochs)
             if cfg.balance_users:
                 # Same number of draws per user: each user's positives resampled to the mean count.
                 draws = int(per_user[active].mean())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -253,7 +254,8 @@ class SasRecScorer(Scorer):
             desc = "training sasrec (warm start)" if init is not None else "training sasrec"
             epochs_iter = tqdm(epochs_iter, desc=desc, unit="epoch")
         self.model.train()
-        for _ in epochs_iter:
+        for epoch in epochs_iter:
+            self.env.checkpoint("training sasrec", epoch / n_epochs)
             total, count = 0.0, 0
             for batch in torch.randperm(x.shape[0], generator=gen).split(cfg.batch_size):
                 batch = batch.to(self.device)
@@ -321,12 +323,18 @@ class SasRecScorer(Scorer):
     def _encode(self, seen: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         # Scoring, evidence and attention for one run all encode the same history: encode it once.
         key = np.asarray(seen[-self.config.max_len :], dtype=np.int64).tobytes()
+        # Runs of one shared pipeline call this from several threads; the lock keeps the memo whole.
         cache = self.__dict__.setdefault("_encoded", {})
-        if key not in cache:
-            if len(cache) >= 16:
-                cache.pop(next(iter(cache)))
-            cache[key] = self._encode_uncached(seen)
-        return cache[key]
+        lock = self.__dict__.setdefault("_encoded_lock", threading.Lock())
+        with lock:
+            hit = cache.get(key)
+        if hit is None:
+            hit = self._encode_uncached(seen)
+            with lock:
+                if key not in cache and len(cache) >= 16:
+                    cache.pop(next(iter(cache)))
+                cache[key] = hit
+        return hit
 
     @torch.inference_mode()
     def _encode_uncached(self, seen: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -1,0 +1,252 @@
+"""The explain stage: evidence, leave-one-out attribution, attention views, reasons and their faithfulness.
+
+It reads a finished :class:`~genre.pipeline.rank.Ranking` and never changes it. The only state it
+keeps across runs is the locked reason cache; everything else lives in the run's own
+:class:`Explanation`, so concurrent runs of one pipeline never see each other's reasons or notices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, cast, runtime_checkable
+
+from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
+from genre.core.component import Component, ReasonBatch
+from genre.core.types import (
+    AttentionOut,
+    Evidence,
+    ProfileAttention,
+    ReasonOut,
+    ReasonRequest,
+    RunTrace,
+    StageTiming,
+    UserContext,
+    stable_hash,
+)
+from genre.explain.attention import profile_attention
+from genre.explain.attribution import LeaveOneOut, leave_one_out
+from genre.pipeline.build import Built
+from genre.pipeline.rank import Ranking, timed
+from genre.text.faithfulness import FaithfulnessChecker, FaithfulnessVerdict
+
+
+@runtime_checkable
+class TransformerEmbedder(Protocol):
+    """An embedder whose own transformer the profile-attention view can read (the packaged one).
+
+    A stand-in embedder (the tests' hashed bag of words) is no transformer: the view is skipped for it.
+    """
+
+    def model_path(self) -> Path: ...
+
+
+def call_reasoner(reasoner: Component, requests: list[ReasonRequest]) -> tuple[list[ReasonOut], list[str]]:
+    """The one place a reasoner is called: its reasons for ``requests`` and the notices of this call.
+
+    A reasoner on the ``Reasoner`` contract answers with a ``ReasonBatch``; the built-ins still
+    answer with a list and keep their notices in ``last_notices`` until they move to it.
+    """
+    out = cast(Callable[[list[ReasonRequest]], object], reasoner)(requests)
+    if isinstance(out, ReasonBatch):
+        return out.reasons, list(out.notices)
+    return cast(list[ReasonOut], out), list(getattr(reasoner, "last_notices", []) or [])
+
+
+@dataclass
+class Explanation:
+    """What the explain stage produced for one run's ranked items, in rank order."""
+
+    evidence: dict[str, dict[int, list[Evidence]]]
+    """Per scorer: per ranked catalog index, what drove its score."""
+    attributions: tuple[LeaveOneOut | None, LeaveOneOut | None]
+    """Leave-one-out over history items and over profile sentences."""
+    attention: dict[str, dict[int, AttentionOut]]
+    """Per attending scorer: per ranked catalog index, its weights over the history."""
+    requests: list[ReasonRequest]
+    reasons: list[ReasonOut]
+    templates: list[ReasonOut]
+    verdicts: list[FaithfulnessVerdict]
+    generator_attention: list[dict[str, float] | None]
+    profile_attention: ProfileAttention | None
+    deferred: bool
+    """Generation was deferred: every reason is its template, to be written by :meth:`Explainer.explain_pending`."""
+
+
+class Explainer:
+    """Explains rankings of one built pipeline; safe to call from several threads at once."""
+
+    def __init__(self, built: Built) -> None:
+        self.built = built
+        self.catalog = built.catalog
+        self.reasoner = built.reasoner
+        self.capabilities = built.capabilities
+        self.reason_cache = built.reason_cache
+        self._explain_spec = built.config.explain.model_dump()
+        self._template = TemplateReasoner()
+        self._checker = FaithfulnessChecker(built.catalog)
+        self._embedder_attends: bool | None = None
+
+    def explain(
+        self,
+        ctx: UserContext,
+        ranking: Ranking,
+        *,
+        reasons: bool,
+        timings: list[StageTiming],
+        notices: list[str],
+    ) -> Explanation:
+        """Evidence, attributions, attention, reasons and verdicts for ``ranking``'s items.
+
+        With ``reasons=False`` a generating reasoner is not called: every item gets its template reason.
+        """
+        built, caps = self.built, self.capabilities
+        state, top, scorers = ranking.state, ranking.top, ranking.scorers
+        with timed(timings, "explain", "evidence"):
+            evidence = {name: s.explain(state, top) for name, s in scorers.items()}
+        attributions: tuple[LeaveOneOut | None, LeaveOneOut | None] = (None, None)
+        if built.config.attribution.enabled and not ranking.cold and top.size:
+            with timed(timings, "explain", "attribution"):
+                attributions = leave_one_out(
+                    built.context, built.intent, built.fusion, self.catalog, ctx, ranking.candidates.index,
+                    {sl.name: sl.scores for sl in ranking.lists}, ranking.pre_rerank.scores, ranking.order,
+                    scorers, built.config.attribution.max_history, caps.primes_profiles,
+                )  # fmt: skip
+        attention: dict[str, dict[int, AttentionOut]] = {}
+        with timed(timings, "explain", "attention"):
+            for name, scorer in scorers.items():
+                attends = caps.attending.get(name)
+                if attends is None or attends is not scorer or not state.seen_index.size:
+                    continue
+                weights = attends.attention(state, top)
+                recent = len(next(iter(weights.values()))) if weights else 0
+                positions = state.seen_index[-recent:] if recent else state.seen_index[:0]
+                ids = [self.catalog.items[int(i)].item_id for i in positions]
+                attention[name] = {
+                    i: AttentionOut(item_ids=ids, weights=[round(float(x), 6) for x in w]) for i, w in weights.items()
+                }
+        deferred = not reasons and not caps.template_reasons
+        with timed(timings, "explain", type(self.reasoner).__name__):
+            history_items = [self.catalog.items[int(i)] for i in state.history_index]
+            requests = [
+                ReasonRequest(
+                    item=self.catalog.items[int(idx)],
+                    contributions={n: float(c[pos]) for n, c in ranking.fused.contributions.items()},
+                    evidence={n: evidence[n].get(int(idx), []) for n in scorers},
+                    history=history_items,
+                    intent=ranking.intent,
+                    cold_start=ranking.cold,
+                )
+                for idx, pos in zip(top, ranking.order, strict=True)
+            ]
+            templates = [] if caps.template_reasons else call_reasoner(self._template, requests)[0]
+            if deferred:
+                reason_outs = [t.model_copy() for t in templates]
+            else:
+                reason_outs, reason_notices = self.reasons_for(requests)
+                notices.extend(reason_notices)
+            if caps.template_reasons:
+                templates = reason_outs
+        generator_attention: list[dict[str, float] | None] = [None] * len(reason_outs)
+        if not deferred and reason_outs:
+            generator_attention = self._generator_attention(requests, reason_outs, timings)
+        profile_view: ProfileAttention | None = None
+        if ctx.profile and built.config.attribution.profile_attention and self._embedder_is_transformer():
+            with timed(timings, "explain", "profile-attention"):
+                profile_view = profile_attention(ctx.profile, built.device)
+        with timed(timings, "explain", "faithfulness"):
+            verdicts = self._check(reason_outs, templates, requests)
+            failed = sum(not v.faithful for v in verdicts)
+            if failed:
+                notices.append(
+                    f"{failed} of {len(verdicts)} reasons failed the faithfulness check; "
+                    "they are marked as such and the template reason is shown beside them."
+                )
+        return Explanation(
+            evidence, attributions, attention, requests, reason_outs, templates, verdicts, generator_attention,
+            profile_view, deferred,
+        )  # fmt: skip
+
+    def explain_pending(self, trace: RunTrace, ranks: list[int] | None = None) -> list[int]:
+        """Write the generated reasons a run deferred for ``ranks`` (all pending when None), in place."""
+        pending = trace.pending_reasons if ranks is None else [r for r in ranks if r in trace.pending_reasons]
+        if not pending:
+            return []
+        by_rank = {item.rank: item for item in trace.items}
+        requests = requests_from_trace(trace, self.catalog)
+        chosen = [requests[r - 1] for r in pending]
+        reasons, notices = self.reasons_for(chosen)
+        prompt_attention = self.capabilities.prompt_attention
+        looked = prompt_attention.generator_attention(chosen, reasons) if prompt_attention is not None else []
+        for n, (rank, req, reason) in enumerate(zip(pending, chosen, reasons, strict=True)):
+            verdict = self._checker.check(reason.text, req)
+            reason.faithful = verdict.faithful
+            item = by_rank[rank]
+            item.reason = reason
+            item.faithfulness = verdict.as_dict()
+            item.generator_attention = looked[n] if looked else None
+        trace.notices.extend(n for n in notices if n not in trace.notices)
+        trace.pending_reasons = [r for r in trace.pending_reasons if r not in pending]
+        return pending
+
+    def reasons_for(self, requests: list[ReasonRequest]) -> tuple[list[ReasonOut], list[str]]:
+        """Reasons for ``requests``: cached where the same prompt was answered before, one batch for the rest."""
+        if self.capabilities.template_reasons:
+            return call_reasoner(self.reasoner, requests)[0], []
+        keys = [self._reason_key(r) for r in requests]
+        # Each hit is taken when looked up: another thread may evict it before this run reads it again.
+        found = {i: hit for i, key in enumerate(keys) if (hit := self.reason_cache.get(key)) is not None}
+        missing = [i for i in range(len(keys)) if i not in found]
+        notices: list[str] = []
+        fresh: dict[int, ReasonOut] = {}
+        if missing:
+            outs, notices = call_reasoner(self.reasoner, [requests[i] for i in missing])
+            for i, out in zip(missing, outs, strict=True):
+                # Template fallbacks are not cached: the model (or endpoint) may do better next time.
+                if out.generator != "template":
+                    self.reason_cache.put(keys[i], out.model_copy())
+                fresh[i] = out
+        return [fresh[i] if i in fresh else found[i].model_copy() for i in range(len(keys))], notices
+
+    def _reason_key(self, req: ReasonRequest) -> str:
+        """What a generated reason depends on: the reasoner's spec and everything its prompt says."""
+        contributions = {n: round(c, 3) for n, c in req.contributions.items()}
+        evidence = {n: [(e.kind, e.item_id, e.label) for e in evs[:5]] for n, evs in req.evidence.items()}
+        dominant = max(contributions, key=lambda n: contributions[n]) if contributions else None
+        intent = (req.intent.summary, [(lbl.label, round(lbl.probability, 2)) for lbl in req.intent.labels[:3]])
+        return stable_hash([self._explain_spec, req.item.item_id, evidence, dominant, intent, req.cold_start])
+
+    def _generator_attention(
+        self, requests: list[ReasonRequest], reasons: list[ReasonOut], timings: list[StageTiming]
+    ) -> list[dict[str, float] | None]:
+        """Where the generator looked, per reason; timed only when the reasoner showed anything (its
+        ``attention`` option is on and a reason came from its model)."""
+        prompt_attention = self.capabilities.prompt_attention
+        if prompt_attention is None:
+            return [None] * len(reasons)
+        step: list[StageTiming] = []
+        with timed(step, "explain", "generator-attention"):
+            looked = prompt_attention.generator_attention(requests, reasons)
+        if any(x is not None for x in looked):
+            timings.extend(step)
+        return looked
+
+    def _embedder_is_transformer(self) -> bool:
+        # Checked on the first run that shows a profile: the embedder loads lazily, and a pipeline
+        # that never encodes text should not load it just to answer this.
+        if self._embedder_attends is None:
+            self._embedder_attends = isinstance(self.built.env.embedder, TransformerEmbedder)
+        return self._embedder_attends
+
+    def _check(
+        self, reasons: list[ReasonOut], templates: list[ReasonOut], requests: list[ReasonRequest]
+    ) -> list[FaithfulnessVerdict]:
+        """Each reason's verdict (set on it too); templates shown beside generated reasons get theirs."""
+        verdicts = [self._checker.check(r.text, req) for r, req in zip(reasons, requests, strict=True)]
+        for reason, verdict in zip(reasons, verdicts, strict=True):
+            reason.faithful = verdict.faithful
+        for template, req in zip(templates, requests, strict=True):
+            if template.faithful is None:
+                template.faithful = self._checker.check(template.text, req).faithful
+        return verdicts
