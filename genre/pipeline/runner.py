@@ -237,7 +237,7 @@ class Pipeline:
         """Template reasons shown beside generated ones (and used where generation fails)."""
         if self._template_reasoner is None:
             self._template_reasoner = TemplateReasoner()
-        return self._template_reasoner(requests)
+        return self._template_reasoner(requests).reasons
 
     def _popularity_fallback(self) -> Scorer:
         if self._cold_scorer is None:
@@ -264,13 +264,13 @@ class Pipeline:
     def _reasons(self, requests: list[ReasonRequest]) -> tuple[list[ReasonOut], list[str]]:
         """Reasons for ``requests``: cached where the same prompt was answered before, one batch for the rest."""
         if isinstance(self.reasoner, TemplateReasoner):
-            return self.reasoner(requests), []
+            return self.reasoner(requests).reasons, []
         keys = [self._reason_key(r) for r in requests]
         missing = [i for i, key in enumerate(keys) if key not in self._reason_cache]
         notices: list[str] = []
         if missing:
-            fresh = self.reasoner([requests[i] for i in missing])
-            notices = list(getattr(self.reasoner, "last_notices", []) or [])
+            batch = self.reasoner([requests[i] for i in missing])
+            fresh, notices = batch.reasons, batch.notices
             for i, out in zip(missing, fresh, strict=True):
                 # Template fallbacks are not cached: the model (or endpoint) may do better next time.
                 if out.generator != "template":
