@@ -109,6 +109,7 @@ def base_fingerprint(directory: Path) -> str:
 
 
 def require_base() -> Path:
+    """The prepared base model's directory; a ModelUnavailableError saying how to prepare it when it is not."""
     path = generator_cache_path()
     if not generator_is_prepared():
         raise ModelUnavailableError(
@@ -152,6 +153,7 @@ _tuned: dict[tuple[str, str, int, str], Generator] = {}
 
 
 def adapter_problem(path: Path, detail: str) -> ModelUnavailableError:
+    """The error for an unusable adapter file: what is wrong with it, and how to get a good one."""
     return ModelUnavailableError(
         f"{path}: {detail}; retrain it with `python -m genre train-reasoner --config <pipeline.toml>` "
         "or set the explain option adapter_path"
@@ -248,6 +250,7 @@ def _merge_adapter(dev: str, adapter: Path, config_file: Path, weights_file: Pat
 
 
 def first_line(exc: BaseException) -> str:
+    """An exception's first line of text (its type name when it has none), for one-line error messages."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
