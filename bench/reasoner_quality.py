@@ -28,13 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import write_section
 from genre import load_config
 from genre.components.env import Env
-from genre.components.reasoners.tuning import (
-    CARD_FILE,
-    SHIPPED_ADAPTERS,
-    adapter_dir,
-    load_reference_sets,
-    train_reasoner,
-)
+from genre.components.reasoners.tuned import CARD_FILE, SHIPPED_ADAPTERS, adapter_dir
 from genre.config import StageSpec, build_component
 from genre.evaluation.explanations import (
     REFERENCE_BATCH,
@@ -45,6 +39,8 @@ from genre.evaluation.explanations import (
     score_generator,
     token_counter,
 )
+from genre.training.reasoner import train_reasoner
+from genre.training.reasoner_data import load_reference_sets
 
 ROOT = Path(__file__).resolve().parent.parent
 HIGHER = ("faithful", "evidence_coverage", "distinct_2", "unique_sentences", "tokens_per_second", "bleu4", "rouge_l")

@@ -18,8 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import write_section
 from genre import Pipeline, load_config
-from genre.components.reasoners.generators import LocalLLMReasoner
+from genre.components.reasoners.local import LocalLLMReasoner
 from genre.components.reasoners.template import TemplateReasoner
+from genre.core.component import StreamsReasons
 from genre.core.types import Evidence, ReasonRequest
 from genre.data import load_profiles
 from genre.data.profiles import profile_to_context
@@ -68,12 +69,12 @@ def main() -> None:
         for run in range(args.runs):
             for reqs in batches:
                 t = time.perf_counter()
-                out = reasoner(reqs)
+                out = reasoner(reqs).reasons
                 times.append(time.perf_counter() - t)
                 if run == 0:
                     texts += [o.text for o in out]
                     verdicts += [checker.check(o.text, r) for o, r in zip(out, reqs, strict=True)]
-        if hasattr(reasoner, "stream"):
+        if isinstance(reasoner, StreamsReasons):
             for reqs in batches:
                 t = time.perf_counter()
                 for _index, _delta in reasoner.stream(reqs[:1]):

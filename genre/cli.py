@@ -315,8 +315,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _train_reasoner(args: argparse.Namespace) -> int:
-    from genre.components.reasoners.tuning import settings_from, train_reasoner
     from genre.config import load_config
+    from genre.training.reasoner import settings_from, train_reasoner
 
     settings = settings_from(steps=args.steps, seed=args.seed, eval_pairs=args.eval_pairs)
     config = load_config(args.config)

@@ -17,10 +17,10 @@ STAGES: tuple[str, ...] = ("context", "intent", "candidates", "scorers", "fusion
 BUILTINS: dict[str, dict[str, str]] = {
     "context": {"recency": "genre.components.context:RecencyContextEncoder"},
     "intent": {
-        "zero-shot": "genre.components.intent:ZeroShotIntent",
-        "llm-summary": "genre.components.intent:LLMSummaryIntent",
-        "trained-head": "genre.components.intent:TrainedIntentHead",
-        "none": "genre.components.intent:NoIntent",
+        "zero-shot": "genre.components.intent.zero_shot:ZeroShotIntent",
+        "llm-summary": "genre.components.intent.llm_summary:LLMSummaryIntent",
+        "trained-head": "genre.components.intent.head:TrainedIntentHead",
+        "none": "genre.components.intent.none:NoIntent",
     },
     "candidates": {"filter": "genre.components.candidates:CandidateFilter"},
     "scorers": {
@@ -44,10 +44,10 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "explain": {
         "template": "genre.components.reasoners.template:TemplateReasoner",
-        "local-llm": "genre.components.reasoners.generators:LocalLLMReasoner",
-        "hf-local": "genre.components.reasoners.generators:HFLocalReasoner",
-        "openai-compatible": "genre.components.reasoners.generators:OpenAICompatibleReasoner",
-        "tuned-local": "genre.components.reasoners.tuning:TunedLocalReasoner",
+        "local-llm": "genre.components.reasoners.local:LocalLLMReasoner",
+        "hf-local": "genre.components.reasoners.local:HFLocalReasoner",
+        "openai-compatible": "genre.components.reasoners.http:OpenAICompatibleReasoner",
+        "tuned-local": "genre.components.reasoners.tuned:TunedLocalReasoner",
     },
 }
 

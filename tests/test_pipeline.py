@@ -163,23 +163,25 @@ def test_unfaithful_generated_reason_is_flagged_and_template_kept(tiny_catalog_f
     assert any("failed the faithfulness check" in n for n in trace.notices)
 
 
-from genre.core.component import Reasoner  # noqa: E402
+from genre.core.component import ReasonBatch, Reasoner  # noqa: E402
 from genre.core.types import ReasonOut  # noqa: E402
 
 
 class InventingReasoner(Reasoner):
     """Test reasoner that always names a catalog title outside the evidence."""
 
-    def __call__(self, requests):
-        return [
-            ReasonOut(text="You will love it as much as Chef Knife and Field Notebook.", generator="inventing")
-            for _ in requests
-        ]
+    def __call__(self, requests, *, seed=None):
+        return ReasonBatch(
+            [
+                ReasonOut(text="You will love it as much as Chef Knife and Field Notebook.", generator="inventing")
+                for _ in requests
+            ]
+        )
 
 
 def test_requests_from_trace_regenerate_the_same_template_reasons(tiny_pipeline):
     from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
 
     trace = tiny_pipeline.run(UserContext(history=[HistoryEvent(item_id="a"), HistoryEvent(item_id="g")]), k=4)
-    again = TemplateReasoner()(requests_from_trace(trace, tiny_pipeline.catalog))
+    again = TemplateReasoner()(requests_from_trace(trace, tiny_pipeline.catalog)).reasons
     assert [r.text for r in again] == [i.reason.text for i in trace.items]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from genre.config import parse_config
-from genre.core.component import Reasoner
+from genre.core.component import ReasonBatch, Reasoner
 from genre.core.types import HistoryEvent, ReasonOut, ReasonRequest, UserContext
 from genre.pipeline import Pipeline
 from tests.conftest import HashEmbedder, tiny_config_dict
@@ -14,12 +14,14 @@ CALLS: list[int] = []
 class CountingReasoner(Reasoner):
     """Stands in for a slow generator: names the first history item and counts the items it wrote for."""
 
-    def __call__(self, requests: list[ReasonRequest]) -> list[ReasonOut]:
+    def __call__(self, requests: list[ReasonRequest], *, seed: int | None = None) -> ReasonBatch:
         CALLS.append(len(requests))
-        return [
-            ReasonOut(text=f"Because you liked {r.history[0].title}, try {r.item.title}.", generator="counting")
-            for r in requests
-        ]
+        return ReasonBatch(
+            [
+                ReasonOut(text=f"Because you liked {r.history[0].title}, try {r.item.title}.", generator="counting")
+                for r in requests
+            ]
+        )
 
 
 def _pipeline(catalog_file, reuse=None, **overrides) -> Pipeline:

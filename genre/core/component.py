@@ -159,6 +159,9 @@ class ReasonBatch:
     reasons: list[ReasonOut]
     notices: list[str] = field(default_factory=list)
     """Per call, never kept on the reasoner: concurrent runs never see each other's notices."""
+    repaired: int = 0
+    """How many of ``reasons`` the reasoner wrote a second time because the first failed its own check
+    (tuned-local's repair); explanation metrics report it."""
 
 
 class Reasoner(Component, ABC):

@@ -17,18 +17,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from genre.components.reasoners.local import TransformersReasoner
 from genre.components.reasoners.template import history_evidence, requests_from_trace
-from genre.components.reasoners.tuning import reference_split
 from genre.config import PipelineConfig, StageSpec, build_component
+from genre.core.component import Reasoner
 from genre.core.paths import PROJECT_ROOT
 from genre.core.types import Catalog, Interactions, ReasonRequest, UserContext
 from genre.data import load_profiles
 from genre.data.profiles import interactions_to_context, profile_to_context
-from genre.data.references import ReferencePair, load_references, reference_path, to_request
+from genre.data.references import ReferencePair, load_references, reference_path, split_by_item, to_request
 from genre.pipeline import Pipeline
 from genre.text.faithfulness import FaithfulnessChecker
 from genre.text.metrics import corpus_bleu4, distinct_n, rouge_l, unique_sentence_ratio
@@ -37,6 +37,14 @@ EVAL_USER_SEED = 7
 """Seed of the permutation whose first ``users`` dataset users are the evaluated ones."""
 REFERENCE_BATCH = 8
 """Reference requests per generator call (one batched generate for the local models)."""
+REFERENCE_HOLDOUT = 0.2
+"""Share of the reference pairs' recommended items held out for evaluation (never trained on)."""
+REFERENCE_SPLIT_SEED = 0
+
+
+def reference_split(pairs: Sequence[ReferencePair]) -> tuple[list[ReferencePair], list[ReferencePair]]:
+    """(train, held out): the split every trainer and evaluation uses, 20% of recommended items held out."""
+    return split_by_item(pairs, holdout=REFERENCE_HOLDOUT, seed=REFERENCE_SPLIT_SEED)
 
 
 @dataclass
@@ -168,9 +176,12 @@ def token_counter() -> tuple[Callable[[str], int], str]:
 
 
 def score_generator(
-    name: str, reasoner: Any, batches: Sequence[Sequence[ReasonCase]], count_tokens: Callable[[str], int]
+    name: str, reasoner: Reasoner, batches: Sequence[Sequence[ReasonCase]], count_tokens: Callable[[str], int]
 ) -> GeneratorRow:
-    """Let ``reasoner`` write every batch (one call each), then check and measure what it wrote."""
+    """Let ``reasoner`` write every batch (one call each), then check and measure what it wrote.
+
+    Each call gets the reasoner's own seed, so a sampling reasoner scores the same on every run.
+    """
     texts: list[str] = []
     verdicts = []
     covered: list[bool] = []
@@ -180,16 +191,16 @@ def score_generator(
     seconds = 0.0
     repaired = 0
     written = 0
-    prefix_of = getattr(reasoner, "prefix_of", None)
+    prefix_of = reasoner.prefix_of if isinstance(reasoner, TransformersReasoner) else None
     for batch in batches:
         if not batch:
             continue
         started = time.perf_counter()
-        reasons = reasoner([case.request for case in batch])
+        answer = reasoner([case.request for case in batch])
         seconds += time.perf_counter() - started
-        notices += getattr(reasoner, "last_notices", []) or []
-        repaired += int(getattr(reasoner, "last_repaired", 0) or 0)
-        for reason, case in zip(reasons, batch, strict=True):
+        notices += answer.notices
+        repaired += answer.repaired
+        for reason, case in zip(answer.reasons, batch, strict=True):
             texts.append(reason.text)
             prefill = prefix_of(case.request, reason.text) if prefix_of is not None else ""
             # A prefill is written by us, not generated: it counts for nothing in tokens / s.
@@ -226,7 +237,7 @@ def reference_cases(
     """The held-out reference pairs of ``catalog`` as cases (empty when it has no reference file).
 
     ``pairs`` are the catalog's reference pairs when already loaded. The split is the one
-    ``train-reasoner`` uses (:func:`genre.components.reasoners.tuning.reference_split`), so a tuned generator is
+    ``train-reasoner`` uses (:func:`reference_split`), so a tuned generator is
     only ever scored on recommended items it was not trained on.
     """
     if pairs is None:

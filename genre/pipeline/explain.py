@@ -7,13 +7,12 @@ keeps across runs is the locked reason cache; everything else lives in the run's
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
-from genre.core.component import Component, ReasonBatch
+from genre.core.component import Reasoner
 from genre.core.types import (
     AttentionOut,
     Evidence,
@@ -42,16 +41,14 @@ class TransformerEmbedder(Protocol):
     def model_path(self) -> Path: ...
 
 
-def call_reasoner(reasoner: Component, requests: list[ReasonRequest]) -> tuple[list[ReasonOut], list[str]]:
+def call_reasoner(reasoner: Reasoner, requests: list[ReasonRequest]) -> tuple[list[ReasonOut], list[str]]:
     """The one place a reasoner is called: its reasons for ``requests`` and the notices of this call.
 
-    A reasoner on the ``Reasoner`` contract answers with a ``ReasonBatch``; the built-ins still
-    answer with a list and keep their notices in ``last_notices`` until they move to it.
+    No seed is passed, so a sampling reasoner uses its config's seed on a generator of its own for
+    this call: the same evidence gives the same reason, and concurrent runs never share random state.
     """
-    out = cast(Callable[[list[ReasonRequest]], object], reasoner)(requests)
-    if isinstance(out, ReasonBatch):
-        return out.reasons, list(out.notices)
-    return cast(list[ReasonOut], out), list(getattr(reasoner, "last_notices", []) or [])
+    batch = reasoner(requests)
+    return batch.reasons, list(batch.notices)
 
 
 @dataclass

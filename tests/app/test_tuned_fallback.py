@@ -10,7 +10,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_missing_adapter_is_shown_and_the_page_falls_back_to_the_template(cache, monkeypatch, tmp_path):
-    monkeypatch.setattr("genre.components.reasoners.tuning.SHIPPED_ADAPTERS", tmp_path / "none")  # as if never shipped
+    monkeypatch.setattr("genre.components.reasoners.tuned.SHIPPED_ADAPTERS", tmp_path / "none")  # as if never shipped
     at = page("pages/1_Recommend.py", "products")
     at.run()
     at.sidebar.selectbox(key="rec_generator").set_value("tuned-local").run()
@@ -29,7 +29,7 @@ def test_missing_adapter_is_shown_and_the_page_falls_back_to_the_template(cache,
 
 def test_the_shipped_adapter_writes_the_reasons(monkeypatch, tmp_path):
     # The real prepared SmolLM2 from the cache, but no adapter trained there: the shipped one is used.
-    monkeypatch.setattr("genre.components.reasoners.tuning.adapter_dir", lambda name: tmp_path / name)
+    monkeypatch.setattr("genre.components.reasoners.tuned.adapter_dir", lambda name: tmp_path / name)
     at = page("pages/1_Recommend.py", "products")
     at.run()
     at.sidebar.selectbox(key="rec_generator").set_value("tuned-local").run()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from genre.components.reasoners.template import TemplateReasoner
-from genre.components.reasoners.tuning import reference_split
+from genre.core.component import ReasonBatch
 from genre.core.types import ReasonOut
 from genre.data.references import to_request
 from genre.evaluation.explanations import (
     ExplanationReport,
     ReasonCase,
     reference_cases,
+    reference_split,
     score_generator,
 )
 from genre.text.faithfulness import FaithfulnessChecker
@@ -26,8 +27,8 @@ class Echo:
     def __init__(self, cases: list[ReasonCase]) -> None:
         self.by_item = {c.request.item.item_id: c.references[0] for c in cases}
 
-    def __call__(self, requests):
-        return [ReasonOut(text=self.by_item[r.item.item_id], generator="echo") for r in requests]
+    def __call__(self, requests, *, seed=None):
+        return ReasonBatch([ReasonOut(text=self.by_item[r.item.item_id], generator="echo") for r in requests])
 
 
 def test_reference_cases_are_the_held_out_side_of_the_trainers_split(tiny_catalog):

@@ -15,13 +15,15 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from genre.components.reasoners.generators import SYSTEM_PROMPT, LocalLLMReasoner, build_prompt, prompt_with_units
+from genre.components.reasoners import attention as generator_attention
+from genre.components.reasoners.attention import evidence_shares
+from genre.components.reasoners.local import LocalLLMReasoner
+from genre.components.reasoners.prompts import SYSTEM_PROMPT, build_prompt, prompt_with_units
 from genre.components.reasoners.template import TemplateReasoner
 from genre.config import parse_config
 from genre.core.types import HistoryEvent, ReasonOut, UserContext
 from genre.explain import attention
 from genre.explain.attention import (
-    evidence_shares,
     merge_wordpieces,
     profile_attention,
     profile_token_attention,
@@ -253,7 +255,7 @@ def test_generator_attention_has_one_share_per_unit_summing_to_one(gpt2):
         ReasonOut(
             text=reasoner.prefix(reqs[0]) + " and Lion King (1994), you may enjoy Toy Story.", generator="local-llm"
         ),
-        TemplateReasoner()([reqs[1]])[0],  # a template fallback: the model wrote nothing to weigh
+        TemplateReasoner()([reqs[1]]).reasons[0],  # a template fallback: the model wrote nothing to weigh
         ReasonOut(text="A light tent to go with your sleeping bag on alpine trips.", generator="local-llm"),
     ]
     before = gpt2.model.config._attn_implementation
@@ -283,7 +285,7 @@ def test_generator_attention_splits_rows_into_chunks_under_the_memory_budget(gpt
     reqs = three_requests()
     reasons = [ReasonOut(text="You may enjoy this pick for your trips.", generator="local-llm") for _ in reqs]
     whole = reasoner_with(gpt2).generator_attention(reqs, reasons)
-    monkeypatch.setattr(attention, "ATTENTION_BUDGET_BYTES", 1)  # one row per forward pass
+    monkeypatch.setattr(generator_attention, "ATTENTION_BUDGET_BYTES", 1)  # one row per forward pass
     chunked = reasoner_with(gpt2).generator_attention(reqs, reasons)
     for a, b in zip(whole, chunked, strict=True):
         assert a is not None and b == pytest.approx(a, abs=1e-4)
@@ -307,10 +309,12 @@ class _HashSentenceModel:
 
 def test_pipeline_records_both_views_times_them_and_serializes_them(tiny_catalog_file, cache, monkeypatch, bert, gpt2):
     monkeypatch.setattr(attention, "load_embedder_encoder", lambda device: bert)
-    monkeypatch.setattr("genre.components.reasoners.generators.load_generator", lambda device, path=None: gpt2)
+    monkeypatch.setattr("genre.components.reasoners.local.load_generator", lambda device, path=None: gpt2)
     # Random weights write noise; the reasons themselves are not under test here.
     monkeypatch.setattr(
-        LocalLLMReasoner, "_generate", lambda self, texts, prefixes: [", a fine pick for your trips."] * len(texts)
+        LocalLLMReasoner,
+        "_generate",
+        lambda self, texts, prefixes, seed: [", a fine pick for your trips."] * len(texts),
     )
     cfg = parse_config(tiny_config_dict(tiny_catalog_file, explain={"component": "local-llm"}))
     pipe = Pipeline(cfg, embedder_factory=lambda device: Embedder(model=_HashSentenceModel(), device="cpu"))

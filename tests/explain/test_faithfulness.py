@@ -320,6 +320,6 @@ def test_template_reasons_are_faithful(checker):
         request_for("toy2", ["toy", "flyaway"], intent="animated family film", popularity="88 ratings"),
         request_for("heat", ["godfather", "casino", "goodfellas"]),
     ]
-    for request, reason in zip(requests, TemplateReasoner()(requests), strict=True):
+    for request, reason in zip(requests, TemplateReasoner()(requests).reasons, strict=True):
         verdict = checker.check(reason.text, request)
         assert verdict.faithful, (reason.text, verdict.problems)

@@ -12,16 +12,12 @@ import pytest
 from pydantic import ValidationError
 
 from genre.components.env import Env
-from genre.components.reasoners.generators import (
-    HFLocalReasoner,
-    LocalLLMReasoner,
-    OpenAICompatibleReasoner,
-    build_prompt,
-    clean_reason,
-    sanitize_user_text,
-)
+from genre.components.reasoners.http import OpenAICompatibleReasoner
+from genre.components.reasoners.local import HFLocalReasoner, LocalLLMReasoner
+from genre.components.reasoners.prompts import build_prompt
 from genre.core.errors import ConfigError, ModelUnavailableError
 from genre.core.types import Catalog, Evidence, Intent, IntentLabel, Item, ReasonRequest
+from genre.text.hygiene import clean_reason, sanitize_user_text
 
 TOY = Item("1", "Toy Story (1995)", ("Animation", "Children's", "Comedy"))
 ALADDIN = Item("95", "Aladdin (1992)", ("Animation", "Children's", "Comedy", "Musical"))
@@ -232,13 +228,14 @@ def test_local_reasoner_names_evidence_and_falls_back_per_item_when_text_is_empt
     reqs = three_requests()
     seen_prompts: list[list[str]] = []
 
-    def fake_generate(texts, prefixes):
+    def fake_generate(texts, prefixes, seed):
         seen_prompts.append(texts)
         return [" and Lion King (1994), you may enjoy this warm animated comedy.", "   ", ", this camping pick fits."]
 
     monkeypatch.setattr(reasoner, "_input_text", lambda req, prefix: build_prompt(req) + prefix)
     monkeypatch.setattr(reasoner, "_generate", fake_generate)
-    outs = reasoner(reqs)
+    batch = reasoner(reqs)
+    outs = batch.reasons
     assert len(seen_prompts) == 1 and len(seen_prompts[0]) == 3  # one batched call
     assert outs[0].generator == "local-llm"
     assert outs[0].text.startswith("Because you liked Aladdin (1992) and Lion King (1994)")
@@ -246,9 +243,7 @@ def test_local_reasoner_names_evidence_and_falls_back_per_item_when_text_is_empt
     assert outs[1].generator == "template" and outs[1].text
     assert outs[2].text == "Because you liked Summit Sleeping Bag, this camping pick fits."
     assert outs[2].evidence_ids == ["b"]
-    assert reasoner.last_notices == [
-        "local-llm wrote no usable text for 1 of 3 items; showing template reasons for them"
-    ]
+    assert batch.notices == ["local-llm wrote no usable text for 1 of 3 items; showing template reasons for them"]
 
 
 def test_local_stream_holds_the_prefill_until_the_model_writes_and_falls_back_whole(monkeypatch):
@@ -256,7 +251,7 @@ def test_local_stream_holds_the_prefill_until_the_model_writes_and_falls_back_wh
     chunks = {0: [" and", " Lion King (1994),", " you may enjoy this one."], 1: ["Sure!", " "]}
     calls = iter(chunks.values())
     monkeypatch.setattr(reasoner, "_input_text", lambda req, prefix: prefix)
-    monkeypatch.setattr(reasoner, "_stream_one", lambda text, prefix: iter(next(calls)))
+    monkeypatch.setattr(reasoner, "_stream_one", lambda text, prefix, seed: iter(next(calls)))
     reqs = three_requests()[:2]
     deltas = list(reasoner.stream(reqs))
     first = [d for i, d in deltas if i == 0]
@@ -265,7 +260,7 @@ def test_local_stream_holds_the_prefill_until_the_model_writes_and_falls_back_wh
         clean_reason("".join(first)) == "Because you liked Aladdin (1992) and Lion King (1994), you may enjoy this one."
     )
     second = [d for i, d in deltas if i == 1]
-    assert second == [reasoner.template([reqs[1]])[0].text]
+    assert second == [reasoner.template([reqs[1]]).reasons[0].text]
 
 
 def test_hf_local_with_a_missing_directory_names_it(tmp_path):
@@ -359,12 +354,13 @@ def test_openai_compatible_returns_the_servers_texts(monkeypatch):
     reqs = three_requests()
     with Stub() as stub:
         reasoner = openai(stub.base_url, api_key_env="GENRE_TEST_KEY")
-        outs = reasoner(reqs)
+        batch = reasoner(reqs)
+    outs = batch.reasons
     assert [o.generator for o in outs] == ["openai-compatible"] * 3
     assert outs[0].text == "Because you liked Aladdin (1992), this fits you well."
     assert outs[0].evidence_ids == ["95"]
     assert outs[1].text == "Because you liked Star Wars (1977), this fits you well."
-    assert reasoner.last_notices == []
+    assert batch.notices == []
     assert len(stub.bodies) == 3
     body = stub.bodies[0]
     assert body["model"] == "stub-model" and body["temperature"] == 0
@@ -386,10 +382,11 @@ def test_openai_compatible_failures_give_template_reasons_and_a_notice(mode, del
     reqs = three_requests() + three_requests()
     with Stub(mode, delay_s) as stub:
         reasoner = openai(stub.base_url, max_workers=2)
-        outs = reasoner(reqs)
+        batch = reasoner(reqs)
+    outs = batch.reasons
     assert len(outs) == 6 and all(o.generator == "template" and o.text for o in outs)
-    assert len(reasoner.last_notices) == 1
-    notice = reasoner.last_notices[0]
+    assert len(batch.notices) == 1
+    notice = batch.notices[0]
     assert expected in notice and stub.base_url in notice and "showing template reasons" in notice
 
 
@@ -398,18 +395,18 @@ def test_openai_compatible_unreachable_port_gives_template_reasons_and_a_notice(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     reasoner = openai(f"http://127.0.0.1:{port}/v1")
-    outs = reasoner(three_requests())
-    assert [o.generator for o in outs] == ["template"] * 3
-    assert reasoner.last_notices and "unreachable" in reasoner.last_notices[0]
-    assert f"127.0.0.1:{port}" in reasoner.last_notices[0]
+    batch = reasoner(three_requests())
+    assert [o.generator for o in batch.reasons] == ["template"] * 3
+    assert batch.notices and "unreachable" in batch.notices[0]
+    assert f"127.0.0.1:{port}" in batch.notices[0]
 
 
 def test_openai_compatible_empty_text_falls_back_to_the_template():
     with Stub("empty") as stub:
         reasoner = openai(stub.base_url)
-        outs = reasoner(three_requests())
-    assert all(o.generator == "template" for o in outs)
-    assert reasoner.last_notices == [
+        batch = reasoner(three_requests())
+    assert all(o.generator == "template" for o in batch.reasons)
+    assert batch.notices == [
         "openai-compatible wrote no usable text for 3 of 3 items; showing template reasons for them"
     ]
 
@@ -418,9 +415,9 @@ def test_openai_compatible_key_removed_after_prepare_degrades_instead_of_raising
     monkeypatch.setenv("GENRE_TEST_KEY", "sk-test")
     reasoner = openai("http://127.0.0.1:9/v1", api_key_env="GENRE_TEST_KEY")
     monkeypatch.delenv("GENRE_TEST_KEY")
-    outs = reasoner(three_requests())
-    assert all(o.generator == "template" for o in outs)
-    assert "GENRE_TEST_KEY" in reasoner.last_notices[0]
+    batch = reasoner(three_requests())
+    assert all(o.generator == "template" for o in batch.reasons)
+    assert "GENRE_TEST_KEY" in batch.notices[0]
 
 
 def test_openai_compatible_config_checks():
@@ -441,7 +438,7 @@ def test_local_llm_writes_batched_and_streamed_reasons_with_smollm2():
     reasoner = LocalLLMReasoner()
     reasoner.prepare(env())
     reqs = three_requests()
-    outs = reasoner(reqs)
+    outs = reasoner(reqs).reasons
     assert len(outs) == 3 and all(o.text.strip() for o in outs)
     deltas = list(reasoner.stream(reqs[:1]))
     assert deltas and all(index == 0 for index, _ in deltas)
@@ -466,9 +463,9 @@ def test_sampled_reasons_are_reproducible_and_leave_the_callers_rng_alone():
     torch.manual_seed(11)
     expected_next = torch.rand(3)
     torch.manual_seed(11)
-    first = [o.text for o in reasoner(reqs)]
-    assert torch.equal(torch.rand(3), expected_next)  # sampling drew from a forked generator
-    assert [o.text for o in reasoner(reqs)] == first
+    first = [o.text for o in reasoner(reqs).reasons]
+    assert torch.equal(torch.rand(3), expected_next)  # sampling drew from its own per-call generator
+    assert [o.text for o in reasoner(reqs).reasons] == first
     assert all(first)
 
 

@@ -16,28 +16,24 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from genre.cli import main
-from genre.components.reasoners.generators import SYSTEM_PROMPT, build_prompt
-from genre.components.reasoners.tuning import (
+from genre.components.reasoners.prompts import SYSTEM_PROMPT, build_prompt
+from genre.components.reasoners.tuned import (
     ADAPTER_WEIGHTS,
     CARD_FILE,
     SHIPPED_ADAPTERS,
-    ReasonTrainer,
-    ReferenceSet,
-    TrainingPair,
     TunedLocalReasoner,
-    TuneSettings,
     base_fingerprint,
-    build_example,
     load_tuned_generator,
-    lora_config,
     resolve_adapter,
-    train_reasoner,
 )
 from genre.config import parse_config
 from genre.core.errors import ConfigError, ModelUnavailableError
 from genre.core.paths import PROJECT_ROOT
 from genre.data.references import ReferencePair
 from genre.models import Generator, generator_cache_path
+from genre.training.lora import ReasonTrainer, TuneSettings, lora_config
+from genre.training.reasoner import train_reasoner
+from genre.training.reasoner_data import ReferenceSet, TrainingPair, build_example
 from tests.conftest import tiny_config_dict
 from tests.explain.test_generators import env, three_requests
 
@@ -312,7 +308,7 @@ def test_train_reasoner_writes_adapter_and_card_and_the_generator_loads_it(base,
     reasoner.prepare(tiny_pipeline.env)
     assert reasoner.generator.name.endswith("+tiny")
     reqs = three_requests()
-    outs = reasoner(reqs)
+    outs = reasoner(reqs).reasons
     assert len(outs) == 3 and all(o.text for o in outs)
     streamed = list(reasoner.stream(reqs[:1]))
     assert streamed and all(i == 0 for i, _ in streamed)
@@ -326,15 +322,13 @@ def test_movielens_adapters_may_not_be_written_into_the_repository(cache, tiny_c
 
 
 def test_cli_reports_a_malformed_reference_row_with_its_line(cache, tiny_catalog_file, tmp_path, monkeypatch, capsys):
-    import genre.data.references as references
-
     bad = tmp_path / "bad.jsonl"
     good = {"id": "p-1", "domain": "products", "item_id": "prod-002", "history": ["prod-001"], "shared": [],
             "intent": "A first tent.", "component": "content",
             "reasons": ["Because you liked the tent, this groundsheet protects its floor on rocky ground."]}  # fmt: skip
     broken = {k: v for k, v in good.items() if k != "intent"} | {"id": "p-2"}
     bad.write_text(json.dumps(good) + "\n" + json.dumps(broken) + "\n")
-    monkeypatch.setattr(references, "reference_path", lambda domain: bad)
+    monkeypatch.setattr("genre.training.reasoner_data.reference_path", lambda domain: bad)
     config = tmp_path / "tiny.toml"
     config.write_text(
         f'name = "tiny"\ndevice = "cpu"\n[data]\nloader = "jsonl"\npath = "{tiny_catalog_file}"\n'
@@ -443,7 +437,7 @@ class Scripted:
         self.replies = list(replies)
         self.calls: list[tuple[list[str], list[str]]] = []
 
-    def __call__(self, texts: list[str], prefixes: list[str]) -> list[str]:
+    def __call__(self, texts: list[str], prefixes: list[str], seed: int) -> list[str]:
         self.calls.append((texts, prefixes))
         return self.replies.pop(0)
 
@@ -456,8 +450,9 @@ def test_reasons_naming_no_history_title_are_rewritten_from_the_prefill(tokenize
         [", another animated comedy for the whole family."],
     )
     reasoner._generate = script
-    outs = reasoner(reqs)
-    assert reasoner.last_repaired == 1
+    batch = reasoner(reqs)
+    outs = batch.reasons
+    assert batch.repaired == 1
     assert outs[0].text == "Because you liked Aladdin (1992), another animated comedy for the whole family."
     assert outs[0].generator == "tuned-local" and outs[0].evidence_ids == ["95"]
     assert outs[1].text == "Fans of Star Wars (1977) will enjoy this sequel's space battles."
@@ -478,35 +473,38 @@ def test_a_reason_naming_a_title_outside_the_evidence_is_rewritten(tokenizer):
         [", the sequel continues the same space saga."],
     )
     reasoner._generate = script
-    outs = reasoner(reqs)
-    assert reasoner.last_repaired == 1
+    batch = reasoner(reqs)
+    outs = batch.reasons
+    assert batch.repaired == 1
     assert outs[0].text == "Because you liked Star Wars (1977), the sequel continues the same space saga."
     assert script.calls[1][1] == ["Because you liked Star Wars (1977)"]
     # Without a prepared catalog only the history-title test applies: the sentence is kept.
     reasoner = prompter(tokenizer)
     reasoner._generate = Scripted(["Fans of Star Wars (1977) and Pulp Fiction (1994) will enjoy this sequel."])
-    assert "Pulp Fiction" in reasoner(reqs)[0].text and reasoner.last_repaired == 0
+    batch = reasoner(reqs)
+    assert "Pulp Fiction" in batch.reasons[0].text and batch.repaired == 0
 
 
 def test_repair_off_keeps_the_models_sentence(tokenizer):
     reasoner = prompter(tokenizer, repair=False)
     reasoner._generate = Scripted(["A lovely pick for a cosy night in."])
-    outs = reasoner(three_requests()[:1])
+    batch = reasoner(three_requests()[:1])
+    outs = batch.reasons
     assert outs[0].text == "A lovely pick for a cosy night in." and outs[0].evidence_ids == []
-    assert reasoner.last_repaired == 0
+    assert batch.repaired == 0
 
 
 def test_a_stream_is_held_back_until_it_names_a_title_else_rewritten(tokenizer):
     reasoner = prompter(tokenizer)
     req = three_requests()[0]
     streams = [["Since you liked ", "Aladdin (1992)", ", this ", "fits."]]
-    reasoner._stream_one = lambda text, prefix: iter(streams.pop(0))
+    reasoner._stream_one = lambda text, prefix, seed: iter(streams.pop(0))
     assert list(reasoner.stream([req])) == [(0, "Since you liked Aladdin (1992)"), (0, ", this "), (0, "fits.")]
 
     streams = [["A lovely ", "pick for a ", "cosy night in."], [", another ", "animated comedy."]]
     prompts: list[str] = []
 
-    def stream_one(text: str, prefix: str):
+    def stream_one(text: str, prefix: str, seed: int):
         prompts.append(prefix)
         return iter(streams.pop(0))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from genre import Pipeline, load_config
-from genre.components.reasoners.generators import prompt_with_units
+from genre.components.reasoners.prompts import prompt_with_units
 from genre.components.reasoners.template import requests_from_trace
 from genre.config import parse_config
 from genre.data import load_profiles

@@ -7,16 +7,13 @@ import json
 import pytest
 
 from genre import Pipeline, load_config
-from genre.components.reasoners.tuning import (
-    CARD_FILE,
-    TunedLocalReasoner,
-    TuneSettings,
-    reference_split,
-    train_reasoner,
-)
+from genre.components.reasoners.tuned import CARD_FILE, TunedLocalReasoner
 from genre.data.references import load_references, reference_path, to_request
+from genre.evaluation.explanations import reference_split
 from genre.models import generator_is_prepared
 from genre.text.faithfulness import FaithfulnessChecker
+from genre.training.lora import TuneSettings
+from genre.training.reasoner import train_reasoner
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -42,7 +39,7 @@ def test_train_a_few_steps_then_generate_with_tuned_local(tmp_path):
     reasoner.prepare(pipe.env)
     _, held = reference_split(load_references(reference_path("products"), pipe.catalog))
     requests = [to_request(p, pipe.catalog) for p in held[:2]]
-    outs = reasoner(requests)
+    outs = reasoner(requests).reasons
     assert reasoner.generator.name == "SmolLM2-135M-Instruct+adapter"
     assert len(outs) == 2 and all(o.text.endswith(".") and o.generator in ("tuned-local", "template") for o in outs)
     checker = FaithfulnessChecker(pipe.catalog)

@@ -6,7 +6,7 @@ import zlib
 
 from pydantic import Field
 
-from genre.core.component import Component, ComponentConfig
+from genre.core.component import ComponentConfig, ReasonBatch, Reasoner
 from genre.core.types import Catalog, Evidence, ReasonOut, ReasonRequest, RunTrace
 
 
@@ -21,17 +21,19 @@ class TemplateConfig(ComponentConfig):
     """How many history items a reason names at most."""
 
 
-class TemplateReasoner(Component):
+class TemplateReasoner(Reasoner):
     """Template reasons naming the history items, shared attributes and popularity behind a score."""
 
     Config = TemplateConfig
     config: TemplateConfig
     name = "template"
 
-    def __call__(self, requests: list[ReasonRequest]) -> list[ReasonOut]:
-        return [self._one(r) for r in requests]
+    def __call__(self, requests: list[ReasonRequest], *, seed: int | None = None) -> ReasonBatch:
+        """One template reason per request; deterministic, so ``seed`` changes nothing and nothing degrades."""
+        return ReasonBatch([self.write(r) for r in requests])
 
-    def _one(self, req: ReasonRequest) -> ReasonOut:
+    def write(self, req: ReasonRequest) -> ReasonOut:
+        """The template reason for one request (what generating reasoners fall back to)."""
         item = req.item
         variant = zlib.crc32(item.item_id.encode()) % 3
         history_ev = self._history_evidence(req)
