@@ -35,5 +35,13 @@ class StoreUnavailableError(GenreError):
     """The feedback store cannot be opened or written; the message names the file and the fix."""
 
 
+class CorruptArtifactError(Exception):
+    """Saved state that cannot be used: truncated, garbled or not fitting its key.
+
+    Raised while reading an artifact and caught by the artifact store, which deletes the artifact and
+    adds a notice; the component then retrains. Never reaches a user as an error.
+    """
+
+
 class GenreWarning(UserWarning):
     """Something worked but degraded (e.g. a scorer could not score any candidate)."""

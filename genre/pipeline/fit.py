@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,9 +9,14 @@ from scipy.optimize import minimize
 
 from genre.components.fusion import LearnedConfig, LearnedFusion, normalize
 from genre.config import FeedbackConfig, StageSpec
+from genre.core.artifacts import ArtifactFiles
+from genre.core.errors import CorruptArtifactError
 
 if TYPE_CHECKING:
     from genre.pipeline import Pipeline
+
+ARTIFACT_VERSION = 1
+"""Version of the fitting below and of the saved weights; bump it when either changes (older weights are a miss)."""
 
 
 def fit_learned_fusion(pipeline: Pipeline) -> dict[str, float]:
@@ -37,11 +41,10 @@ def fit_learned_fusion(pipeline: Pipeline) -> dict[str, float]:
         "intent": pipeline.config.intent.model_dump(),
         "fusion": cfg.model_dump(),
     }
-    folder = env.artifact_dir("learned-fusion", key)
-    path = folder / "weights.json"
-    if path.exists():
-        saved = json.loads(path.read_text())
-        fusion.weights, fusion.fit_report = saved["weights"], saved["report"]
+    artifact = env.artifact("learned-fusion", key, ARTIFACT_VERSION)
+    saved = artifact.load(lambda files: _read_weights(files, list(pipeline.config.scorers)))
+    if saved is not None:
+        fusion.weights, fusion.fit_report = saved
         return fusion.weights
 
     if cfg.validation == "temporal":
@@ -88,9 +91,23 @@ def fit_learned_fusion(pipeline: Pipeline) -> dict[str, float]:
         w, report = _fit_pairwise(feats, unseen, relevant, cfg, gen)
     fusion.weights = {n: round(float(x), 6) for n, x in zip(names, w, strict=True)}
     fusion.fit_report = {"users": len(users), "objective": cfg.objective, **report}
-    folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"weights": fusion.weights, "report": fusion.fit_report}, indent=2))
+    env.notices.extend(n for n in sub.env.notices if n not in env.notices)  # corrupt state the sub-pipeline retrained
+    artifact.save({"weights.json": {"weights": fusion.weights, "report": fusion.fit_report}})
     return fusion.weights
+
+
+def _read_weights(files: ArtifactFiles, scorers: list[str]) -> tuple[dict[str, float], dict[str, object]]:
+    """Saved weights (one number per scorer of the pipeline) and their fit report."""
+    saved = files.json("weights.json")
+    weights, report = saved["weights"], saved["report"]
+    if (
+        not isinstance(weights, dict)
+        or sorted(weights) != sorted(scorers)
+        or not all(isinstance(w, int | float) for w in weights.values())
+        or not isinstance(report, dict)
+    ):
+        raise CorruptArtifactError(f"weights.json does not hold one weight for each of {', '.join(scorers)}")
+    return weights, report
 
 
 def _fit_pairwise(

@@ -194,6 +194,7 @@ class Pipeline:
             )
             explain = config.explain
             self.reasoner = component("explain", explain, "explain", reuse and reuse.reasoner, old and old.explain)
+        self.build_notices.extend(n for n in self.env.notices if n not in self.build_notices)  # e.g. corrupt state
         if explain is not config.explain:
             # The trace's config says which generator actually wrote the reasons.
             self.config = config = config.model_copy(update={"explain": explain})
