@@ -89,8 +89,12 @@ def _encode(name: str, value: Any) -> bytes:
     if name.endswith(".json"):
         return json.dumps(value, indent=2, default=str).encode()
     if name.endswith(".npz"):
+        arrays = {k: np.asarray(v) for k, v in value.items()}
+        if odd := [k for k, a in arrays.items() if a.dtype.hasobject]:
+            # numpy would pickle these, and the store never writes (or reads) a pickle.
+            raise ValueError(f"array(s) {', '.join(odd)} of {name!r} hold Python objects; save numbers or strings")
         buffer = io.BytesIO()
-        np.savez(buffer, **{k: np.asarray(v) for k, v in value.items()})
+        np.savez(buffer, **arrays)
         return buffer.getvalue()
     if name.endswith(".safetensors"):
         if all(isinstance(v, np.ndarray) for v in value.values()):
