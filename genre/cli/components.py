@@ -36,7 +36,7 @@ def _components(args: argparse.Namespace) -> int:
         print(f"[{stage}]")
         for row in rows:
             print(f"  {row['name']:<12} {row['summary']}")
-            for opt in row["options"]:  # type: ignore[union-attr]
+            for opt in row["options"]:  # type: ignore[attr-defined]
                 default = "required" if opt["required"] else f"default {opt['default']!r}"
                 print(f"      {opt['name']} ({opt['type']}, {default})  {opt['doc']}")
         print()

@@ -49,12 +49,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         from genre.evaluation.explanations import evaluate_explanations
 
         for cfg in configs:
-            report = evaluate_explanations(cfg, args.generators, users=args.users or 20)
+            explained = evaluate_explanations(cfg, args.generators, users=args.users or 20)
             if args.format == "json":
-                print(json.dumps(dataclasses.asdict(report), indent=2))
+                print(json.dumps(dataclasses.asdict(explained), indent=2))
             else:
-                print(f"{cfg.name} · explanations for the top-{report.k} of {report.users} users")
-                print(report.to_markdown())
+                print(f"{cfg.name} · explanations for the top-{explained.k} of {explained.users} users")
+                print(explained.to_markdown())
         return 0
 
     def progress(message: str, fraction: float) -> None:

@@ -89,7 +89,7 @@ def _encode(name: str, value: Any) -> bytes:
     if name.endswith(".json"):
         return json.dumps(value, indent=2, default=str).encode()
     if name.endswith(".npz"):
-        arrays = {k: np.asarray(v) for k, v in value.items()}
+        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in value.items()}
         if odd := [k for k, a in arrays.items() if a.dtype.hasobject]:
             # numpy would pickle these, and the store never writes (or reads) a pickle.
             raise ValueError(f"array(s) {', '.join(odd)} of {name!r} hold Python objects; save numbers or strings")
