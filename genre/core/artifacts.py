@@ -233,11 +233,23 @@ class Artifact:
         """Write the files (name -> tensors, arrays or JSON-able value, by suffix), then the manifest.
 
         Each file is renamed into place whole; the manifest comes last, so until it is written the
-        artifact reads as a miss, and an interrupted save never looks like valid state.
+        artifact reads as a miss, and an interrupted save never looks like valid state. A save the disk
+        refuses (full, read-only) is not fatal: the trained state is still in memory, the partial files
+        are removed and a notice says it will be retrained next time.
         """
         encoded = {name: _encode(name, value) for name, value in files.items()}
         if MANIFEST in encoded:
             raise ValueError(f"{MANIFEST!r} is the store's own file; name the component's files otherwise")
+        try:
+            self._write(encoded)
+        except OSError as exc:
+            self.delete()
+            self.notices.append(
+                f"Could not save the trained state of {self.component} at {self.folder} "
+                f"({_one_line(str(exc))}); it is retrained on the next run."
+            )
+
+    def _write(self, encoded: dict[str, bytes]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         # An old manifest must never vouch for new files.
         (self.folder / MANIFEST).unlink(missing_ok=True)

@@ -108,37 +108,53 @@ def test_atomic_write_leaves_no_partial_file_when_the_writer_fails(tmp_path, mon
     assert sorted(p.name for p in path.parent.iterdir()) == ["weights.npz"]  # no temporary file left behind
 
 
-def test_a_save_that_fails_midway_leaves_a_miss_not_a_half_artifact(store, monkeypatch):
+def test_a_save_that_fails_midway_leaves_a_miss_and_a_notice_not_a_crash(store, monkeypatch):
     art = store.artifact("data-1", "toy", PARAMS, 1)
     real = artifacts.atomic_write_bytes
     written: list[str] = []
+    seen_by_failure: list[list[str]] = []
 
     def fail_on_second_file(path, data):
         if written:
+            seen_by_failure.append(sorted(p.name for p in path.parent.iterdir()))
             raise OSError(28, "No space left on device")
         written.append(path.name)
         real(path, data)
 
     monkeypatch.setattr(artifacts, "atomic_write_bytes", fail_on_second_file)
-    with pytest.raises(OSError):
-        art.save({"weights.npz": {"w": np.zeros(3)}, "meta.json": {"a": 1}})
-    assert written == ["weights.npz"] and not (art.folder / MANIFEST).exists()
+    art.save({"weights.npz": {"w": np.zeros(3)}, "meta.json": {"a": 1}})
+    # When the disk gave out, the first file was whole in place and no manifest vouched for anything.
+    assert written == ["weights.npz"] and seen_by_failure == [["weights.npz"]]
+    assert not art.folder.exists()  # the partial state is removed, freeing the space it took
+    assert store.notices == [
+        f"Could not save the trained state of toy at {art.folder} ([Errno 28] No space left on device); "
+        "it is retrained on the next run."
+    ]
     monkeypatch.undo()
+    assert art.load(_read) is None and len(store.notices) == 1  # a plain miss
+
+
+def test_an_interrupted_save_reads_as_an_incomplete_miss(store):
+    art = store.artifact("data-1", "toy", PARAMS, 1)
+    art.folder.mkdir(parents=True)
+    (art.folder / "weights.npz").write_bytes(b"whatever a killed writer left")
     assert art.load(_read) is None
     assert store.notices == []  # nothing was committed, so nothing is corrupt
     assert store.describe(art.folder).status == "incomplete"
 
 
-def test_saving_over_an_artifact_never_leaves_the_old_manifest_vouching(store, monkeypatch):
+def test_saving_over_an_artifact_first_withdraws_its_manifest(store, monkeypatch):
     art = _saved(store)
+    manifests: list[bool] = []
 
     def fail(path, data):
+        manifests.append((art.folder / MANIFEST).exists())
         raise OSError(5, "I/O error")
 
     monkeypatch.setattr(artifacts, "atomic_write_bytes", fail)
-    with pytest.raises(OSError):
-        art.save({"weights.npz": {"w": np.zeros(3)}})
-    assert not (art.folder / MANIFEST).exists()
+    art.save({"weights.npz": {"w": np.zeros(3)}})
+    assert manifests == [False]  # the old manifest was gone before the first new byte was written
+    assert "I/O error" in store.notices[0]
 
 
 @pytest.mark.parametrize(
