@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from genre.core.artifacts import Artifact, ArtifactStore, default_root
 from genre.core.errors import BuildCancelled, ConfigError
-from genre.core.paths import cache_dir
-from genre.core.types import Catalog, Interactions, stable_hash
+from genre.core.types import Catalog, Interactions
 from genre.data import item_embeddings
 from genre.models import Embedder, load_embedder
 
@@ -29,8 +29,8 @@ class WarmStart:
     """Continue training from an earlier training's saved weights (a model update) instead of from scratch.
 
     A component that supports it (BPR, SASRec) looks up its own saved state through
-    ``source.artifact_dir(name, params)``, starts from it, and trains ``epochs`` more epochs on the
-    new interactions; users new since then start from a fresh initialization. Without saved state
+    ``env.warm_artifact(name, params, version)``, starts from it, and trains ``epochs`` more epochs on
+    the new interactions; users new since then start from a fresh initialization. Without saved state
     there it trains cold, as usual.
     """
 
@@ -57,7 +57,9 @@ class Env:
     warm_start: WarmStart | None = None
     """Trained components that find no saved state continue from this earlier training instead of starting cold."""
     artifact_log: list[tuple[str, Path]] = field(default_factory=list, repr=False)
-    """Every (name, folder) handed out by :meth:`artifact_dir`, in order (a model version records them)."""
+    """Every (name, folder) handed out by :meth:`artifact`, in order (a model version records them)."""
+    notices: list[str] = field(default_factory=list)
+    """What preparing had to work around, e.g. corrupt saved state that was retrained (every trace repeats them)."""
     on_progress: Callable[[str, float], None] | None = field(default=None, repr=False, compare=False)
     """Told (what is running, fraction of it done in [0, 1]) while a build prepares and trains components."""
     cancel: threading.Event | None = field(default=None, repr=False, compare=False)
@@ -102,19 +104,38 @@ class Env:
             self._matrix = (m, {u: i for i, u in enumerate(users)})
         return self._matrix
 
-    def artifact_dir(self, name: str, params: dict[str, Any]) -> Path:
-        """Where a trained component keeps its state: keyed by catalog, interactions and parameters.
-
-        Under ``artifact_root`` when set (a model version's folder), else the shared cache.
-        """
+    @property
+    def data_key(self) -> str:
+        """The data trained state is made from: catalog name and fingerprint, interactions fingerprint."""
         inter = self.catalog.interactions
-        data_key = (
-            f"{self.catalog.name}-{self.catalog.fingerprint}-{inter.fingerprint if inter is not None else 'none'}"
-        )
-        root = self.artifact_root if self.artifact_root is not None else cache_dir() / "artifacts"
-        path = root / data_key / f"{name}-{stable_hash(params)}"
-        self.artifact_log.append((name, path))
-        return path
+        return f"{self.catalog.name}-{self.catalog.fingerprint}-{inter.fingerprint if inter is not None else 'none'}"
+
+    @property
+    def store(self) -> ArtifactStore:
+        """The artifact store: ``artifact_root`` when set (a model version's folder), else the shared cache."""
+        root = self.artifact_root if self.artifact_root is not None else default_root()
+        return ArtifactStore(root, self.notices)
+
+    def artifact(self, name: str, params: dict[str, Any], version: int) -> Artifact:
+        """Where a trained component keeps its state: keyed by catalog, interactions, parameters and
+        ``version`` (the component's ``ARTIFACT_VERSION``). Corrupt state found there adds to ``notices``."""
+        artifact = self.store.artifact(self.data_key, name, params, version)
+        self.artifact_log.append((name, artifact.folder))
+        return artifact
+
+    def artifact_dir(self, name: str, params: dict[str, Any], version: int) -> Path:
+        """The folder of :meth:`artifact`."""
+        return self.artifact(name, params, version).folder
+
+    def warm_artifact(self, name: str, params: dict[str, Any], version: int) -> Artifact | None:
+        """The same component's artifact in ``warm_start``'s environment (None without a warm start).
+
+        Notices about it land in this environment, whose pipeline is the one being built.
+        """
+        if self.warm_start is None:
+            return None
+        source = self.warm_start.source
+        return ArtifactStore(source.store.root, self.notices).artifact(source.data_key, name, params, version)
 
     @property
     def embedder(self) -> Embedder:
@@ -128,4 +149,4 @@ class Env:
         """Unit item embeddings, shape (n_items, dim), cached on disk."""
         # Under the lock: two threads computing them first would both write the same cache file.
         with self._lazy:
-            return item_embeddings(self.catalog, self.embedder)
+            return item_embeddings(self.catalog, self.embedder, notices=self.notices)

@@ -39,5 +39,13 @@ class BuildCancelled(GenreError):
     """A pipeline build stopped because its cancel event was set (e.g. the browser session that asked for it left)."""
 
 
+class CorruptArtifactError(Exception):
+    """Saved state that cannot be used: truncated, garbled or not fitting its key.
+
+    Raised while reading an artifact and caught by the artifact store, which deletes the artifact and
+    adds a notice; the component then retrains. Never reaches a user as an error.
+    """
+
+
 class GenreWarning(UserWarning):
     """Something worked but degraded (e.g. a scorer could not score any candidate)."""

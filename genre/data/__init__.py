@@ -7,8 +7,8 @@ import threading
 import numpy as np
 
 from genre.config.data import DataConfig
-from genre.core.errors import DataError
-from genre.core.paths import cache_dir
+from genre.core.artifacts import ArtifactFiles, ArtifactStore
+from genre.core.errors import CorruptArtifactError, DataError
 from genre.core.types import Catalog
 from genre.data.jsonl import load_jsonl_catalog
 from genre.data.movielens import load_movielens_100k
@@ -43,28 +43,35 @@ def load_profiles(cfg: DataConfig) -> dict[str, Profile]:
 
 _embedding_memo: dict[tuple[str, str, str], np.ndarray] = {}
 
+EMBEDDINGS_ARTIFACT_VERSION = 1
+"""Bump when the item text fed to the embedder or the saved layout changes: older vectors are then a miss."""
 
-def item_embeddings(catalog: Catalog, embedder: Embedder, progress: bool = False) -> np.ndarray:
-    """Unit item embeddings, computed once and cached on disk keyed by catalog text and model."""
+
+def item_embeddings(
+    catalog: Catalog, embedder: Embedder, progress: bool = False, notices: list[str] | None = None
+) -> np.ndarray:
+    """Unit item embeddings, computed once and kept in the artifact store, keyed by catalog text and model.
+
+    A corrupt saved copy is recomputed, with a notice added to ``notices``.
+    """
     memo_key = (catalog.name, catalog.fingerprint, embedder.name)
     if memo_key in _embedding_memo:
         return _embedding_memo[memo_key]
-    path = cache_dir() / "embeddings" / f"{catalog.name}-{catalog.fingerprint}-{embedder.name}.npz"
-    vectors: np.ndarray | None = None
-    if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                vectors = data["vectors"]
-        except (OSError, ValueError, KeyError):
-            vectors = None  # a truncated or foreign file: recompute and overwrite it
-        if vectors is not None and vectors.shape[0] != len(catalog):
-            vectors = None
+    store = ArtifactStore(notices=notices if notices is not None else [])
+    artifact = store.artifact(
+        f"{catalog.name}-{catalog.fingerprint}", "embeddings", {"embedder": embedder.name}, EMBEDDINGS_ARTIFACT_VERSION
+    )
+
+    def read(files: ArtifactFiles) -> np.ndarray:
+        vectors = files.arrays("vectors.npz")["vectors"]
+        if vectors.ndim != 2 or vectors.shape[0] != len(catalog):
+            raise CorruptArtifactError(f"vectors of shape {vectors.shape} for {len(catalog)} items")
+        return vectors
+
+    vectors = artifact.load(read, what=f"Item embeddings of {catalog.name}", fallback="recomputed")
     if vectors is None:
         vectors = embedder.encode([item.text() for item in catalog.items], progress=progress)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".partial.npz")
-        np.savez(tmp, vectors=vectors)
-        tmp.replace(path)
+        artifact.save({"vectors.npz": {"vectors": vectors}})
     _embedding_memo[memo_key] = vectors.astype(np.float32, copy=False)
     return _embedding_memo[memo_key]
 

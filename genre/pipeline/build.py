@@ -164,7 +164,8 @@ def build(
         catalog=own_catalog,
         env=env,
         model_version=model_version,
-        build_notices=notices + parts.notices,
+        # Corrupt saved state that preparing retrained is said in every trace of this pipeline.
+        build_notices=notices + parts.notices + [n for n in env.notices if n not in notices + parts.notices],
         prepare_timings=parts.timings,
         reused=parts.reused,
         artifact_paths=parts.artifact_paths,

@@ -8,7 +8,6 @@ evaluation harness; the split and the metric come from :mod:`genre.data.splits` 
 
 from __future__ import annotations
 
-import json
 from typing import cast
 
 import numpy as np
@@ -17,10 +16,15 @@ from scipy.optimize import minimize
 from genre.components.env import Env
 from genre.components.fusion import LearnedConfig, LearnedFusion, normalize
 from genre.config import PipelineConfig, StageSpec, build_component
+from genre.core.artifacts import ArtifactFiles
 from genre.core.component import Component, ContextEncoder, IntentModel, Scorer
+from genre.core.errors import CorruptArtifactError
 from genre.data.splits import random_split, temporal_split
 from genre.metrics import evaluate_rankings
 from genre.pipeline.rank import encode_users, score_matrices, user_contexts
+
+ARTIFACT_VERSION = 1
+"""Version of the fitting below and of the saved weights; bump it when either changes (older weights are a miss)."""
 
 
 def fit_learned_fusion(fusion: LearnedFusion, config: PipelineConfig, env: Env) -> dict[str, float]:
@@ -39,11 +43,10 @@ def fit_learned_fusion(fusion: LearnedFusion, config: PipelineConfig, env: Env) 
         "intent": config.intent.model_dump(),
         "fusion": cfg.model_dump(),
     }
-    folder = env.artifact_dir("learned-fusion", key)
-    path = folder / "weights.json"
-    if path.exists():
-        saved = json.loads(path.read_text())
-        fusion.weights, fusion.fit_report = saved["weights"], saved["report"]
+    artifact = env.artifact("learned-fusion", key, ARTIFACT_VERSION)
+    saved = artifact.load(lambda files: _read_weights(files, list(config.scorers)))
+    if saved is not None:
+        fusion.weights, fusion.fit_report = saved
         return fusion.weights
 
     if cfg.validation == "temporal":
@@ -92,8 +95,8 @@ def fit_learned_fusion(fusion: LearnedFusion, config: PipelineConfig, env: Env) 
         w, report = _fit_pairwise(feats, unseen, relevant, cfg, gen)
     fusion.weights = {n: round(float(x), 6) for n, x in zip(names, w, strict=True)}
     fusion.fit_report = {"users": len(users), "objective": cfg.objective, **report}
-    folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"weights": fusion.weights, "report": fusion.fit_report}, indent=2))
+    env.notices.extend(n for n in sub_env.notices if n not in env.notices)  # corrupt state the fit retrained
+    artifact.save({"weights.json": {"weights": fusion.weights, "report": fusion.fit_report}})
     return fusion.weights
 
 
@@ -101,6 +104,20 @@ def _prepared(stage: str, spec: StageSpec, where: str, env: Env) -> Component:
     component = build_component(stage, spec, where=where)
     component.prepare(env)
     return component
+
+
+def _read_weights(files: ArtifactFiles, scorers: list[str]) -> tuple[dict[str, float], dict[str, object]]:
+    """Saved weights (one number per scorer of the pipeline) and their fit report."""
+    saved = files.json("weights.json")
+    weights, report = saved["weights"], saved["report"]
+    if (
+        not isinstance(weights, dict)
+        or sorted(weights) != sorted(scorers)
+        or not all(isinstance(w, int | float) for w in weights.values())
+        or not isinstance(report, dict)
+    ):
+        raise CorruptArtifactError(f"weights.json does not hold one weight for each of {', '.join(scorers)}")
+    return weights, report
 
 
 def _fit_pairwise(

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+from genre.core.artifacts import MANIFEST, ArtifactStore
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -230,3 +236,128 @@ def test_evaluate_explanations_unknown_generator():
         "unknown explain component 'gpt9'",
         "local-llm",
     )
+
+
+# ---- the artifact cache: `cache list`, `cache clear`, and corrupt state on a real config ---------------
+
+
+def genre_in(cache_dir, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """The CLI with its cache in ``cache_dir`` (never the real ~/.cache/genre)."""
+    env = {**os.environ, "GENRE_CACHE_DIR": str(cache_dir), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "genre", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def filled_cache(tmp_path):
+    """A cache with a valid bpr, a truncated ease, and item embeddings saved ten days ago."""
+    store = ArtifactStore(tmp_path / "cache" / "artifacts")
+    bpr = store.artifact("data-a", "bpr", {"dims": 4}, 1)
+    bpr.save({"factors.safetensors": {"users": np.ones((2, 4), dtype=np.float32)}, "meta.json": {"loss": [1.0]}})
+    ease = store.artifact("data-a", "ease", {"l2": 1.0}, 1)
+    ease.save({"weights.npz": {"weights": np.eye(5)}})
+    (ease.folder / "weights.npz").write_bytes((ease.folder / "weights.npz").read_bytes()[:50])
+    old = store.artifact("data-b", "embeddings", {"embedder": "x"}, 1)
+    old.save({"vectors.npz": {"vectors": np.zeros((3, 2))}})
+    manifest = json.loads((old.folder / MANIFEST).read_text())
+    manifest["created"] = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+    (old.folder / MANIFEST).write_text(json.dumps(manifest))
+    return tmp_path / "cache", {"bpr": bpr.folder, "ease": ease.folder, "embeddings": old.folder}
+
+
+def test_cache_list_shows_each_artifact_and_whether_it_is_usable(filled_cache):
+    cache, folders = filled_cache
+    proc = genre_in(cache, "cache", "list")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"{cache / 'artifacts'}: 3 artifacts") and "1 not usable" in lines[0]
+    rows = {ln.split()[0]: ln.split() for ln in lines[2:] if ln.split()[0] in folders}
+    assert rows["bpr"][1:3] == ["v1", "valid"] and rows["bpr"][-1] == f"data-a/{folders['bpr'].name}"
+    assert rows["ease"][2] == "corrupt" and rows["embeddings"][-3:-1] == ["10.0", "d"]
+    assert "weights.npz is 50 bytes, expected" in proc.stdout
+
+    data = json.loads(genre_in(cache, "cache", "list", "--format", "json").stdout)
+    by_component = {r["component"]: r for r in data["artifacts"]}
+    assert {c: r["status"] for c, r in by_component.items()} == {
+        "bpr": "valid",
+        "ease": "corrupt",
+        "embeddings": "valid",
+    }
+    assert by_component["embeddings"]["age_days"] == pytest.approx(10.0, abs=0.01)
+    assert by_component["bpr"]["bytes"] == sum(p.stat().st_size for p in folders["bpr"].iterdir())
+    only = json.loads(genre_in(cache, "cache", "list", "--component", "ease", "--format", "json").stdout)
+    assert [r["component"] for r in only["artifacts"]] == ["ease"]
+
+
+def test_cache_clear_by_age_component_and_all(filled_cache):
+    cache, folders = filled_cache
+    refused = genre_in(cache, "cache", "clear", "--component", "bpr")  # no terminal to ask on, no --yes
+    assert_clean_error(refused, "would delete 1 artifact of bpr", "--yes")
+    assert folders["bpr"].is_dir()
+
+    old = genre_in(cache, "cache", "clear", "--older-than", "5", "--yes")
+    assert old.returncode == 0, old.stderr
+    assert old.stdout.startswith("deleted 1 artifact older than 5 days")
+    assert not folders["embeddings"].exists() and folders["bpr"].is_dir() and folders["ease"].is_dir()
+
+    ease = genre_in(cache, "cache", "clear", "--component", "ease", "--yes")
+    assert ease.returncode == 0 and "deleted 1 artifact of ease" in ease.stdout
+    assert not folders["ease"].exists() and folders["bpr"].is_dir()
+    none = genre_in(cache, "cache", "clear", "--component", "sasrec", "--yes")
+    assert none.returncode == 0 and none.stdout.startswith("nothing to clear: no artifacts of sasrec")
+
+    everything = genre_in(cache, "cache", "clear", "--all", "--yes")
+    assert everything.returncode == 0 and "deleted 1 artifact " in everything.stdout
+    assert not folders["bpr"].exists()
+    assert "0 artifacts" in genre_in(cache, "cache", "list").stdout
+
+
+def test_cache_clear_rejections(tmp_path):
+    cache = tmp_path / "cache"
+    assert_clean_error(genre_in(cache, "cache", "clear"), "--all, --component NAME, or --older-than DAYS")
+    assert_clean_error(
+        genre_in(cache, "cache", "clear", "--component", "bprr", "--yes"),
+        "unknown component 'bprr'",
+        "bpr, ease, embeddings, itemknn, learned-fusion, sasrec, trained-head",
+    )
+    assert_clean_error(genre_in(cache, "cache", "clear", "--all", "--component", "bpr"), "--all")
+    assert_clean_error(genre_in(cache, "cache", "clear", "--older-than", "-1", "--yes"), "--older-than", "-1")
+
+
+@pytest.mark.timeout(3000)  # retrains every movies component (SASRec twice): minutes on 2 busy cores
+def test_truncated_artifacts_are_retrained_with_a_notice(tmp_path):
+    """The issue: a full disk or a killed write truncates the cache; recommend must still answer."""
+    cache = tmp_path / "cache"
+    real = Path.home() / ".cache" / "genre" / "artifacts"
+    if not os.environ.get("GENRE_CACHE_DIR") and real.is_dir():
+        # A copy of the user's trained state spares the first training; the real cache is only read.
+        shutil.copytree(real, cache / "artifacts", ignore=shutil.ignore_patterns("*.tmp"))
+    prepared = genre_in(cache, "prepare", "--config", MOVIES, "--skip-generator", timeout=1500)
+    assert prepared.returncode == 0, prepared.stderr
+    files = [p for p in (cache / "artifacts").rglob("*") if p.is_file()]
+    components = {json.loads(p.read_text())["component"] for p in files if p.name == MANIFEST}
+    assert components >= {"embeddings", "itemknn", "ease", "sasrec", "learned-fusion"}
+    for path in files:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+
+    proc = genre_in(cache, "recommend", "--config", MOVIES, "--user", "1", timeout=1500)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    notes = [ln for ln in proc.stdout.splitlines() if ln.startswith("note: ") and "was unreadable" in ln]
+    assert {"Trained state of sasrec", "Trained state of learned-fusion", "Item embeddings of movielens-100k"} <= {
+        n.removeprefix("note: ").split(" at ")[0] for n in notes
+    }
+    assert all(n.endswith(("; retrained.", "; recomputed.")) for n in notes)
+    assert len([ln for ln in proc.stdout.splitlines() if ln[:3].strip().isdigit()]) == 10
+    # Everything found corrupt was retrained and saved whole again.
+    retrained = {Path(n.split(" at ", 1)[1].split(" was unreadable", 1)[0]) for n in notes}
+    listing = json.loads(genre_in(cache, "cache", "list", "--format", "json").stdout)
+    status = {Path(r["path"]): r["status"] for r in listing["artifacts"]}
+    assert retrained and all(status.get(folder) == "valid" for folder in retrained), status

@@ -141,7 +141,7 @@ def test_evidence_is_the_most_attended_history_items(scorer, walk_catalog):
 
 
 def test_saved_state_is_reloaded_without_retraining(scorer, env, monkeypatch):
-    folder = env.artifact_dir("sasrec", scorer.config.model_dump())
+    folder = env.artifact_dir("sasrec", scorer.config.model_dump(), SasRecScorer.ARTIFACT_VERSION)
     meta_path = folder / "meta.json"
     assert (folder / "model.safetensors").is_file() and meta_path.is_file()
     assert not list(folder.glob("*.tmp"))
@@ -161,7 +161,7 @@ def test_saved_state_is_reloaded_without_retraining(scorer, env, monkeypatch):
 
 
 def test_a_corrupt_saved_model_is_retrained(scorer, env):
-    folder = env.artifact_dir("sasrec", scorer.config.model_dump())
+    folder = env.artifact_dir("sasrec", scorer.config.model_dump(), SasRecScorer.ARTIFACT_VERSION)
     (folder / "model.safetensors").write_bytes(b"not a safetensors file")
     again = SasRecScorer(SMALL)
     again.prepare(env)

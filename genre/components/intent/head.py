@@ -6,21 +6,18 @@ and importing a config must not load torch.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections import OrderedDict
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import Field
-from safetensors import SafetensorError
 
 from genre.components.context import unit
 from genre.components.env import Env
+from genre.core.artifacts import Artifact, ArtifactFiles
 from genre.core.component import ComponentConfig, IntentModel
-from genre.core.errors import ConfigError
+from genre.core.errors import ConfigError, CorruptArtifactError
 from genre.core.types import Catalog, Intent, IntentLabel, Interactions, Item, UserState
 
 if TYPE_CHECKING:
@@ -138,6 +135,8 @@ class TrainedIntentHead(IntentModel):
 
     Config = TrainedHeadConfig
     config: TrainedHeadConfig
+    ARTIFACT_VERSION: ClassVar[int] = 1
+    """Version of the head, its features, its training and the saved weights; bump it when any changes."""
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
@@ -163,8 +162,8 @@ class TrainedIntentHead(IntentModel):
         self.device = torch.device(env.device)
         self.model = _head(2 * self.vectors.shape[1], len(self.labels), self.config).to(self.device)
         params = {**self.config.model_dump(exclude={"top_n"}), "embedder": env.embedder.name}
-        folder = env.artifact_dir(_HEAD, params)
-        card = self._load(folder)
+        artifact = env.artifact(_HEAD, params, self.ARTIFACT_VERSION)
+        card = artifact.load(self._load)
         if card is None:
             card = self._train(inter, env.progress)
             card["data"] = {
@@ -174,7 +173,7 @@ class TrainedIntentHead(IntentModel):
                 "interactions": len(inter),
             }
             card["params"] = params
-            self._save(folder, card)
+            self._save(artifact, card)
         self.card: dict[str, Any] = card
         self.model.eval()
 
@@ -250,34 +249,16 @@ class TrainedIntentHead(IntentModel):
             "device": str(self.device),
         }
 
-    def _load(self, folder: Path) -> dict[str, Any] | None:
-        """The saved card after loading the saved weights, or None when there is nothing usable."""
-        weights, card_path = folder / _HEAD_WEIGHTS, folder / _HEAD_CARD
-        if not (weights.is_file() and card_path.is_file()):
-            return None
-        try:
-            card = json.loads(card_path.read_text())
-            if not isinstance(card, dict) or card.get("labels") != self.labels:
-                return None
-            from safetensors.torch import load_file
-
-            self.model.load_state_dict(load_file(weights, device=str(self.device)))
-        except (OSError, ValueError, RuntimeError, SafetensorError):
-            return None  # a truncated or foreign file is a cache miss: retrain and overwrite it
+    def _load(self, files: ArtifactFiles) -> dict[str, Any]:
+        """The saved card, after loading the saved weights into the model."""
+        card = files.json(_HEAD_CARD)
+        if not isinstance(card, dict) or card.get("labels") != self.labels:
+            raise CorruptArtifactError(f"{_HEAD_CARD} does not list this catalog's {len(self.labels)} labels")
+        self.model.load_state_dict(files.tensors(_HEAD_WEIGHTS, device=str(self.device)))
         return card
 
-    def _save(self, folder: Path, card: dict[str, Any]) -> None:
-        from safetensors.torch import save_file
-
-        folder.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
-        # Weights first, card last, each renamed into place: a reader never sees a half-written pair.
-        tmp = folder / f"{_HEAD_WEIGHTS}.{os.getpid()}.tmp"
-        save_file(tensors, str(tmp))
-        os.replace(tmp, folder / _HEAD_WEIGHTS)
-        tmp = folder / f"{_HEAD_CARD}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(card, indent=2))
-        os.replace(tmp, folder / _HEAD_CARD)
+    def _save(self, artifact: Artifact, card: dict[str, Any]) -> None:
+        artifact.save({_HEAD_WEIGHTS: dict(self.model.state_dict()), _HEAD_CARD: card})
 
     # ---- inference ------------------------------------------------------------------------------
 

@@ -7,18 +7,18 @@ in ``env.negatives`` are never sampled as positives and are preferred as that us
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 from scipy import sparse
 
 from genre.components.env import Env
+from genre.core.artifacts import ArtifactFiles
 from genre.core.component import ComponentConfig, Scorer
-from genre.core.errors import ConfigError
+from genre.core.errors import ConfigError, CorruptArtifactError
 from genre.core.types import Evidence, Intent, ScoreList, UserState
 
 EXPLICIT_NEGATIVE_SHARE = 0.5
@@ -57,29 +57,23 @@ class BprScorer(Scorer):
     Config = BprConfig
     config: BprConfig
 
+    ARTIFACT_VERSION: ClassVar[int] = 1
+    """Version of the training and the saved factors; bump it when either changes (older state is then a miss)."""
+
     def prepare(self, env: Env) -> None:
         super().prepare(env)
-        from safetensors.numpy import load_file, save_file
-
         self.catalog = env.catalog
         matrix, self.user_rows = env.user_item_matrix("bpr")
-        folder = env.artifact_dir("bpr", self.config.model_dump())
-        path = folder / "factors.safetensors"
-        if path.exists():
-            tensors = load_file(path)
-            if tensors["items"].shape[0] == len(self.catalog) and tensors["users"].shape[0] == matrix.shape[0]:
-                self.user_factors, self.item_factors = tensors["users"], tensors["items"]
-                self.item_bias = tensors["item_bias"]
-                return
+        artifact = env.artifact("bpr", self.config.model_dump(), self.ARTIFACT_VERSION)
+        saved = artifact.load(lambda files: self._read_factors(files, matrix.shape[0]))
+        if saved is not None:
+            self.user_factors, self.item_factors, self.item_bias = saved
+            return
         started = time.perf_counter()
         warm = self._warm_init(env, matrix.shape[0])
         negatives = self._negatives(env, matrix.shape)
         epochs = env.warm_start.epochs if warm is not None and env.warm_start is not None else None
         losses = self._train(matrix, init=warm[:3] if warm else None, epochs=epochs, negatives=negatives)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "factors.partial.safetensors"
-        save_file({"users": self.user_factors, "items": self.item_factors, "item_bias": self.item_bias}, tmp)
-        tmp.replace(path)
         meta: dict[str, object] = {
             "config": self.config.model_dump(),
             "seconds": round(time.perf_counter() - started, 2),
@@ -89,37 +83,49 @@ class BprScorer(Scorer):
             meta["warm_start"] = {"from": str(warm[3]), "epochs": len(losses)}
         if negatives is not None:
             meta["explicit_negatives"] = int(negatives.nnz)
-        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+        factors = {"users": self.user_factors, "items": self.item_factors, "item_bias": self.item_bias}
+        artifact.save({"factors.safetensors": factors, "meta.json": meta})
+
+    def _read_factors(self, files: ArtifactFiles, n_users: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(user factors, item factors, item bias) saved for ``n_users`` users of this catalog and config."""
+        tensors = files.arrays("factors.safetensors")
+        users, items, bias = tensors["users"], tensors["items"], tensors["item_bias"]
+        dims, n_items = self.config.dims, len(self.catalog)
+        if users.shape != (n_users, dims) or items.shape != (n_items, dims) or bias.shape != (n_items,):
+            raise CorruptArtifactError(
+                f"factors of shapes {users.shape}, {items.shape}, {bias.shape} do not fit "
+                f"{n_users} users x {n_items} items x {dims} dims"
+            )
+        return users, items, bias
 
     def _warm_init(self, env: Env, n_users: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Path] | None:
         """(user factors, item factors, item bias, source folder) from ``env.warm_start``'s saved state.
 
         User rows are matched by user id; users new since then get a fresh seeded initialization.
-        None when there is no warm start or its state does not fit this catalog and config.
+        None when there is no warm start or no usable state there.
         """
-        from safetensors.numpy import load_file
-
-        if env.warm_start is None:
+        artifact = env.warm_artifact("bpr", self.config.model_dump(), self.ARTIFACT_VERSION)
+        if artifact is None or env.warm_start is None:
             return None
-        source = env.warm_start.source
-        folder = source.artifact_dir("bpr", self.config.model_dump())
-        path = folder / "factors.safetensors"
-        if not path.exists():
-            return None
-        tensors = load_file(path)
         try:
-            _, old_rows = source.user_item_matrix("bpr")
+            _, old_rows = env.warm_start.source.user_item_matrix("bpr")
         except ConfigError:
             return None
-        dims = self.config.dims
-        if tensors["items"].shape != (len(self.catalog), dims) or tensors["users"].shape != (len(old_rows), dims):
+        saved = artifact.load(
+            lambda files: self._read_factors(files, len(old_rows)),
+            what="Warm-start state of bpr",
+            fallback="trained from scratch",
+        )
+        if saved is None:
             return None
+        old_users, items, bias = saved
+        dims = self.config.dims
         users = np.random.default_rng(self.config.seed).normal(0.0, 0.1, size=(n_users, dims)).astype(np.float32)
         for uid, row in self.user_rows.items():
             old = old_rows.get(uid)
             if old is not None:
-                users[row] = tensors["users"][old]
-        return users, tensors["items"], tensors["item_bias"], folder
+                users[row] = old_users[old]
+        return users, items, bias, artifact.folder
 
     def _negatives(self, env: Env, shape: tuple[int, int]) -> sparse.csr_matrix | None:
         """``env.negatives`` as a binary users x items matrix in this scorer's user rows (None without any)."""

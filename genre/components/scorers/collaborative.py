@@ -8,7 +8,6 @@ exact: item j's score is the sum of S[h, j] over history items h.
 
 from __future__ import annotations
 
-import json
 import time
 from abc import abstractmethod
 from typing import ClassVar
@@ -17,7 +16,9 @@ import numpy as np
 from pydantic import Field
 
 from genre.components.env import Env
+from genre.core.artifacts import ArtifactFiles
 from genre.core.component import ComponentConfig, Scorer
+from genre.core.errors import CorruptArtifactError
 from genre.core.types import Evidence, Intent, ScoreList, UserState
 
 
@@ -25,26 +26,30 @@ class ItemItemScorer(Scorer):
     """Shared scoring, caching and evidence for scorers defined by an item x item matrix."""
 
     kind: ClassVar[str]
+    ARTIFACT_VERSION: ClassVar[int]
+    """Version of ``fit`` and the saved weights; bump it when either changes (older state is then a miss)."""
     config: ItemItemConfig
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
         self.catalog = env.catalog
-        folder = env.artifact_dir(self.kind, self.config.model_dump())
-        path = folder / "weights.npz"
-        if path.exists():
-            with np.load(path, allow_pickle=False) as data:
-                self.weights = data["weights"]
+        artifact = env.artifact(self.kind, self.config.model_dump(), self.ARTIFACT_VERSION)
+        weights = artifact.load(self._read_weights)
+        if weights is not None:
+            self.weights = weights
             return
         matrix, _ = env.user_item_matrix(self.kind)
         started = time.perf_counter()
         self.weights = self.fit(matrix).astype(np.float32)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "weights.partial.npz"
-        np.savez(tmp, weights=self.weights)
-        tmp.replace(path)
         meta = {"config": self.config.model_dump(), "seconds": round(time.perf_counter() - started, 2)}
-        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+        artifact.save({"weights.npz": {"weights": self.weights}, "meta.json": meta})
+
+    def _read_weights(self, files: ArtifactFiles) -> np.ndarray:
+        weights = files.arrays("weights.npz")["weights"]
+        n = len(self.catalog)
+        if weights.shape != (n, n):
+            raise CorruptArtifactError(f"weights of shape {weights.shape} for {n} items")
+        return weights
 
     @abstractmethod
     def fit(self, matrix: object) -> np.ndarray:
@@ -120,6 +125,7 @@ class ItemKNNScorer(ItemItemScorer):
     Config = ItemKNNConfig
     config: ItemKNNConfig
     kind = "itemknn"
+    ARTIFACT_VERSION = 1
 
     def fit(self, matrix: object) -> np.ndarray:
         from scipy import sparse
@@ -148,6 +154,7 @@ class EaseScorer(ItemItemScorer):
     Config = EaseConfig
     config: EaseConfig
     kind = "ease"
+    ARTIFACT_VERSION = 1
 
     def fit(self, matrix: object) -> np.ndarray:
         from scipy import sparse

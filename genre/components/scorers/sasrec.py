@@ -1,9 +1,9 @@
 """SASRec: a causal self-attention transformer that predicts the next item from the user's history.
 
 Trained once per catalog, interaction set and config on the catalog's timestamped
-interactions (next-item objective, full softmax over the catalog) and kept under
-``env.artifact_dir`` as safetensors weights plus a JSON meta file, so later runs
-reload instead of retraining. Weights are never pickled.
+interactions (next-item objective, full softmax over the catalog) and kept in the
+artifact store (``env.artifact``) as safetensors weights plus a JSON meta file, so later
+runs reload instead of retraining. Weights are never pickled.
 
 A model update (:mod:`genre.training.feedback_update`) sets ``env.warm_start``: the model then continues
 from the earlier version's weights for a few epochs on the interactions with feedback folded in.
@@ -12,25 +12,22 @@ Explicit negatives (``env.negatives``) are not used: the next-item objective has
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from pydantic import Field, ValidationInfo, field_validator
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
 from genre.components.env import Env
+from genre.core.artifacts import Artifact, ArtifactFiles
 from genre.core.component import ComponentConfig, Scorer
-from genre.core.errors import ConfigError
+from genre.core.errors import ConfigError, CorruptArtifactError
 from genre.core.types import Catalog, Evidence, Intent, Interactions, ScoreList, UserState
 
 _NAME = "sasrec"
@@ -182,6 +179,9 @@ class SasRecScorer(Scorer):
     Config = SasRecConfig
     config: SasRecConfig
 
+    ARTIFACT_VERSION: ClassVar[int] = 1
+    """Version of the model, its training and the saved weights; bump it when any changes (older state is a miss)."""
+
     def prepare(self, env: Env) -> None:
         super().prepare(env)
         inter = env.interactions(_NAME)
@@ -189,8 +189,8 @@ class SasRecScorer(Scorer):
         self.n_items = len(env.catalog)
         self.device = torch.device(env.device)
         self.model = _SasRec(self.n_items, self.config).to(self.device)
-        folder = env.artifact_dir(_NAME, self.config.model_dump())
-        self.meta: dict[str, Any] | None = self._load(folder)
+        artifact = env.artifact(_NAME, self.config.model_dump(), self.ARTIFACT_VERSION)
+        self.meta: dict[str, Any] | None = artifact.load(self._load)
         if self.meta is None:
             warm = self._warm_state(env)
             if warm is not None and env.warm_start is not None:
@@ -198,24 +198,18 @@ class SasRecScorer(Scorer):
                 self.meta["warm_start"] = {"from": str(warm[1]), "epochs": env.warm_start.epochs}
             else:
                 self.meta = self._train(inter, env.progress)
-            self._save(folder, self.meta)
+            self._save(artifact, self.meta)
         self.model.eval()
 
     def _warm_state(self, env: Env) -> tuple[dict[str, torch.Tensor], Path] | None:
         """The saved weights of ``env.warm_start`` (same catalog and config) and their folder, or None."""
-        if env.warm_start is None:
+        artifact = env.warm_artifact(_NAME, self.config.model_dump(), self.ARTIFACT_VERSION)
+        if artifact is None:
             return None
-        folder = env.warm_start.source.artifact_dir(_NAME, self.config.model_dump())
-        model_path, meta_path = folder / _MODEL_FILE, folder / _META_FILE
-        if not (model_path.is_file() and meta_path.is_file()):
-            return None
-        try:
-            if json.loads(meta_path.read_text()).get("n_items") != self.n_items:
-                return None
-            state = load_file(model_path, device=str(self.device))
-        except (OSError, ValueError, AttributeError, SafetensorError):
-            return None
-        return state, folder
+        state = artifact.load(
+            lambda files: self._read(files)[1], what=f"Warm-start state of {_NAME}", fallback="trained from scratch"
+        )
+        return (state, artifact.folder) if state is not None else None
 
     # ---- training and the saved state ---------------------------------------------------------
 
@@ -283,31 +277,22 @@ class SasRecScorer(Scorer):
             "train_sequences": int(inputs.shape[0]),
         }
 
-    def _load(self, folder: Path) -> dict[str, Any] | None:
-        """The saved meta after loading saved weights into the model, or None when there is nothing usable."""
-        model_path, meta_path = folder / _MODEL_FILE, folder / _META_FILE
-        if not (model_path.is_file() and meta_path.is_file()):
-            return None
-        try:
-            meta = json.loads(meta_path.read_text())
-            if not isinstance(meta, dict) or meta.get("n_items") != self.n_items:
-                return None
-            self.model.load_state_dict(load_file(model_path, device=str(self.device)))
-        except (OSError, ValueError, RuntimeError, SafetensorError):
-            # A truncated or foreign file is just a cache miss: retrain and overwrite it.
-            return None
+    def _read(self, files: ArtifactFiles) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The saved meta and weights, when they are for this catalog's size."""
+        meta = files.json(_META_FILE)
+        if not isinstance(meta, dict) or meta.get("n_items") != self.n_items:
+            found = meta.get("n_items") if isinstance(meta, dict) else meta
+            raise CorruptArtifactError(f"{_META_FILE} is for {found!r} items, not {self.n_items}")
+        return meta, files.tensors(_MODEL_FILE, device=str(self.device))
+
+    def _load(self, files: ArtifactFiles) -> dict[str, Any]:
+        """The saved meta, after loading the saved weights into the model."""
+        meta, state = self._read(files)
+        self.model.load_state_dict(state)
         return meta
 
-    def _save(self, folder: Path, meta: dict[str, Any]) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
-        # Weights first, meta last, each renamed into place: a reader never sees a half-written pair.
-        tmp = folder / f"{_MODEL_FILE}.{os.getpid()}.tmp"
-        save_file(tensors, str(tmp))
-        os.replace(tmp, folder / _MODEL_FILE)
-        tmp = folder / f"{_META_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, folder / _META_FILE)
+    def _save(self, artifact: Artifact, meta: dict[str, Any]) -> None:
+        artifact.save({_MODEL_FILE: dict(self.model.state_dict()), _META_FILE: meta})
 
     # ---- inference ------------------------------------------------------------------------------
 

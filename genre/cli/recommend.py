@@ -1,0 +1,127 @@
+"""``recommend``: rank and explain items for one user, as a table or the full RunTrace as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genre.cli._shared import FORMATS
+from genre.core.errors import InputError
+
+if TYPE_CHECKING:
+    from genre.cli._shared import Subparsers
+
+
+def add_recommend(sub: Subparsers) -> None:
+    rec = sub.add_parser("recommend", help="rank and explain items for one user")
+    rec.add_argument("--config", required=True, help="pipeline TOML file, e.g. configs/movies.toml")
+    who = rec.add_mutually_exclusive_group()
+    who.add_argument("--user", help="a dataset user id (MovieLens) or an example profile id from the config")
+    who.add_argument("--history", help='items the user liked, oldest first: "Title one; Title two"')
+    who.add_argument("--profile-file", type=Path, help="a profile as JSON (profiles format) or plain text")
+    rec.add_argument("--profile", help="free-text profile: what the user wants now")
+    rec.add_argument("--price-min", type=float, help="keep items priced at least this")
+    rec.add_argument("--price-max", type=float, help="keep items priced at most this")
+    rec.add_argument("--category", action="append", default=[], help="keep items in this category (repeatable)")
+    rec.add_argument("--k", type=int, help="number of recommendations (default: the config's k)")
+    rec.add_argument(
+        "--reasoner",
+        help="override the config's explain component: template, local-llm, tuned-local, hf-local, openai-compatible",
+    )
+    rec.add_argument("--format", choices=FORMATS, default="table")
+    rec.set_defaults(handler=_recommend)
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from genre.config import load_config
+    from genre.core.types import Constraints, UserContext
+    from genre.data import load_catalog, load_profiles
+    from genre.data.profiles import (
+        history_from_titles,
+        interactions_to_context,
+        profile_to_context,
+        read_profile_file,
+    )
+    from genre.pipeline import Pipeline
+
+    config = load_config(args.config)
+    if args.reasoner is not None:
+        from genre.config import parse_config
+
+        data = config.model_dump(mode="json", exclude_none=True)
+        data["explain"] = {"component": args.reasoner}
+        config = parse_config(data, source=f"{args.config} with --reasoner {args.reasoner}")
+    if args.k is not None and args.k <= 0:
+        raise InputError(f"--k must be a positive number of items; got {args.k}")
+    catalog = load_catalog(config.data)
+    if args.k is not None and args.k > len(catalog):
+        raise InputError(f"--k {args.k} is larger than the {catalog.name} catalog ({len(catalog)} items)")
+
+    if args.user is not None:
+        profiles = load_profiles(config.data)
+        if args.user in profiles:
+            ctx = profile_to_context(profiles[args.user], catalog)
+        elif catalog.interactions is not None:
+            try:
+                ctx = interactions_to_context(catalog, args.user)
+            except InputError as exc:
+                if profiles:
+                    raise InputError(f"{exc}; example profiles: {', '.join(profiles)}") from None
+                raise
+        else:
+            known = ", ".join(profiles) or "none"
+            raise InputError(f"unknown user {args.user!r}: {catalog.name} has no user data; example profiles: {known}")
+    elif args.profile_file is not None:
+        ctx = profile_to_context(read_profile_file(args.profile_file), catalog)
+    elif args.history is not None:
+        ctx = UserContext(history=history_from_titles(args.history.split(";"), catalog))
+    else:
+        ctx = UserContext()
+
+    updates: dict[str, Any] = {}
+    if args.profile is not None:
+        updates["profile"] = args.profile.strip()
+    if args.price_min is not None or args.price_max is not None or args.category:
+        try:
+            updates["constraints"] = Constraints(
+                price_min=args.price_min if args.price_min is not None else ctx.constraints.price_min,
+                price_max=args.price_max if args.price_max is not None else ctx.constraints.price_max,
+                categories=args.category or ctx.constraints.categories,
+            )
+        except ValidationError as exc:
+            raise InputError(f"invalid constraints: {exc.errors()[0]['msg']}") from None
+    if updates:
+        ctx = ctx.model_copy(update=updates)
+
+    trace = Pipeline(config).run(ctx, k=args.k)
+    if args.format == "json":
+        print(trace.to_json())
+    else:
+        print(format_trace(trace))
+    return 0
+
+
+def format_trace(trace: Any) -> str:
+    """A RunTrace as a readable table: rank, score, per-scorer contributions, title, reason."""
+    lines = [f"GENRE · {trace.config_name} · device {trace.device} · run {trace.run_id}"]
+    if trace.intent.labels:
+        labels = ", ".join(f"{lab.label} ({lab.probability:.0%})" for lab in trace.intent.labels)
+        lines.append(f"intent: {labels}")
+    lines.extend(f"note: {n}" for n in trace.notices)
+    scorers = trace.scorers
+    head = f"{'#':>3}  {'score':>6}  " + "  ".join(f"{s[:10]:>10}" for s in scorers) + "  title"
+    lines += ["", head, "-" * min(len(head) + 40, 110)]
+    for item in trace.items:
+        parts = "  ".join(f"{item.contributions.get(s, 0.0):>10.3f}" for s in scorers)
+        lines.append(f"{item.rank:>3}  {item.score:>6.3f}  {parts}  {item.title}")
+        if item.reason is not None:
+            wrapped = textwrap.wrap(item.reason.text, width=100)
+            lines += [" " * 13 + w for w in wrapped]
+    total = sum(t.ms for t in trace.timings)
+    stages = ", ".join(f"{t.stage}/{t.component} {t.ms:.0f} ms" for t in trace.timings)
+    lines += ["", f"timings ({total:.0f} ms): {stages}"]
+    return "\n".join(lines)
