@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -198,7 +198,7 @@ def prepare_generator(progress: Callable[[str, float], None] | None = None) -> P
     model = AutoModelForCausalLM.from_pretrained(source, gguf_file=GENERATOR_GGUF)
     report("writing converted model", 0.85)
     # A GGUF-loaded model remembers its quantizer; drop it so save/load is plain safetensors.
-    model.hf_quantizer = None
+    cast(Any, model).hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     tmp = target.with_name(target.name + ".partial")
@@ -284,7 +284,8 @@ def load_generator(device: str = "auto", path: str | Path | None = None) -> Gene
 
             _quiet_transformers()
             dtype: torch.dtype = torch.float16 if dev == "cuda" else torch.float32
-            model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, local_files_only=True).to(dev).eval()
+            loaded = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, local_files_only=True)
+            model = cast(Any, loaded).to(dev).eval()
             tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
             name = GENERATOR_NAME if path is None else directory.name
             _generators[key] = Generator(model=model, tokenizer=tokenizer, device=dev, name=name)

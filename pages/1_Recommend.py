@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from genre import GenreError
+from genre.config import with_generator
 from genre.core.types import UserContext, stable_hash
 from genre.data import load_profiles
 from genre.data.users import (
@@ -30,7 +31,6 @@ from pages.common.ui import (
     session_feedback_id,
     show_error,
     show_info,
-    with_generator,
 )
 
 st.set_page_config(page_title="GENRE · Recommend", page_icon="🎬", layout="wide")

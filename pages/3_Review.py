@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from genre import GenreError
+from genre.config import with_generator
 from genre.core.errors import InputError
 from genre.core.types import stable_hash
 from genre.data import load_profiles
@@ -32,7 +33,6 @@ from pages.common.ui import (
     reason_markdown,
     show_error,
     show_info,
-    with_generator,
 )
 
 st.set_page_config(page_title="GENRE · Review", page_icon="📝", layout="wide")

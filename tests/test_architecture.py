@@ -9,7 +9,8 @@ from typing import ClassVar
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent / "genre"
-MAX_LINES = 400
+MAX_LINES = 420
+"""About 400 lines: past this a module states in its docstring why it is longer ("Longer than 420 lines ...")."""
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:

@@ -35,26 +35,15 @@ def add_recommend(sub: Subparsers) -> None:
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from genre.config import load_config
-    from genre.core.types import Constraints, UserContext
+    from genre.config import load_config, with_generator
+    from genre.core.types import UserContext
     from genre.data import load_catalog, load_profiles
-    from genre.data.profiles import (
-        history_from_titles,
-        interactions_to_context,
-        profile_to_context,
-        read_profile_file,
-    )
+    from genre.data.users import built_profile_context, profile_file_context, user_or_profile_context, with_request
     from genre.pipeline import Pipeline
 
     config = load_config(args.config)
     if args.reasoner is not None:
-        from genre.config import parse_config
-
-        data = config.model_dump(mode="json", exclude_none=True)
-        data["explain"] = {"component": args.reasoner}
-        config = parse_config(data, source=f"{args.config} with --reasoner {args.reasoner}")
+        config = with_generator(config, args.reasoner, source=f"{args.config} with --reasoner {args.reasoner}")
     if args.k is not None and args.k <= 0:
         raise InputError(f"--k must be a positive number of items; got {args.k}")
     catalog = load_catalog(config.data)
@@ -62,40 +51,16 @@ def _recommend(args: argparse.Namespace) -> int:
         raise InputError(f"--k {args.k} is larger than the {catalog.name} catalog ({len(catalog)} items)")
 
     if args.user is not None:
-        profiles = load_profiles(config.data)
-        if args.user in profiles:
-            ctx = profile_to_context(profiles[args.user], catalog)
-        elif catalog.interactions is not None:
-            try:
-                ctx = interactions_to_context(catalog, args.user)
-            except InputError as exc:
-                if profiles:
-                    raise InputError(f"{exc}; example profiles: {', '.join(profiles)}") from None
-                raise
-        else:
-            known = ", ".join(profiles) or "none"
-            raise InputError(f"unknown user {args.user!r}: {catalog.name} has no user data; example profiles: {known}")
+        ctx = user_or_profile_context(catalog, load_profiles(config.data), args.user)
     elif args.profile_file is not None:
-        ctx = profile_to_context(read_profile_file(args.profile_file), catalog)
+        ctx = profile_file_context(catalog, Path(args.profile_file))
     elif args.history is not None:
-        ctx = UserContext(history=history_from_titles(args.history.split(";"), catalog))
+        ctx = built_profile_context(catalog, titles=args.history.split(";"))
     else:
         ctx = UserContext()
-
-    updates: dict[str, Any] = {}
-    if args.profile is not None:
-        updates["profile"] = args.profile.strip()
-    if args.price_min is not None or args.price_max is not None or args.category:
-        try:
-            updates["constraints"] = Constraints(
-                price_min=args.price_min if args.price_min is not None else ctx.constraints.price_min,
-                price_max=args.price_max if args.price_max is not None else ctx.constraints.price_max,
-                categories=args.category or ctx.constraints.categories,
-            )
-        except ValidationError as exc:
-            raise InputError(f"invalid constraints: {exc.errors()[0]['msg']}") from None
-    if updates:
-        ctx = ctx.model_copy(update=updates)
+    ctx = with_request(
+        ctx, profile=args.profile, price_min=args.price_min, price_max=args.price_max, categories=args.category or ()
+    )
 
     trace = Pipeline(config).run(ctx, k=args.k)
     if args.format == "json":

@@ -49,12 +49,13 @@ class RecencyContextEncoder(ContextEncoder):
         index = np.array([catalog.index_of(e.item_id) for e in events], dtype=np.int64)
         weights = self._recency(events)
 
-        history_vec = None
+        history_vec: np.ndarray | None = None
         if index.size:
             history_vec = unit(weights @ self.env.item_vectors[index].astype(np.float64))
         profile_vec = self.profile_vector(ctx.profile) if ctx.profile else None
 
         pw = self.config.profile_weight
+        vector: np.ndarray | None
         if history_vec is not None and profile_vec is not None:
             vector = unit((1 - pw) * history_vec + pw * profile_vec)
         else:

@@ -9,7 +9,7 @@ out-of-range value fails here, naming the place and the valid choices.
 from __future__ import annotations
 
 from genre.config.data import DataConfig
-from genre.config.files import load_config, parse_config, save_config
+from genre.config.files import load_config, parse_config, save_config, with_generator
 from genre.config.schema import (
     AttributionConfig,
     FeedbackConfig,
@@ -30,4 +30,5 @@ __all__ = [
     "parse_config",
     "save_config",
     "validate_component",
+    "with_generator",
 ]

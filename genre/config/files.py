@@ -26,6 +26,16 @@ def parse_config(data: dict[str, Any], source: str = "config") -> PipelineConfig
         raise ConfigError(f"{source}: {exc}") from None
 
 
+def with_generator(config: PipelineConfig, generator: str, source: str = "config") -> PipelineConfig:
+    """``config`` with another reason generator at its default options, validated (an unknown name
+    fails naming the built-ins); ``config`` itself when it already uses that generator."""
+    if generator == config.explain.component:
+        return config
+    data = config.model_dump(mode="json", exclude_none=True)
+    data["explain"] = {"component": generator}
+    return parse_config(data, source=source)
+
+
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate a pipeline TOML file."""
     p = Path(path)

@@ -4,6 +4,9 @@ Internal, array-heavy shapes (``Catalog``, ``Interactions``, ``UserState``,
 ``ScoreList``) are dataclasses over numpy arrays; everything that crosses the
 library boundary (``UserContext`` in, ``RunTrace`` out) is a pydantic model so
 it validates on the way in and serializes to JSON on the way out.
+
+Longer than 420 lines because every shape a stage hands to the next, and the RunTrace that
+records them, is one contract: a reader finds all of it here.
 """
 
 from __future__ import annotations

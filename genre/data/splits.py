@@ -122,7 +122,7 @@ def random_split(inter: Interactions, test_fraction: float = 0.25, seed: int = 4
     kept, codes = _dedup_order(inter)
     # Sorting by (user, random key) shuffles every user's events at once.
     keys = np.random.default_rng(seed).random(kept.shape[0])
-    shuffle = np.lexsort((keys, codes))
+    shuffle = np.lexsort((np.asarray(keys), codes))
     kept, codes = kept[shuffle], codes[shuffle]
     rank, size = _group_ranks(codes)
     # np.round rounds halves to even, as Python's round() in the reference implementation does.

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -296,7 +297,7 @@ def evaluate_explanations(
     rows, reference_rows = [], []
     for generator in generators:
         name, spec = _spec(config, generator)
-        reasoner = build_component("explain", spec)
+        reasoner = cast(Reasoner, build_component("explain", spec))
         reasoner.prepare(pipe.env)
         rows.append(score_generator(name, reasoner, batches, count_tokens))
         if held:

@@ -21,11 +21,11 @@ from genre.core.component import (
     Attends,
     AttendsToPrompt,
     CandidateGenerator,
-    Component,
     ContextEncoder,
     Fusion,
     IntentModel,
     PrimesProfiles,
+    Reasoner,
     Reranker,
     Scorer,
 )
@@ -82,7 +82,7 @@ class Built:
     scorers: dict[str, Scorer]
     fusion: Fusion
     rerankers: list[Reranker]
-    reasoner: Component
+    reasoner: Reasoner
     capabilities: Capabilities
     cold_scorer: Scorer | None
     cold_error: str | None
@@ -196,7 +196,7 @@ class _Parts:
     scorers: dict[str, Scorer]
     fusion: Fusion
     rerankers: list[Reranker]
-    reasoner: Component
+    reasoner: Reasoner
     notices: list[str]
     timings: list[StageTiming]
     reused: list[str]

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 
 from genre.components.env import Env, WarmStart
 from genre.config import PipelineConfig, load_config
-from genre.core.component import CandidateGenerator, Component, ContextEncoder, Fusion, IntentModel, Reranker, Scorer
+from genre.core.component import (
+    CandidateGenerator,
+    ContextEncoder,
+    Fusion,
+    IntentModel,
+    Reasoner,
+    Reranker,
+    Scorer,
+)
 from genre.core.errors import InputError
 from genre.core.types import Catalog, FeedbackApplied, ReasonOut, RunTrace, StageTiming, UserContext
 from genre.feedback import FeedbackEvent, apply_feedback
@@ -53,7 +61,7 @@ class Pipeline:
     scorers: dict[str, Scorer]
     fusion: Fusion
     rerankers: list[Reranker]
-    reasoner: Component
+    reasoner: Reasoner
     capabilities: Capabilities
     """What the components can do beyond their stage's call (checked once, when built)."""
     ranker: Ranker

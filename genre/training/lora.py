@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,7 +96,7 @@ def _split_model(model: Any, tuned: int) -> _Split | None:
     head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
     if inner is None or head is None or any(p is None for p in parts):
         return None
-    embed, rotary, layers, norm = parts
+    embed, rotary, layers, norm = cast(list[Any], parts)
     cut = len(layers) - min(tuned, len(layers))
     return _Split(embed, rotary, list(layers[:cut]), list(layers[cut:]), norm, head)
 

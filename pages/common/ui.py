@@ -307,14 +307,6 @@ def render_item_detail(trace: RunTrace, key: str) -> None:
             show_warning("Names titles outside the evidence: " + ", ".join(verdict["hallucinated_titles"]))
 
 
-def with_generator(config: PipelineConfig, generator: str) -> PipelineConfig:
-    """``config`` with another reason generator (its default options), or ``config`` itself if it already uses it."""
-    if generator == config.explain.component:
-        return config
-    explain = config.explain.model_copy(update={"component": generator, "config": {}})
-    return config.model_copy(update={"explain": explain})
-
-
 def session_feedback_id() -> str:
     """This browser session's anonymous feedback id, made on first use and kept in the session state."""
     if FEEDBACK_SESSION not in st.session_state:

@@ -55,7 +55,7 @@ class PriceFitScorer(Scorer):
         target = self.target(state)
         if target is None:
             return {int(i): [] for i in items}
-        out = {}
+        out: dict[int, list[Evidence]] = {}
         for i in items:
             price = self.env.catalog.items[int(i)].price
             if price is None:
