@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from rapidfuzz import fuzz, process
 
@@ -327,7 +327,8 @@ class FaithfulnessChecker:
                 forms = list(_title_forms(title))
                 keys = [" ".join(toks) for toks, form in forms if form.anchored or form.shape == _MULTI]
                 # The fuzzy pass compares the core only: an article the text left out is no typo.
-                keys.append(" ".join(min((toks for toks, f in forms if not f.with_article), key=len)))
+                shortest: tuple[str, ...] = min((toks for toks, f in forms if not f.with_article), key=len)
+                keys.append(" ".join(shortest))
                 self._exact_keys[title] = keys
             *exact, core = keys
             if any(f" {k} " in padded for k in exact):
@@ -338,7 +339,11 @@ class FaithfulnessChecker:
             # Whole-word windows as long as the core, so a typo matches but a word inside a word does not.
             k = core.count(" ") + 1
             if k not in windows:
-                windows[k] = [" ".join(w) for j in range(len(visible) - k + 1) if None not in (w := visible[j : j + k])]
+                windows[k] = [
+                    " ".join(cast(list[str], w))
+                    for j in range(len(visible) - k + 1)
+                    if None not in (w := visible[j : j + k])
+                ]
             if process.extractOne(core, windows[k], scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF):
                 found.append(title)
         return found

@@ -12,7 +12,7 @@ the same; only where the random numbers come from differs.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from genre.text.hygiene import reason_is_complete
 
@@ -39,10 +39,12 @@ def stop_when_complete(tokenizer: Any, prompt_len: int, prefixes: list[str], eve
             import torch
 
             if event is not None and event.is_set():
-                return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+                return cast(
+                    "torch.BoolTensor", torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+                )
             new = tokenizer.batch_decode(input_ids[:, prompt_len:], skip_special_tokens=True)
             done = [reason_is_complete(prefix + text) for prefix, text in zip(prefixes, new, strict=True)]
-            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+            return cast("torch.BoolTensor", torch.tensor(done, dtype=torch.bool, device=input_ids.device))
 
     return StoppingCriteriaList([_ReasonDone()])
 
@@ -82,6 +84,6 @@ def seeded_sampling(temperature: float, top_p: float, seed: int) -> Any:
             chosen = torch.multinomial(probs, num_samples=1, generator=self.generator)
             # Every other token at -inf: the greedy step that follows picks the sampled one.
             out = torch.full_like(scores, float("-inf"))
-            return out.scatter_(-1, chosen, 0.0)
+            return cast("torch.FloatTensor", out.scatter_(-1, chosen, 0.0))
 
     return LogitsProcessorList([_SeededSample()])

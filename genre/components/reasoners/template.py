@@ -95,7 +95,7 @@ def history_evidence(req: ReasonRequest, limit: int) -> list[Evidence]:
         for e in sorted(
             (e for e in req.evidence[name] if e.kind == "history_item" and e.item_id), key=lambda e: -e.weight
         ):
-            if e.item_id not in seen:
+            if e.item_id is not None and e.item_id not in seen:
                 seen.add(e.item_id)
                 picked.append(e)
             if len(picked) == limit:

@@ -18,7 +18,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field
 
@@ -28,7 +28,7 @@ from genre.components.reasoners.prompts import liked_prefix, mentioned_evidence
 from genre.core.component import ReasonBatch
 from genre.core.errors import ModelUnavailableError
 from genre.core.paths import PROJECT_ROOT, cache_dir
-from genre.core.types import ReasonOut, ReasonRequest
+from genre.core.types import Catalog, ReasonOut, ReasonRequest
 from genre.models import (
     GENERATOR_NAME,
     Generator,
@@ -127,7 +127,7 @@ def load_base(device: str) -> tuple[Any, Any]:
     _quiet_transformers()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    return model.to(device), tokenizer
+    return cast(Any, model).to(device), tokenizer
 
 
 class TunedLocalConfig(LocalLLMConfig):
@@ -273,7 +273,9 @@ class TunedLocalReasoner(TransformersReasoner):
         domains) is judged by whether it names a history title alone.
         """
         catalog = getattr(getattr(self, "env", None), "catalog", None)
-        index = catalog.index_of(req.item.item_id) if catalog is not None else None
+        if not isinstance(catalog, Catalog):
+            return False
+        index = catalog.index_of(req.item.item_id)
         if index is None or catalog.items[index].title != req.item.title:
             return False
         if self._checker is None or self._checker.catalog is not catalog:
