@@ -51,12 +51,13 @@ generator = st.sidebar.selectbox(
     key="rec_generator",
     help="template is deterministic and instant; local-llm writes with SmolLM2 and is checked for faithfulness.",
 )
-config = with_generator(base_config, generator)
+config = base_config
 try:
+    config = with_generator(base_config, generator)  # a generator option the config lacks fails here
     with st.spinner("Loading models and the catalog (first use only)…"):
         pipeline = get_pipeline(config)
 except GenreError as exc:
-    if config.explain.component == "template":
+    if generator == "template":
         show_error(f"This pipeline cannot start: {exc}")
         st.stop()
     # A generator that cannot load (missing adapter, model or option) must not take the page down.

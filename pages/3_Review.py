@@ -46,10 +46,10 @@ if picked is None:
 config_name, base_config = picked
 generators = list(dict.fromkeys([base_config.explain.component, *sorted(BUILTINS["explain"])]))
 generator = st.sidebar.selectbox("Reason generator under review", generators, key="review_generator")
-config = with_generator(base_config, generator)
 k = st.sidebar.slider("Items to review", 1, 10, 5, key="review_k")
 
 try:
+    config = with_generator(base_config, generator)
     pipeline = get_pipeline(config)
 except GenreError as exc:
     show_error(f"This pipeline cannot start: {exc}")
