@@ -41,7 +41,7 @@ from genre.components.reasoners.template import requests_from_trace
 from genre.config import PipelineConfig, StageSpec
 from genre.core.types import Catalog, HistoryEvent, Item, ReasonRequest, UserContext
 from genre.data import load_profiles
-from genre.data.labelled import DEFAULT_DIR, DOMAINS, ERROR_TYPES, GENERATORS, LabelledReason, load_labelled
+from genre.data.labelled import DEFAULT_DIR, DOMAINS, ERROR_TYPES, GENERATORS, Label, LabelledReason, load_labelled
 from genre.data.profiles import profile_to_context
 from genre.data.users import dataset_user_context
 from genre.pipeline import Pipeline
@@ -119,14 +119,16 @@ def item_fields(item: Item, describe: bool) -> dict[str, Any]:
     return fields | ({"description": item.description} if describe else {})
 
 
-def record(domain: str, config: str, generator: str, user: str, rank: int, req: ReasonRequest, reason: Any) -> dict:
+def record(
+    domain: str, config: str, generator: str, user: str, rank: int, req: ReasonRequest, reason: Any, catalog: Catalog
+) -> dict:
     """One pool line. For movies every catalog string is left out (titles live only in the reason text)."""
     movies = domain == "movies"
     history = [h.item_id for h in req.history][-MAX_HISTORY_STORED:]
     evidence = {
         name: [
             {"kind": e.kind, "item_id": e.item_id, "weight": round(float(e.weight), 6)}
-            | ({} if movies and e.kind in ("history_item", "popularity") else {"label": e.label})
+            | ({} if movies and e.item_id is not None else {"label": e.label})
             for e in evs[:EVIDENCE_PER_SCORER]
         ]
         for name, evs in req.evidence.items()
@@ -151,10 +153,13 @@ def record(domain: str, config: str, generator: str, user: str, rank: int, req: 
         "text": reason.text,
     }
     if not movies:
-        ids = [req.item.item_id, *history]
-        by_id = {h.item_id: h for h in req.history} | {req.item.item_id: req.item}
+        # Collaborative evidence may cite seen items outside the encoder's history window: store them too.
+        cited = [e.item_id for evs in req.evidence.values() for e in evs[:EVIDENCE_PER_SCORER] if e.item_id]
         described = {req.item.item_id, *out["named_ids"]}
-        out["items"] = {i: item_fields(by_id[i], i in described) for i in dict.fromkeys(ids)}
+        by_id = {it.item_id: it for it in catalog.items}
+        out["items"] = {
+            i: item_fields(by_id[i], i in described) for i in dict.fromkeys([req.item.item_id, *history, *cited])
+        }
     return out
 
 
@@ -174,7 +179,7 @@ def generate(domain: str) -> list[dict]:
             requests = requests_from_trace(trace, pipe.catalog)
             for item, req in zip(trace.items, requests, strict=True):
                 assert item.reason is not None
-                rows.append(record(domain, config.name, generator, key, item.rank, req, item.reason))
+                rows.append(record(domain, config.name, generator, key, item.rank, req, item.reason, pipe.catalog))
             print(f"{domain} {generator} {key}: {trace.items[0].reason.text if trace.items else ''}", flush=True)  # type: ignore[union-attr]
     return rows
 
@@ -208,6 +213,12 @@ def write(rows: list[dict], path: Path) -> None:
     tmp.replace(path)
 
 
+def label_of(reason: LabelledReason) -> Label:
+    if reason.label is None:
+        raise ValueError(f"reason {reason.id!r} has no label")
+    return reason.label
+
+
 def rate_table(reasons: list[LabelledReason], key: str) -> list[str]:
     groups: dict[str, list[LabelledReason]] = defaultdict(list)
     for r in reasons:
@@ -215,9 +226,9 @@ def rate_table(reasons: list[LabelledReason], key: str) -> list[str]:
     lines = [f"| {key} | reasons | acceptable | rate |", "|---|---:|---:|---:|"]
     for name in sorted(groups):
         rs = groups[name]
-        ok = sum(r.label.acceptable for r in rs)
+        ok = sum(label_of(r).acceptable for r in rs)
         lines.append(f"| {name} | {len(rs)} | {ok} | {ok / len(rs):.1%} |")
-    ok = sum(r.label.acceptable for r in reasons)
+    ok = sum(label_of(r).acceptable for r in reasons)
     lines.append(f"| all | {len(reasons)} | {ok} | {ok / max(len(reasons), 1):.1%} |")
     return lines
 
@@ -233,11 +244,11 @@ def report(split: str | None) -> str:
         cells = []
         for dom in DOMAINS:
             rs = [r for r in reasons if r.generator == gen and r.domain == dom]
-            ok = sum(r.label.acceptable for r in rs)
+            ok = sum(label_of(r).acceptable for r in rs)
             cells.append(f"{ok}/{len(rs)} ({ok / len(rs):.0%})" if rs else "-")
         lines.append(f"| {gen} | " + " | ".join(cells) + " |")
     faithful = [r for r in reasons if r.faithful]
-    ok_faithful = sum(r.label.acceptable for r in faithful)
+    ok_faithful = sum(label_of(r).acceptable for r in faithful)
     lines += [
         "",
         f"Marked faithful by the current checker: {len(faithful)} of {len(reasons)}; "
@@ -246,7 +257,7 @@ def report(split: str | None) -> str:
         "| error | " + " | ".join(GENERATORS) + " | all |",
         "|---|" + "---:|" * (len(GENERATORS) + 1),
     ]
-    counts = {gen: Counter(e for r in reasons if r.generator == gen for e in r.label.errors) for gen in GENERATORS}
+    counts = {gen: Counter(e for r in reasons if r.generator == gen for e in label_of(r).errors) for gen in GENERATORS}
     for err in ERROR_TYPES:
         total = sum(c[err] for c in counts.values())
         lines.append(f"| {err} | " + " | ".join(str(counts[g][err]) for g in GENERATORS) + f" | {total} |")

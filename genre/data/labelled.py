@@ -139,10 +139,17 @@ class _Record(_Strict):
         expected = f"{self.domain}:{self.user}:{self.generator}:{self.rank}"
         if self.id != expected:
             raise ValueError(f"id {self.id!r} should be {expected!r} (domain:user:generator:rank)")
-        history = set(self.history_ids)
-        stray = [i for i in [*self.named_ids, *self.mentioned_ids] if i not in history]
+        unlabelled = [e.kind for evs in self.evidence.values() for e in evs if e.label is None and e.item_id is None]
+        if unlabelled:
+            raise ValueError(f"{unlabelled[0]} evidence without an item_id needs its label")
+        if self.domain != MOVIELENS_DOMAIN:
+            bare = [e.item_id for evs in self.evidence.values() for e in evs if e.label is None]
+            if bare:
+                raise ValueError(f"evidence for item {bare[0]!r} needs its label (only movies labels are rebuilt)")
+        known = set(self.history_ids) | set(self.cited_ids())
+        stray = [i for i in [*self.named_ids, *self.mentioned_ids] if i not in known]
         if stray:
-            raise ValueError(f"named or mentioned id {stray[0]!r} is not in history_ids")
+            raise ValueError(f"named or mentioned id {stray[0]!r} is in neither history_ids nor the evidence")
         if self.domain == MOVIELENS_DOMAIN:
             if self.items is not None:
                 raise ValueError("a movies record may not store items: MovieLens text is rebuilt from recbole")
@@ -152,10 +159,20 @@ class _Record(_Strict):
         else:
             if self.items is None:
                 raise ValueError(f"a {self.domain} record must store the fields of its item and history items")
-            missing = [i for i in [self.item_id, *self.history_ids] if i not in self.items]
+            missing = [i for i in self.all_ids() if i not in self.items]
             if missing:
-                raise ValueError(f"items lacks {missing[0]!r} (the item and every history id need their fields)")
+                raise ValueError(
+                    f"items lacks {missing[0]!r} (the item, every history id and every cited id need their fields)"
+                )
         return self
+
+    def cited_ids(self) -> list[str]:
+        """Item ids the scorers' evidence cites (collaborative scorers may cite items outside the history window)."""
+        return [e.item_id for evs in self.evidence.values() for e in evs if e.item_id is not None]
+
+    def all_ids(self) -> list[str]:
+        """The item, then the history, then cited items, each once."""
+        return list(dict.fromkeys([self.item_id, *self.history_ids, *self.cited_ids()]))
 
 
 @dataclass(frozen=True)
@@ -201,7 +218,7 @@ class LabelledReason:
     label: Label | None
     split: Literal["dev", "heldout"]
     items: dict[str, Item] = field(repr=False)
-    """The item and every history item, by id (rebuilt from recbole for movies)."""
+    """The item, every history item and every item the evidence cites, by id (rebuilt from recbole for movies)."""
 
     @property
     def item(self) -> Item:
@@ -280,7 +297,7 @@ def _read(path: Path, require_labels: bool) -> list[tuple[int, _Record]]:
 
 def _movie_items(rec: _Record, movielens: Catalog, where: str) -> dict[str, Item]:
     out = {}
-    for ident in dict.fromkeys([rec.item_id, *rec.history_ids]):
+    for ident in rec.all_ids():
         index = movielens.index_of(ident)
         if index is None:
             raise DataError(f"{where}: item {ident!r} is not in {movielens.name}")
@@ -293,10 +310,8 @@ def _evidence(rec: _Record, items: dict[str, Item]) -> dict[str, tuple[Evidence,
     for name, evs in rec.evidence.items():
         built = []
         for e in evs:
-            label = e.label
-            if label is None:
-                # Only movies evidence naming an item omits its label (the title); rebuild it.
-                label = items[e.item_id].title if e.item_id in items else (e.item_id or "")
+            # Only movies evidence naming an item omits its label (the title): rebuild it.
+            label = e.label if e.label is not None else items[str(e.item_id)].title
             built.append(Evidence(e.kind, label, e.weight, e.item_id))
         out[name] = tuple(built)
     return out
