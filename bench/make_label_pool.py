@@ -18,7 +18,9 @@ Generators run with their config defaults except ``attention = false``: that vie
 again after writing and never changes a reason's text.
 
 Labels are kept across regenerations: a record whose id and text are unchanged keeps its ``label``; a
-changed text loses it (it must be read again). MovieLens records store ids and generated text only; the
+changed text loses it (it must be read again), so when any label would be lost the new pool goes to
+``<domain>.jsonl.new`` beside the old one unless ``--force`` is given. MovieLens records store ids and
+generated text only; the
 loader (:mod:`genre.data.labelled`) rebuilds their titles and genres from the installed recbole package.
 """
 
@@ -206,6 +208,13 @@ def keep_labels(rows: list[dict], path: Path) -> int:
     return kept
 
 
+def labelled_count(path: Path) -> int:
+    """How many records of ``path`` carry a label (0 when it does not exist)."""
+    if not path.is_file():
+        return 0
+    return sum("label" in json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
 def write(rows: list[dict], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -269,6 +278,7 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="print acceptable rates from the stored labels and exit")
     ap.add_argument("--split", choices=("dev", "heldout"), help="with --report: only this split")
     ap.add_argument("--domains", nargs="+", choices=DOMAINS, default=list(DOMAINS), help="domains to (re)generate")
+    ap.add_argument("--force", action="store_true", help="overwrite a pool even when labelled reasons would be lost")
     args = ap.parse_args()
     if args.report:
         print(report(args.split))
@@ -276,7 +286,18 @@ def main() -> None:
     for domain in args.domains:
         rows = generate(domain)
         path = pool_path(domain)
+        had = labelled_count(path)
         kept = keep_labels(rows, path)
+        if kept < had and not args.force:
+            # Labels are an afternoon of reading: a changed text must never drop one silently.
+            aside = path.with_suffix(".jsonl.new")
+            write(rows, aside)
+            print(
+                f"{kept} of {had} labels would survive in {path.relative_to(ROOT)}; left it as is and wrote the new "
+                f"pool to {aside.relative_to(ROOT)} (use --force to replace it)",
+                flush=True,
+            )
+            continue
         write(rows, path)
         print(f"wrote {len(rows)} reasons to {path.relative_to(ROOT)} ({kept} kept their labels)", flush=True)
 
