@@ -90,7 +90,7 @@ def _settle(page, timeout: float = 60_000) -> None:
 
 def _pick(page, label: str, value: str) -> None:
     """Choose ``value`` in the selectbox/multiselect labelled ``label`` by typing it."""
-    box = page.get_by_label(label, exact=True)
+    box = page.get_by_label(label, exact=True).and_(page.locator("input"))
     box.click()
     box.fill(value)
     page.get_by_role("option", name=value, exact=True).first.click()
@@ -119,7 +119,7 @@ def test_build_a_profile_run_compare_and_screenshot(server):
         for title in ("Toy Story (1995)", "Aladdin (1992)", "The Lion King (1994)"):
             _pick(page, "History (in the order the user met them, oldest first)", title)
             _settle(page)
-        page.get_by_label("Free-text profile").fill(
+        page.locator('textarea[aria-label="Free-text profile"]').fill(
             "Animated family films with great songs; something warm for a rainy Sunday."
         )
         _pick(page, "Reason generator", "local-llm")
@@ -147,7 +147,7 @@ def test_build_a_profile_run_compare_and_screenshot(server):
         _settle(page)
         _pick(page, "Start from config", "movies-fast")
         _settle(page)
-        page.get_by_label("User id").last.fill("7")
+        page.locator('input[aria-label="User id"]').last.fill("7")
         page.keyboard.press("Enter")
         _settle(page)
         page.get_by_role("button", name="Compare", exact=True).click()
