@@ -1,5 +1,9 @@
 """Faithfulness checks: does a reason name its evidence, and only its evidence?
 
+Longer than 420 lines because title matching (exact forms with and without articles and years, and
+fuzzy whole-word windows) and the checks that use it share one index per catalog. The claim-level
+verifier of the open trusted-reasons work replaces this module; it is not worth splitting first.
+
 A reason is *faithful* when it
 
 (a) names at least one piece of evidence: a history item the scorers cited, a category the item
