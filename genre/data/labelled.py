@@ -17,18 +17,18 @@ thresholds on dev only; report on held-out.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from genre.core.errors import DataError
 from genre.core.paths import PROJECT_ROOT
 from genre.core.types import Catalog, Evidence, Intent, IntentLabel, Item, ReasonRequest
+from genre.data.jsonl import read_jsonl
 
 __all__ = [
     "DEFAULT_DIR",
@@ -277,21 +277,10 @@ def _files(paths: Path | Sequence[Path]) -> list[Path]:
 
 def _read(path: Path, require_labels: bool) -> list[tuple[int, _Record]]:
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = _Record.model_validate(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                loc = ".".join(str(p) for p in err["loc"]) or "record"
-                raise DataError(f"{path}:{lineno}: {loc}: {err['msg']}") from exc
-            if require_labels and rec.label is None:
-                raise DataError(f"{path}:{lineno}: reason {rec.id!r} has no label")
-            rows.append((lineno, rec))
+    for lineno, rec in read_jsonl(path, _Record):
+        if require_labels and rec.label is None:
+            raise DataError(f"{path}:{lineno}: reason {rec.id!r} has no label")
+        rows.append((lineno, rec))
     return rows
 
 
