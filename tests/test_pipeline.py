@@ -145,6 +145,9 @@ def test_every_reason_gets_a_verdict(tiny_pipeline):
         assert any(c.kind == "title" and c.supported for c in item.reason.verdict.claims)
         # Template reasons only name evidence, so they pass.
         assert item.reason.faithful and item.template_reason.text == item.reason.text
+    from genre.cli.recommend import format_trace
+
+    assert format_trace(trace).count("[template] verified") == len(trace.items)
 
 
 def test_unfaithful_generated_reason_is_flagged_and_template_kept(tiny_catalog_file, cache):
@@ -164,6 +167,13 @@ def test_unfaithful_generated_reason_is_flagged_and_template_kept(tiny_catalog_f
         assert item.template_reason.generator == "template" and item.template_reason.faithful
         assert item.template_reason.verdict is not None and item.template_reason.verdict.passed
     assert any("failed verification" in n for n in trace.notices)
+
+    # The CLI table shows each verdict: the rejected reason with its problems, and the template beside it.
+    from genre.cli.recommend import format_trace
+
+    table = format_trace(trace)
+    assert table.count("[inventing] REJECTED: ") == 2 and "names 'Chef Knife'" in table
+    assert table.count("template reason: ") == 2
 
 
 from genre.core.component import ReasonBatch, Reasoner  # noqa: E402

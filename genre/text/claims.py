@@ -36,10 +36,12 @@ from genre.text.lexicon import (
     words,
 )
 
-__all__ = ["PROFILE", "Span", "split_claims"]
+__all__ = ["PROFILE", "UNKNOWN", "Span", "split_claims"]
 
 PROFILE = ("<profile>",)
 """The phrase of an attribute span that mentions the user's own profile ("what you described")."""
+UNKNOWN = "<unknown>"
+"""First word of the phrase of an attribute span the catalog does not know ("like them it is Movies")."""
 
 Known = Callable[[str, bool, bool], bool]
 """``known(text, single_word, sentence_start)``: whether capitalized words name a title or name the caller knows."""
@@ -65,7 +67,7 @@ _PROFILE = re.compile(r"\byour (?:own )?profile\b|\byou (?:described|wrote|said|
 _TARGET_BEFORE = re.compile(
     r"(?:\byou(?:'ll|’ll| will| may| might| would| should| could| can)\s+(?:also\s+|surely\s+|probably\s+|really\s+)?"
     r"(?:enjoy|love|like|appreciate|want)|\brecommend(?:s|ed|ing)?|\bsuggest(?:s|ed|ing)?|\bcheck out|\btry)"
-    r"\s+(?:(?:the|this)\s+(?:movie|film|book|article|story|piece|product|item)\s+)?[\"“'‘]?$",
+    r"\s+(?:the\s+|this\s+)?(?:(?:movie|film|book|article|story|piece|product|item)\s+)?[\"“'‘]?$",
     re.IGNORECASE,
 )
 _TARGET_AFTER = re.compile(
@@ -73,10 +75,16 @@ _TARGET_AFTER = re.compile(
     r"(?:pick|choice|fit|match|recommendation|option|bet|next)\b",
     re.IGNORECASE,
 )
+_LIST_GAP = re.compile(r"[\"”'’]?\s*(?:,\s*|\s+and\s+|,\s*and\s+)(?:the\s+)?[\"“'‘]?", re.IGNORECASE)
+_IS_BEFORE = re.compile(
+    r"\b(?:it|this|they)\s+(?:is|are|'s|’s)\s+(?:(?:a|an|also|from)\s+)?"
+    r"(?:[A-Z][\w'’&-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s+&\s+))*$"
+)
 _HISTORY_BEFORE = re.compile(
-    r"(?:\byou(?:'ve|’ve| have)?\s+(?:already\s+)?(?:liked|enjoyed|loved|watched|rated|read|bought|saw|chose)"
+    r"(?:\b(?:you|the user)(?:'ve|’ve| have)?\s+(?:already\s+)?"
+    r"(?:liked|enjoyed|loved|watched|rated|read|bought|saw|chose)"
     r"|\bfans? of|\byour (?:love|liking|taste) (?:of|for)|\bafter (?:reading|watching))"
-    r"\s+(?:(?:the|this)\s+(?:movie|film|book|article|story|piece|product)\s+)?[\"“'‘]?$",
+    r"[:\s]+(?:(?:the|this)\s+(?:movie|film|book|article|story|piece|product)\s+)?[\"“'‘]?$",
     re.IGNORECASE,
 )
 
@@ -119,6 +127,11 @@ class _Tok:
     @property
     def minor(self) -> bool:
         return self.core.lower() in _MINOR
+
+    @property
+    def figure(self) -> bool:
+        """A bare number ("40", "1,800"), unlike a model name such as "2P" or "12L"."""
+        return bool(re.fullmatch(r"[\d.,]+", self.core))
 
 
 def _tokens(text: str) -> list[_Tok]:
@@ -250,9 +263,9 @@ def _name_spans(text: str, run: list[_Tok], at_start: bool, vocab: Vocabulary, k
         return []
     whole = text[run[0].start : run[-1].end]
     # Words that name things, not counting capitalized articles and prepositions ("The", "Of"), nor figures.
-    capitals = sum(t.capital and not t.minor and not t.core[:1].isdigit() for t in run)
-    if not capitals:
-        return []
+    capitals = sum(t.capital and not t.minor and not t.figure for t in run)
+    if not any(t.core[:1].isupper() and not t.minor for t in run):
+        return []  # a name has a word in capitals: "600-megawatt" alone is a figure
     if at_start and not known(whole, capitals <= 1, True):
         return _name_spans(text, run[1:], False, vocab, known)
     if phrase(whole) in vocab.values:
@@ -260,10 +273,15 @@ def _name_spans(text: str, run: list[_Tok], at_start: bool, vocab: Vocabulary, k
     if known(whole, capitals <= 1, at_start):
         return [Span("title", run[0].start, run[-1].end, whole)]
     if len(run) == 1:
+        # "like them it is Movies", "it is Home and Past": a capitalized word said to be what the item is.
+        if _IS_BEFORE.search(text[max(0, run[0].start - 80) : run[0].start]):
+            return [Span("attribute", run[0].start, run[0].end, whole, phrase=(UNKNOWN, *phrase(whole)))]
         return []
+    # A leading measure is no part of a name ("55-liter Northwind", "4K Lumacraft"); a trailing one may be
+    # ("Ridge 2P", "Limex 2-Pack"), unless it is a bare number.
     if run[0].core[:1].isdigit():
         return _name_spans(text, run[1:], False, vocab, known)
-    if run[-1].core[:1].isdigit():
+    if run[-1].figure:
         return _name_spans(text, run[:-1], False, vocab, known)
     # An unknown run is split at its lowercase joining words: "Critical Care and Lethal Naturals",
     # "Portugal to Senegal" and "Turkey Red for 40" are names side by side, not one title.
@@ -318,9 +336,13 @@ def split_claims(
         for run, at_start in _runs(text, [(s.start, s.end) for s in spans]):
             spans += _name_spans(text, run, at_start, vocab, known)
     out: list[Span] = []
-    for s in spans:
+    listed: Span | None = None
+    for s in sorted(spans, key=lambda s: s.start):
         before, after = text[max(0, s.start - 80) : s.start], text[s.end : s.end + 80]
-        s = replace(s, history_cue=bool(_HISTORY_BEFORE.search(before)))
+        # A history cue reaches every title of its list: "you liked A, B and C".
+        in_list = listed is not None and listed.history_cue and _LIST_GAP.fullmatch(text[listed.end : s.start])
+        s = replace(s, history_cue=bool(_HISTORY_BEFORE.search(before) or in_list))
+        listed = s
         out.append(s)
         if _TARGET_BEFORE.search(before) or _TARGET_AFTER.match(after):
             out.append(replace(s, kind="target"))

@@ -37,8 +37,9 @@ _ITEM_POINTER = re.compile(
     r"\b(?:this|it|it's|its)\b|\b(?:will|may|might|could|should|'ll)\s+(?:also\s+)?(?:love|enjoy|like)\b",
     re.IGNORECASE,
 )
+_USER_CUE = re.compile(r"\byour\b|\byou(?:'re|’re| are)\b", re.IGNORECASE)
 _HISTORY_CUE = re.compile(
-    r"\byou(?:'ve|’ve| have)?\s+(?:already\s+)?(?:liked|enjoyed|loved|watched|rated|read|bought|chose)\b"
+    r"\b(?:you|the user)(?:'ve|’ve| have)?\s+(?:already\s+)?(?:liked|enjoyed|loved|watched|rated|read|bought|chose)\b"
     r"|\bfans? of\b|\byour (?:history|past|recent|favou?rite)",
     re.IGNORECASE,
 )
@@ -156,6 +157,7 @@ def said_of_item(start_pos: int, ev: ReasonEvidence) -> bool:
     if not pointers:
         return False
     after = pointers[-1].end()
-    if _HISTORY_CUE.search(text, after, start_pos):
+    # "It fits your current interest in ...": what follows is said of the user, not the item.
+    if _HISTORY_CUE.search(text, after, start_pos) or _USER_CUE.search(text, after, start_pos):
         return False
     return not any(after <= s < start_pos for s, _ in ev.history_spans)

@@ -19,8 +19,16 @@ from genre.text.lexicon import word_set
 __all__ = ["form_problems"]
 
 _SLOT = re.compile(r"\{[^{}\n]{0,40}\}")
+# The prompt's own line labels written back ("The user liked: ..."), or its voice ("what the user chose"):
+# a reason speaks to "you".
+_PROMPT_ECHO = re.compile(
+    r"\b(?:the user liked|recommended item|shared categories|user's current interests?|main reason it ranked high"
+    r"|task)\s*:|\bthe user\b|\ba user'?s?\b|\bthe item'?s?\b",
+    re.IGNORECASE,
+)
 _HTML = re.compile(r"<\s*/?\s*[a-zA-Z][\w-]*(?:\s[^<>]*)?>|&(?:[a-z]+|#\d+);")
 _MARKDOWN = re.compile(r"\*\*|__|`|~~|\[[^\]\n]+\]\([^)\n]*\)|(?:^|\n)\s*(?:#{1,6}\s|[-*+•]\s|\d+[.)]\s)")
+_BECAUSE_ONLY = re.compile(r"(?:because|since|as) [^,;:!?–—]*[.!?]", re.IGNORECASE)
 _END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:['’][^\W_]+)*")
 _DANGLING = word_set(
@@ -73,6 +81,9 @@ def _repetition(text: str, masked: list[tuple[int, int]]) -> str | None:
         # "had had" and "that that" can be grammatical; any other doubled word is a slip.
         if a == b and not a.startswith("\0") and a not in ("had", "that"):
             return f"writes '{a}' twice in a row"
+    for a, join, b in zip(collapsed, collapsed[1:], collapsed[2:], strict=False):
+        if a == b and join in ("and", "or") and not a.startswith("\0"):
+            return f"writes '{a} {join} {b}'"
     grams = Counter(tuple(collapsed[i : i + 3]) for i in range(len(collapsed) - 2))
     for gram, count in grams.items():
         if count > 1 and not any(t.startswith("\0") for t in gram):
@@ -83,6 +94,8 @@ def _repetition(text: str, masked: list[tuple[int, int]]) -> str | None:
 def _unfinished(text: str, masked: list[tuple[int, int]]) -> str | None:
     if not _END.search(text.strip()):
         return "does not end with a finished sentence"
+    if _BECAUSE_ONLY.fullmatch(text.strip()):
+        return "is only a 'because' clause, with no sentence after it"
     if text.count("(") > text.count(")"):
         return "leaves a parenthesis open"
     words = list(_WORD.finditer(text))
@@ -103,6 +116,8 @@ def form_problems(
         out.append(("slot", f"leaves the slot {slot.group()} unfilled"))
     if markup := (_HTML.search(text) or _MARKDOWN.search(text)):
         out.append(("markup", f"contains markup: {markup.group().strip()!r}"))
+    elif echo := _PROMPT_ECHO.search(text):
+        out.append(("markup", f"echoes the prompt: {echo.group()!r}"))
     if language := _language(text, masked):
         out.append(("language", language))
     n = len(text.split())

@@ -10,10 +10,14 @@ Claims:
 * ``invented_title``: a title-like span that is no catalog title (fuzzy ratio below the cutoff)
   and appears nowhere in the evidence ("Lethal Naturals (1997)", "Tom Hanks").
 * ``wrong_title``: a catalog title that is neither the item nor in the user's history or the evidence.
-* ``unsupported_attribute``: an attribute word (genre, category, tag, brand, region, ...) that
-  neither the item nor a named history item has, nor an intent label, nor their own text says.
-  Said as shared ("like them it is Sci-Fi", "shares Drama with them", "... too") it must hold
-  for the item *and* a named history item (a cited one when none is named).
+* ``unsupported_attribute``: a category, genre or attribute value (brand, region, activity, ...)
+  that neither the item nor a named history item has (as a field, or in its own title or
+  description), nor an intent label or the scorers' evidence says. Said of the item ("this
+  heartwarming Drama") it must be the item's; said as shared ("like them it is Sci-Fi", "shares
+  Drama with them", "Drama too") it must hold for the item *and* a named history item (a cited
+  one when none is named). A tag, or one part of an "A & B" category, is often a plain word
+  ("the conservation agency"): it is a supported claim where the evidence has it and never fails.
+  A mention of "your profile" needs profile evidence.
 * ``unsupported_number``: a figure found in no evidence field (descriptions, attributes, titles,
   the scorers' labels, the intent).
 * ``wrong_target``: the title said to be the recommendation is not the item ("you may enjoy X"),
@@ -29,6 +33,7 @@ log-probability and the config sets a floor.
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 
@@ -37,10 +42,10 @@ from rapidfuzz import fuzz
 
 from genre.core.types import Catalog, Item, ReasonRequest
 from genre.core.verdict import Claim, Verdict, VerdictError
-from genre.text.claims import PROFILE, Span, split_claims
+from genre.text.claims import PROFILE, UNKNOWN, Span, split_claims
 from genre.text.evidence import ReasonEvidence, said_of_item, said_shared
 from genre.text.form import form_problems
-from genre.text.lexicon import TitleKey, TitleMatcher, Vocabulary, normalize, numbers_in, phrase, split_year
+from genre.text.lexicon import TitleKey, TitleMatcher, Vocabulary, normalize, numbers_in, phrase
 from genre.text.negation import contradictions
 
 __all__ = ["ERROR_TYPES", "Verifier", "VerifierConfig"]
@@ -64,6 +69,12 @@ DEFAULT_ALIASES: dict[str, list[str]] = {
 """English words for catalog values, applied only to values the catalog has (e.g. "animated" for Animation)."""
 
 
+_SHARE_FRAME = re.compile(
+    r"\blike them,? (?:it|this) (?:is|'s)\b[^.;:!?]*|\b(?:it|this|they|both) shares?\b[^.;:!?]*"
+    r"|\bit is\b[^.;:!?,]*?\btoo\b|(?<=\bpicked for fans of )[^:.;!?]*:[^.;:!?]*",
+    re.IGNORECASE,
+)
+_LIST_GAP = re.compile(r"\s*(?:,\s*|\s+and\s+|,\s*and\s+)\s*(?:the\s+)?", re.IGNORECASE)
 _APPROX_BEFORE = re.compile(r"\b(?:about|around|roughly|nearly|almost|over|more than|under|up to|some)\s+$", re.I)
 _MIN_FUZZY_CHARS = 8
 _MIN_LONE_TITLE_CHARS = 6
@@ -83,7 +94,9 @@ class VerifierConfig(BaseModel):
     calibrated on the dev part of the labelled set."""
     fuzzy_cutoff: float = Field(default=88.0, ge=50.0, le=100.0)
     """Fuzzy ratio (0-100) at which a title-like span counts as a catalog title (a typo of it)."""
-    attribute_fields: list[str] = Field(default_factory=lambda: ["brand", "activity", "topic", "region", "thread"])
+    attribute_fields: list[str] = Field(
+        default_factory=lambda: ["brand", "activity", "topic", "region", "thread", "source"]
+    )
     """Item attributes whose string values are attribute words a reason can claim (categories and tags always are)."""
     aliases: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_ALIASES.items()})
     """Catalog value -> other words that claim it."""
@@ -134,6 +147,11 @@ class Verifier:
             evidential |= names
             if names and checked is not None and checked.evidence and checked.evidence.startswith("history:"):
                 ctx.history_spans.append((span.start, span.end))
+        found: list[tuple[VerdictError, str]] = []
+        titled = sorted((c for c in claims if c.kind == "title"), key=lambda c: c.start)
+        for a, b in itertools.pairwise(titled):
+            if _key(a.text) == _key(b.text) and _LIST_GAP.fullmatch(text[a.end : b.start]):
+                found.append(("repetition", f"names '{a.text}' twice in a row"))
         # Cues are read with every title blanked out: "Password managers adopt shared standard" is a title, not a cue.
         ctx.plain = text
         for s in (s for s in spans if s.kind == "title"):
@@ -145,8 +163,15 @@ class Verifier:
                 claims.append(claim)
                 evidential |= claim.supported
         claims.sort(key=lambda c: (c.start, c.kind != "title"))
+        # "like them it is ...", "this shares ... with them", "it is ... too", "Picked for fans of X: ..." (the
+        # template's frames) promise a shared trait: one that names none ("like them it is from the same
+        # family") says nothing true.
+        for m in _SHARE_FRAME.finditer(ctx.plain):
+            if not any(c.kind == "attribute" and m.start() <= c.start < m.end() for c in claims):
+                found.append(("unsupported_attribute", f"says '{text[m.start() : m.end()].strip()}' but names no "
+                              "genre, category or attribute they share"))  # fmt: skip
 
-        found: list[tuple[VerdictError, str]] = [(c.error, c.problem) for c in claims if c.error and c.problem]
+        found = [(c.error, c.problem) for c in claims if c.error and c.problem] + found
         titles = [(s.start, s.end) for s in spans if s.kind == "title"]
         found += [("contradiction", p) for p, _, _ in contradictions(text, request, titles)]
         form = form_problems(text, min_words=self.config.min_words, max_words=self.config.max_words, masked=titles)
@@ -164,28 +189,30 @@ class Verifier:
 
     # ---- evidence ------------------------------------------------------------------------
 
-    def _own(self, text: str, ctx: ReasonEvidence) -> tuple[str, str, Item | None] | None:
-        """('item' or 'history', the title, its item if known) when ``text`` names the item or an evidence title:
-        exactly, as a whole-word part ("Ridge 2P"), or with a typo (fuzzy ratio at least the cutoff)."""
+    def _own(self, text: str, ctx: ReasonEvidence) -> tuple[str, str, Item | None, bool] | None:
+        """('item' or 'history', the title, its item if known, exact) when ``text`` names the item or an evidence
+        title: exactly, as a whole-word part ("Ridge 2P"), or (``exact`` False) with a typo (fuzzy ratio at least
+        the cutoff)."""
         key = _key(text)
         candidates: list[tuple[str, str, Item | None]] = [("item", ctx.item.title, ctx.item)]
         candidates += [("history", h.title, h) for h in ctx.history]
         candidates += [("history", t, None) for t in ctx.cited_titles]
-        for candidate in candidates:
-            other = _key(candidate[1])
+        for kind, title, item in candidates:
+            other = _key(title)
             if key.same(other) or key.inside(other):
-                return candidate
+                return kind, title, item, True
         if len(key.core) >= _MIN_FUZZY_CHARS:
-            for candidate in candidates:
-                other = _key(candidate[1])
+            for kind, title, item in candidates:
+                other = _key(title)
                 same_year = key.year is None or key.year == other.year
                 if same_year and fuzz.ratio(key.core, other.core) >= self.config.fuzzy_cutoff:
-                    return candidate
+                    return kind, title, item, False
         return None
 
     def _source_of(self, text: str, ctx: ReasonEvidence) -> str | None:
         """Where in the evidence ``text`` is written (word for word, any case), if anywhere."""
-        needle = _norm(split_year(text)[0])
+        # The year stays: "The Magic Hour (1997)" is not the history's "The Magic Hour (1998)".
+        needle = _norm(text)
         if needle.strip():
             for where, source in ctx.sources():
                 if needle in _norm(source):
@@ -225,6 +252,9 @@ class Verifier:
                 return None, False
             return _bad(span, "wrong_target", f"says you may enjoy '{span.text}', but the recommendation is "
                         f"'{item_title}'"), False  # fmt: skip
+        if own is not None and not own[3]:
+            # A title spelled wrong is shown wrong: "Last Highway (1997)" for the history's "Lost Highway (1997)".
+            return _bad(span, "wrong_title", f"misspells '{own[1]}' as '{span.text}'"), False
         if own is not None and own[0] == "item":
             if span.history_cue:
                 return _bad(
@@ -232,11 +262,14 @@ class Verifier:
                 ), False
             return _ok(span, "the recommended item"), False
         if own is not None:
-            _, title, history = own
+            _, title, history, _ = own
             if history is not None and history not in ctx.named:
                 ctx.named.append(history)
             return _ok(span, f"history: {title}"), True
         if where := self._source_of(span.text, ctx):
+            if where == "the item" and span.history_cue:
+                return _bad(span, "wrong_target", f"says you already liked '{span.text}', part of the recommended "
+                            "item's own title"), False  # fmt: skip
             return _ok(span, f"named in {where}"), True
         exact = self.titles.exact(span.text)
         if exact:
@@ -251,9 +284,9 @@ class Verifier:
                     "the evidence"), False  # fmt: skip
 
     def _attribute(self, span: Span, ctx: ReasonEvidence) -> Claim | None:
-        """The checked attribute claim; None for a weak phrase (a tag, part of a category) the check cannot
-        settle: tags are often plain words ("the conservation agency", "car-camping comfort"), so one counts
-        only where the evidence has it, and fails only as a shared trait the evidence has on one side alone."""
+        """The checked attribute claim; None for a weak phrase (a tag, part of a category) no evidence has:
+        tags are often plain words ("the conservation agency", "car-camping comfort"), so one is a claim
+        only where the evidence has it."""
         if span.phrase == PROFILE:
             if ctx.profile:
                 return _ok(span, "your profile")
@@ -261,7 +294,10 @@ class Verifier:
                 span, "unsupported_attribute", f"mentions '{span.text}', but no profile evidence drove this item"
             )
         if span.phrase in ctx.intent:
-            return _ok(span, f"intent: {ctx.intent[span.phrase]}")
+            return self._intent_phrase(span, ctx)
+        if span.phrase[:1] == (UNKNOWN,):
+            return _bad(span, "unsupported_attribute", f"says it is '{span.text}', which is no genre, category or "
+                        "attribute this catalog knows")  # fmt: skip
         p = span.phrase
         pool = ctx.named or ctx.cited
         item_has = self._has(ctx.item, p)
@@ -278,18 +314,30 @@ class Verifier:
             return _bad(span, "unsupported_attribute", problem)
         if item_has:
             return _ok(span, "the item")
+        if not weak and said_of_item(span.start, ctx):
+            return _bad(span, "unsupported_attribute", f"calls '{ctx.item.title}' {span.text}, which it is not")
         general = [(w, t) for w, t in ctx.sources() if not w.startswith(("history:", "the item"))]
         for where, source in general:
             if _contains(phrase(source), p):
                 return _ok(span, where)
         if weak and not holders:
             return None
-        if said_of_item(span.start, ctx):
-            return _bad(span, "unsupported_attribute", f"calls '{ctx.item.title}' {span.text}, which it is not")
         if holders:
             return _ok(span, f"history: {holders[0].title}")
         return _bad(span, "unsupported_attribute", f"says '{span.text}', but neither the item nor the history items "
                     "it names are that, and no intent says it")  # fmt: skip
+
+    def _intent_phrase(self, span: Span, ctx: ReasonEvidence) -> Claim:
+        """An intent label named in the text: supported, unless it is said of the item and one of its attribute
+        words is not the item's ("you may enjoy a new animated family film" for a drama)."""
+        label = ctx.intent[span.phrase]
+        if said_of_item(span.start, ctx):
+            words = [p for s, e, p in self.vocab.find(label) if p in self.vocab.strong]
+            lacking = [label[s:e] for s, e, p in self.vocab.find(label) if p in words and not self._has(ctx.item, p)]
+            if lacking:
+                return _bad(span, "unsupported_attribute", f"calls '{ctx.item.title}' {span.text}, but it is not "
+                            f"{' or '.join(lacking)}")  # fmt: skip
+        return _ok(span, f"intent: {label}")
 
     def _has(self, item: Item, p: tuple[str, ...]) -> bool:
         """Whether ``item`` has attribute phrase ``p``: as a field value, or in its own title or description."""

@@ -160,6 +160,46 @@ def test_saying_the_user_liked_the_item_itself_is_wrong(verifier):
     assert "wrong_target" in verdict.errors
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Because you liked Toy Story (1995) and the user liked Casino (1995), you may enjoy it.",
+        "Because you liked Toy Story (1995) and Casino (1995) you may enjoy the movie Casino (1995).",
+        'Because you liked Toy Story (1995) The user liked: "Casino (1995)" and "Toy Story (1995)".',
+    ],
+)
+def test_the_item_said_to_be_in_the_history_is_wrong(verifier, text):
+    verdict = verifier.verify(text, request_for("casino", ["toy"]))
+    assert "wrong_target" in verdict.errors, verdict.problems
+
+
+def test_the_prompt_written_back_is_rejected(verifier):
+    text = 'Because you liked Toy Story (1995). Recommended item: "Casino (1995)" (categories: Drama).'
+    assert "markup" in verifier.verify(text, request_for("casino", ["toy"])).errors
+
+
+def test_an_intent_label_said_of_the_item_must_fit_it(verifier):
+    request = request_for("sense", ["affair"], intent="animated family film")
+    verdict = verifier.verify(
+        "Because you liked Love Affair (1994), you may enjoy a new animated family film.", request
+    )
+    assert verdict.errors == ["unsupported_attribute"], verdict.problems
+    # Said of the user's interest, the label is the intent's, whatever the item is.
+    fits = verifier.verify(
+        "Because you liked Love Affair (1994), it fits your interest in animated family film.", request
+    )
+    assert fits.passed, fits.problems
+    assert claim(fits, "animated family film").evidence == "intent: animated family film"
+
+
+def test_a_genre_the_intent_names_is_still_false_of_the_item(verifier):
+    request = request_for("sense", ["affair"], intent="horror and suspense")
+    verdict = verifier.verify(
+        "Because you liked Love Affair (1994), you may enjoy the tale of a sci-fi horror.", request
+    )
+    assert verdict.errors == ["unsupported_attribute"], verdict.problems
+
+
 def test_repetition(verifier):
     text = "Because you liked Toy Story (1995), you may enjoy this slow-motion slow-motion slow-motion slow-motion."
     verdict = verifier.verify(text, request_for("toy2", ["toy"]))
@@ -275,13 +315,63 @@ def test_reason_naming_no_evidence_fails(verifier):
         "Because you liked the godfather, this Drama is for you.",  # lowercase, year-less
         "BECAUSE YOU LIKED THE GODFATHER, THIS DRAMA IS FOR YOU.",
         "Because you liked Godfather, this Drama is for you.",  # article dropped
-        "Because you liked The Godfater (1972), this Drama is for you.",  # a typo: fuzzy
     ],
 )
 def test_title_variants_name_the_evidence(verifier, text):
     verdict = verifier.verify(text, request_for("casino", ["godfather"]))
     assert verdict.passed, verdict.problems
     assert any(c.kind == "title" and c.evidence == "history: The Godfather (1972)" for c in verdict.claims)
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("Because you liked The Godfater (1972), this Drama is for you.", "The Godfater (1972)"),  # misspelt
+        ("Because you liked The Godfather (1974), this Drama is for you.", "The Godfather (1974)"),  # wrong year
+    ],
+)
+def test_a_history_title_written_wrong_is_no_evidence(verifier, text, wrong):
+    verdict = verifier.verify(text, request_for("casino", ["godfather"]))
+    assert not verdict.passed and claim(verdict, wrong).error in ("wrong_title", "invented_title")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Because you liked Toy Story (1995); like them it is Movies.",
+        "Because you liked Toy Story (1995), it is Home and Past.",
+        "Because you liked Toy Story (1995), it is from Disney.",
+    ],
+)
+def test_a_capitalized_word_the_catalog_does_not_know_is_an_unsupported_attribute(verifier, text):
+    verdict = verifier.verify(text, request_for("toy2", ["toy"]))
+    assert verdict.errors == ["unsupported_attribute"], verdict.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("Because you liked Toy Story (1995), you may also enjoy the Limex 2-Pack.", "invented_title"),
+        ("Because you liked Toy Story (1995), you may also enjoy the Groundhog Day.", "wrong_target"),
+        ("Because you liked Toy Story (1995), you may enjoy the item's description.", "markup"),
+        ("Because you liked Toy Story (1995), it is bold and bold, sweet and funny.", "repetition"),
+        ("Because you liked Toy Story (1995) and Groundhog Day (1993).", "unfinished"),
+    ],
+)
+def test_slips_local_models_make(verifier, text, error):
+    verdict = verifier.verify(text, request_for("toy2", ["toy", "groundhog"]))
+    assert error in verdict.errors, verdict.problems
+
+
+def test_prompt_voice_and_a_title_named_twice_in_a_row_are_rejected(verifier):
+    echo = verifier.verify(
+        "Because you liked Toy Story (1995), it follows what the user chose.", request_for("toy2", ["toy"])
+    )
+    assert echo.errors == ["markup"]
+    twice = verifier.verify(
+        "Because you liked Toy Story (1995) and Toy Story (1995), it is a Comedy.", request_for("toy2", ["toy"])
+    )
+    assert twice.errors == ["repetition"]
 
 
 @pytest.mark.parametrize(
