@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 
 from genre.core.types import Catalog, Item, ReasonRequest
-from genre.text.lexicon import phrase
+from genre.text.lexicon import phrase, word_set
 
-__all__ = ["ReasonEvidence", "bounds", "item_text", "said_of_item", "said_shared"]
+__all__ = ["ReasonEvidence", "bounds", "described_targets", "item_text", "said_of_item", "said_shared"]
 
 _SHARED_BEFORE = re.compile(
     r"\b(?:like|as with|as for|as in) (?:them|those|these|both)\b|\bshar(?:e|es|ing)\b"
@@ -42,6 +42,24 @@ _HISTORY_CUE = re.compile(
     r"\b(?:you|the user)(?:'ve|’ve| have)?\s+(?:already\s+)?(?:liked|enjoyed|loved|watched|rated|read|bought|chose)\b"
     r"|\bfans? of\b|\byour (?:history|past|recent|favou?rite)",
     re.IGNORECASE,
+)
+
+
+_ENJOY = re.compile(
+    r"\byou(?:'ll|’ll| will| may| might| would| should| could| can)\s+(?:also\s+|surely\s+|probably\s+|really\s+)?"
+    r"(?:enjoy|like|love|appreciate|want to (?:consider|try|check out|read|watch|buy|get)"
+    r"(?:\s+(?:purchasing|buying|reading|watching|trying|getting))?)\s+",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(r"[,.;:!?]|\s[-–—]\s")
+# Words that say nothing checkable about what the item is: function words, praise, and the generic nouns
+# every recommendation uses ("a great new read", "the story of ...").
+_VACUOUS = word_set(
+    "a an the of to in on at for with and or by from as its their your our this that these those it them",
+    "new great good nice fine wonderful exciting delicious perfect best fun interesting amazing lovely fresh",
+    "wide whole range variety idea story thing things experience option options choice pick read watch",
+    "article piece movie movies film films product products item items one ones kind type way lot lots more",
+    "also very really just other same similar next latest much many some any all something everything",
 )
 
 
@@ -76,7 +94,7 @@ class ReasonEvidence:
     """Intent label phrases -> label."""
     intent_text: str
     labels: list[str]
-    """Every scorer evidence label."""
+    """The scorers' evidence labels other than history titles (popularity, attributes, intent, profile)."""
     profile: bool
     """Profile evidence drove the item (or an intent summary was written from the profile)."""
     named: list[Item] = field(default_factory=list)
@@ -96,9 +114,9 @@ class ReasonEvidence:
         labels: list[str] = []
         profile = False
         for e in (e for evs in request.evidence.values() for e in evs):
-            labels.append(e.label)
             profile |= e.kind == "profile"
             if e.kind != "history_item":
+                labels.append(e.label)
                 continue
             item = by_id.get(e.item_id) if e.item_id is not None else None
             if item is None and e.item_id is not None and (i := catalog.index_of(e.item_id)) is not None:
@@ -146,6 +164,25 @@ def said_shared(start_pos: int, end_pos: int, ev: ReasonEvidence) -> bool:
         if like_title and _THEN_ITEM_IS.fullmatch(text[e:start_pos]):
             return True
     return False
+
+
+def described_targets(ev: ReasonEvidence) -> list[tuple[int, int, list[str], list[str]]]:
+    """What "you may enjoy <phrase>" calls the item, where the phrase is no title and no pronoun: (start, end,
+    its content words, those the item's own fields do not have). "a new coffee blend" for a grinder misses
+    "blend"."""
+    text = ev.plain
+    own = set(phrase(item_text(ev.item)))
+    out = []
+    for m in _ENJOY.finditer(text):
+        start = m.end()
+        if text[start : start + 1] == "¤" or re.match(r"(?:this|it|them|that|these|those|the one)\b", text[start:]):
+            continue
+        stop = _CLAUSE_END.search(text, start)
+        end = stop.start() if stop else len(text)
+        content = [w for w in phrase(text[start:end].replace("¤", " ")) if w not in _VACUOUS and not w.isdigit()]
+        if content:
+            out.append((start, end, content, [w for w in content if w not in own]))
+    return out
 
 
 def said_of_item(start_pos: int, ev: ReasonEvidence) -> bool:

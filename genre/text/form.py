@@ -23,12 +23,13 @@ _SLOT = re.compile(r"\{[^{}\n]{0,40}\}")
 # a reason speaks to "you".
 _PROMPT_ECHO = re.compile(
     r"\b(?:the user liked|recommended item|shared categories|user's current interests?|main reason it ranked high"
-    r"|task)\s*:|\bthe user\b|\ba user'?s?\b|\bthe item'?s?\b",
+    r"|task)\s*:|\bthe user\b|\ba user'?s?\b|\bthe item'?s?\b|\branked high\b|\brecommended items\b",
     re.IGNORECASE,
 )
 _HTML = re.compile(r"<\s*/?\s*[a-zA-Z][\w-]*(?:\s[^<>]*)?>|&(?:[a-z]+|#\d+);")
 _MARKDOWN = re.compile(r"\*\*|__|`|~~|\[[^\]\n]+\]\([^)\n]*\)|(?:^|\n)\s*(?:#{1,6}\s|[-*+•]\s|\d+[.)]\s)")
-_BECAUSE_ONLY = re.compile(r"(?:because|since|as) [^,;:!?–—]*[.!?]", re.IGNORECASE)
+_BECAUSE = re.compile(r"(?:because|since) ", re.IGNORECASE)
+_AND_YOU = re.compile(r"\s*(?:and|or)\s+(?:you|the user|because|since|I)\b", re.IGNORECASE)
 _END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:['’][^\W_]+)*")
 _DANGLING = word_set(
@@ -91,10 +92,20 @@ def _repetition(text: str, masked: list[tuple[int, int]]) -> str | None:
     return None
 
 
+def _is_fragment(text: str, masked: list[tuple[int, int]]) -> bool:
+    """A 'because' clause and nothing more: "Because you liked X." or "Because you liked X, and you love Y."
+    (commas inside titles do not count)."""
+    if not _BECAUSE.match(text):
+        return False
+    plain = "".join("¤" if _in(i, masked) else c for i, c in enumerate(text))
+    rest = re.split(r"[,;:–—]", plain)[1:]
+    return all(_AND_YOU.match(part) for part in rest)
+
+
 def _unfinished(text: str, masked: list[tuple[int, int]]) -> str | None:
     if not _END.search(text.strip()):
         return "does not end with a finished sentence"
-    if _BECAUSE_ONLY.fullmatch(text.strip()):
+    if _is_fragment(text, masked):
         return "is only a 'because' clause, with no sentence after it"
     if text.count("(") > text.count(")"):
         return "leaves a parenthesis open"

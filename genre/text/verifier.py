@@ -43,7 +43,7 @@ from rapidfuzz import fuzz
 from genre.core.types import Catalog, Item, ReasonRequest
 from genre.core.verdict import Claim, Verdict, VerdictError
 from genre.text.claims import PROFILE, UNKNOWN, Span, split_claims
-from genre.text.evidence import ReasonEvidence, said_of_item, said_shared
+from genre.text.evidence import ReasonEvidence, described_targets, said_of_item, said_shared
 from genre.text.form import form_problems
 from genre.text.lexicon import TitleKey, TitleMatcher, Vocabulary, normalize, numbers_in, phrase
 from genre.text.negation import contradictions
@@ -162,6 +162,14 @@ class Verifier:
             if claim is not None:
                 claims.append(claim)
                 evidential |= claim.supported
+        for start, end, content, missing in described_targets(ctx):
+            # Most of what it calls the item must be in the item's own fields.
+            described = Span("target", start, end, text[start:end])
+            if 2 * len(missing) >= len(content):
+                claims.append(_bad(described, "unsupported_attribute", f"calls the item '{described.text}', but "
+                                   f"'{ctx.item.title}' says nothing of {', '.join(missing)}"))  # fmt: skip
+            else:
+                claims.append(_ok(described, "the item"))
         claims.sort(key=lambda c: (c.start, c.kind != "title"))
         # "like them it is ...", "this shares ... with them", "it is ... too", "Picked for fans of X: ..." (the
         # template's frames) promise a shared trait: one that names none ("like them it is from the same

@@ -232,7 +232,7 @@ def faithfulness_badge(item: RankedItem) -> str:
     return f":red-badge[not faithful] {md_escape(problems)}"
 
 
-def render_verdict(verdict: Verdict | None, key: str) -> None:
+def render_verdict(verdict: Verdict | None) -> None:
     """The verdict in an expander: each problem, then each claim with what supports it or why it does not."""
     if verdict is None:
         return
@@ -245,7 +245,8 @@ def render_verdict(verdict: Verdict | None, key: str) -> None:
             for c in verdict.claims
         ]
         if rows:
-            st.dataframe(rows, hide_index=True, key=f"{key}_claims")
+            # No key: an item's slot is drawn twice in one run (pending, then written).
+            st.dataframe(rows, hide_index=True)
         elif not verdict.problems:
             st.caption("No checkable claims.")
 
@@ -265,7 +266,7 @@ def render_item(item: RankedItem, slot: Any | None = None, pending: bool = False
         generator = item.reason.generator if item.reason else "none"
         st.markdown(f"{reason_markdown(item)}  \n{faithfulness_badge(item)} :blue-badge[{md_escape(generator)}]")
         if item.reason is not None:
-            render_verdict(item.reason.verdict, key=f"verdict_{item.rank}_{item.item_id}")
+            render_verdict(item.reason.verdict)
         template = item.template_reason
         if template is not None and item.reason is not None and template.text != item.reason.text:
             st.caption("Template reason: " + reason_markdown(item, template))

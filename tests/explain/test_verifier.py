@@ -363,6 +363,42 @@ def test_slips_local_models_make(verifier, text, error):
     assert error in verdict.errors, verdict.problems
 
 
+COFFEE = [
+    Item("grinder", "Calder Brew Conical Burr Grinder", ("Coffee & Tea",),
+         "A conical burr grinder with 40 settings, from espresso to French press.", ("grinder", "coffee")),
+    Item("beans", "Brass Kettle Colombia Huila Whole Bean Coffee 340g", ("Coffee & Tea",),
+         "A washed Colombian coffee with notes of caramel.", ("single-origin", "coffee", "blend")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "passes"),
+    [
+        ("Because you liked Brass Kettle Colombia Huila Whole Bean Coffee 340g, you may enjoy a precise burr grinder.", True),
+        ("Because you liked Brass Kettle Colombia Huila Whole Bean Coffee 340g, you may enjoy a new coffee blend.", False),
+        ("Because you liked Brass Kettle Colombia Huila Whole Bean Coffee 340g, you may want to consider purchasing "
+         "a pair of headphones.", False),
+    ],
+)  # fmt: skip
+def test_what_the_reason_calls_the_item_must_be_in_its_fields(text, passes):
+    verifier = Verifier(Catalog(name="products", items=COFFEE))
+    verdict = verifier.verify(text, request_for("grinder", ["beans"], catalog=COFFEE))
+    assert verdict.passed is passes, verdict.problems
+    described = next(c for c in verdict.claims if c.kind == "target")
+    assert described.supported is passes and (passes or "says nothing of" in described.problem)
+
+
+def test_a_because_clause_with_a_comma_inside_a_title_is_still_a_fragment():
+    catalog = [*COFFEE, Item("book", "Listening Closely, Hi-Fi on a Budget", ("Books",))]
+    verifier = Verifier(Catalog(name="products", items=catalog))
+    request = request_for("grinder", ["book", "beans"], catalog=catalog)
+    verdict = verifier.verify("Because you liked Listening Closely, Hi-Fi on a Budget and Brass Kettle Colombia "
+                              "Huila Whole Bean Coffee 340g.", request)  # fmt: skip
+    assert "unfinished" in verdict.errors, verdict.problems
+    assert "markup" in verifier.verify("Because you liked Brass Kettle Colombia Huila Whole Bean Coffee 340g, it "
+                                       "ranked high on the list.", request).errors  # fmt: skip
+
+
 def test_prompt_voice_and_a_title_named_twice_in_a_row_are_rejected(verifier):
     echo = verifier.verify(
         "Because you liked Toy Story (1995), it follows what the user chose.", request_for("toy2", ["toy"])
