@@ -75,11 +75,15 @@ _TARGET_AFTER = re.compile(
     r"(?:pick|choice|fit|match|recommendation|option|bet|next)\b",
     re.IGNORECASE,
 )
-_LIST_GAP = re.compile(r"[\"”'’]?\s*(?:,\s*|\s+and\s+|,\s*and\s+)(?:the\s+)?[\"“'‘]?", re.IGNORECASE)
+_LIST_GAP = re.compile(
+    r"[\"”'’]?\s*(?:,\s*|\s+and\s+|,\s*and\s+)(?:the\s+)?(?:(?:movie|film|book|article|product)\s+)?[\"“'‘]?",
+    re.IGNORECASE,
+)
 _IS_BEFORE = re.compile(
     r"\b(?:it|this|they)\s+(?:is|are|'s|’s)\s+(?:(?:a|an|also|from)\s+)?"
     r"(?:[A-Z][\w'’&-]*(?:\s*,\s*|\s+and\s+|\s+or\s+|\s+&\s+))*$"
 )
+_LIKED_LIST = re.compile(r"\b(?:you|the user) (?:liked|enjoyed|loved|watched|read)\b[^.;:,]*\s(?:and|&)\s+$", re.I)
 _HISTORY_BEFORE = re.compile(
     r"(?:\b(?:you|the user)(?:'ve|’ve| have)?\s+(?:already\s+)?"
     r"(?:liked|enjoyed|loved|watched|rated|read|bought|saw|chose)"
@@ -273,9 +277,13 @@ def _name_spans(text: str, run: list[_Tok], at_start: bool, vocab: Vocabulary, k
     if known(whole, capitals <= 1, at_start):
         return [Span("title", run[0].start, run[-1].end, whole)]
     if len(run) == 1:
+        before = text[max(0, run[0].start - 120) : run[0].start]
         # "like them it is Movies", "it is Home and Past": a capitalized word said to be what the item is.
-        if _IS_BEFORE.search(text[max(0, run[0].start - 80) : run[0].start]):
+        if _IS_BEFORE.search(before):
             return [Span("attribute", run[0].start, run[0].end, whole, phrase=(UNKNOWN, *phrase(whole)))]
+        # "Because you liked Bean (1997) and TSA": a word in the list of what the user liked is a title.
+        if _LIKED_LIST.search(before):
+            return [Span("title", run[0].start, run[0].end, whole)]
         return []
     # A leading measure is no part of a name ("55-liter Northwind", "4K Lumacraft"); a trailing one may be
     # ("Ridge 2P", "Limex 2-Pack"), unless it is a bare number.
@@ -337,15 +345,17 @@ def split_claims(
             spans += _name_spans(text, run, at_start, vocab, known)
     out: list[Span] = []
     listed: Span | None = None
+    targeted = False
     for s in sorted(spans, key=lambda s: s.start):
         before, after = text[max(0, s.start - 80) : s.start], text[s.end : s.end + 80]
-        # A history cue reaches every title of its list: "you liked A, B and C".
-        in_list = listed is not None and listed.history_cue and _LIST_GAP.fullmatch(text[listed.end : s.start])
-        s = replace(s, history_cue=bool(_HISTORY_BEFORE.search(before) or in_list))
-        listed = s
+        # A cue reaches every title of its list: "you liked A, B and C", "you may enjoy A and the movie B".
+        in_list = listed is not None and bool(_LIST_GAP.fullmatch(text[listed.end : s.start]))
+        s = replace(s, history_cue=bool(_HISTORY_BEFORE.search(before) or (in_list and listed and listed.history_cue)))
         out.append(s)
-        if _TARGET_BEFORE.search(before) or _TARGET_AFTER.match(after):
+        targeted = bool(_TARGET_BEFORE.search(before) or _TARGET_AFTER.match(after) or (in_list and targeted))
+        if targeted:
             out.append(replace(s, kind="target"))
+        listed = s
     taken = [(s.start, s.end) for s in out]
     if extra_phrases:
         found = find_phrases(text, phrase_lengths(extra_phrases), extra_phrases, taken)

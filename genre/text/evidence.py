@@ -60,6 +60,8 @@ _VACUOUS = word_set(
     "wide whole range variety idea story thing things experience option options choice pick read watch",
     "article piece movie movies film films product products item items one ones kind type way lot lots more",
     "also very really just other same similar next latest much many some any all something everything",
+    "is are was were be been being has have had do does which who whom whose what where when while there here",
+    "make makes making made get gets offer offers top rated popular",
 )
 
 
@@ -169,17 +171,26 @@ def said_shared(start_pos: int, end_pos: int, ev: ReasonEvidence) -> bool:
 def described_targets(ev: ReasonEvidence) -> list[tuple[int, int, list[str], list[str]]]:
     """What "you may enjoy <phrase>" calls the item, where the phrase is no title and no pronoun: (start, end,
     its content words, those the item's own fields do not have). "a new coffee blend" for a grinder misses
-    "blend"."""
+    "blend"; for a film with genres alone, "a legendary detective" misses both words: a reader cannot tell
+    them from the evidence either."""
     text = ev.plain
     own = set(phrase(item_text(ev.item)))
     out = []
     for m in _ENJOY.finditer(text):
         start = m.end()
-        if text[start : start + 1] == "¤" or re.match(r"(?:this|it|them|that|these|those|the one)\b", text[start:]):
+        if re.match(r"(?:this|it|them|that|these|those|the one)\b", text[start:]):
             continue
         stop = _CLAUSE_END.search(text, start)
         end = stop.start() if stop else len(text)
-        content = [w for w in phrase(text[start:end].replace("¤", " ")) if w not in _VACUOUS and not w.isdigit()]
+        # A title as the target is the title check's to judge; what the phrase says after it ("as a must-visit
+        # destination") is still said of the item. Names inside it ("a restaurant in Utrecht") are left out.
+        titled = re.match(
+            r"(?:the\s+)?(?:(?:movie|film|book|article|story|product)\s+)?[\"“'‘]?¤+[\"”'’]?", text[start:end]
+        )
+        if titled:
+            start += titled.end()
+        words = phrase(text[start:end].replace("¤", " "))
+        content = [w for w in words if w not in _VACUOUS and not w.isdigit()]
         if content:
             out.append((start, end, content, [w for w in content if w not in own]))
     return out

@@ -29,7 +29,14 @@ _PROMPT_ECHO = re.compile(
 _HTML = re.compile(r"<\s*/?\s*[a-zA-Z][\w-]*(?:\s[^<>]*)?>|&(?:[a-z]+|#\d+);")
 _MARKDOWN = re.compile(r"\*\*|__|`|~~|\[[^\]\n]+\]\([^)\n]*\)|(?:^|\n)\s*(?:#{1,6}\s|[-*+•]\s|\d+[.)]\s)")
 _BECAUSE = re.compile(r"(?:because|since) ", re.IGNORECASE)
-_AND_YOU = re.compile(r"\s*(?:and|or)\s+(?:you|the user|because|since|I)\b", re.IGNORECASE)
+# What a sentence after the 'because' clause starts with ("Because you liked X you may enjoy Y." has no comma).
+_MAIN_CLAUSE = re.compile(
+    r"\byou(?:'ll|’ll| will| may| might| could| should| can| would)\b|\b(?:it|this)(?: one)? (?:is|has|fits|shares)\b"
+    r"|\b(?:it's|it’s)\b",
+    re.IGNORECASE,
+)
+# A part that only goes on listing what the user liked: "and you love Y", "and Study of 1".
+_AND_YOU = re.compile(r"\s*(?i:and|or)\s+(?:(?i:you|the user|because|since)\b|I\b|¤|[A-Z])")
 _END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:['’][^\W_]+)*")
 _DANGLING = word_set(
@@ -98,6 +105,8 @@ def _is_fragment(text: str, masked: list[tuple[int, int]]) -> bool:
     if not _BECAUSE.match(text):
         return False
     plain = "".join("¤" if _in(i, masked) else c for i, c in enumerate(text))
+    if _MAIN_CLAUSE.search(plain):
+        return False
     rest = re.split(r"[,;:–—]", plain)[1:]
     return all(_AND_YOU.match(part) for part in rest)
 

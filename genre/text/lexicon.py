@@ -155,15 +155,21 @@ class TitleKey:
         bare, year = split_year(text)
         return cls(_core(normalize(bare)), year)
 
+    @property
+    def folded(self) -> str:
+        """The core with plurals folded: "hand blenders" reads as "hand blender"."""
+        return " ".join(stem(w) for w in self.core.split())
+
     def same(self, other: TitleKey) -> bool:
-        """The same title: equal cores, and equal years when both have one."""
-        return self.core == other.core and (self.year is None or other.year is None or self.year == other.year)
+        """The same title: equal cores (plurals folded), and equal years when both have one."""
+        years = self.year is None or other.year is None or self.year == other.year
+        return years and (self.core == other.core or self.folded == other.folded)
 
     def inside(self, other: TitleKey) -> bool:
         """This (year-less, 2+ word) key is a whole-word part of ``other``'s core ("Ridge 2P" in a tent's title)."""
         if self.year is not None or " " not in self.core:
             return False
-        return f" {self.core} " in f" {other.core} "
+        return f" {self.core} " in f" {other.core} " or f" {self.folded} " in f" {other.folded} "
 
 
 class TitleMatcher:

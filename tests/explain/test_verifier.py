@@ -399,6 +399,28 @@ def test_a_because_clause_with_a_comma_inside_a_title_is_still_a_fragment():
                                        "ranked high on the list.", request).errors  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("Because you liked Toy Story (1995) and TSA, you may enjoy Toy Story 2 (1999).", "invented_title"),
+        ("Because you liked Toy Story (1995), you may enjoy Toy Story 2 (1999) and the movie Toy Story (1995).",
+         "wrong_target"),
+        ("Because you liked Toy Story (1995), you may enjoy Toy Story 2 (1999) as a must-see documentary series.",
+         "unsupported_attribute"),
+    ],
+)  # fmt: skip
+def test_lists_and_what_follows_a_target_title(verifier, text, error):
+    verdict = verifier.verify(text, request_for("toy2", ["toy"]))
+    assert error in verdict.errors, verdict.problems
+
+
+def test_a_plural_of_a_history_title_still_names_it(verifier):
+    verdict = verifier.verify(
+        "Because you liked Groundhog Days, this Comedy is for you.", request_for("affair", ["groundhog"])
+    )
+    assert claim(verdict, "Groundhog Days").evidence == "history: Groundhog Day (1993)", verdict.problems
+
+
 def test_prompt_voice_and_a_title_named_twice_in_a_row_are_rejected(verifier):
     echo = verifier.verify(
         "Because you liked Toy Story (1995), it follows what the user chose.", request_for("toy2", ["toy"])
