@@ -1,4 +1,4 @@
-"""Reason generation speed and faithfulness: template vs SmolLM2 (local-llm) on real recommendations.
+"""Reason generation speed and verification: template vs SmolLM2 (local-llm) on real recommendations.
 
 Usage: .venv/bin/python bench/reasons_latency.py [--runs 3] [--write]
 Builds the top-5 for each MovieLens example profile with configs/movies.toml, then times the
@@ -24,8 +24,8 @@ from genre.core.component import StreamsReasons
 from genre.core.types import Evidence, ReasonRequest
 from genre.data import load_profiles
 from genre.data.profiles import profile_to_context
-from genre.text.faithfulness import FaithfulnessChecker
 from genre.text.metrics import distinct_n, unique_sentence_ratio
+from genre.text.verifier import Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,13 +56,13 @@ def main() -> None:
     batches = [
         requests_for(pipe, profile_to_context(p, pipe.catalog)) for p in load_profiles(pipe.config.data).values()
     ]
-    checker = FaithfulnessChecker(pipe.catalog)
+    verifier = Verifier(pipe.catalog)
     llm = LocalLLMReasoner()
     llm.prepare(pipe.env)
     template = TemplateReasoner()
     llm(batches[0])  # warm-up
 
-    rows = ["| generator | top-5 batch p50 s | first streamed token p50 s | faithful | hallucinated titles | distinct-2 | unique sentences |",
+    rows = ["| generator | top-5 batch p50 s | first streamed token p50 s | verified | invented or wrong titles | distinct-2 | unique sentences |",
             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, reasoner in (("template", template), ("local-llm (SmolLM2-135M)", llm)):
         times, firsts, texts, verdicts = [], [], [], []
@@ -73,7 +73,7 @@ def main() -> None:
                 times.append(time.perf_counter() - t)
                 if run == 0:
                     texts += [o.text for o in out]
-                    verdicts += [checker.check(o.text, r) for o, r in zip(out, reqs, strict=True)]
+                    verdicts += [verifier.verify(o.text, r) for o, r in zip(out, reqs, strict=True)]
         if isinstance(reasoner, StreamsReasons):
             for reqs in batches:
                 t = time.perf_counter()
@@ -81,8 +81,8 @@ def main() -> None:
                     firsts.append(time.perf_counter() - t)
                     break
         first = f"{np.median(firsts):.2f}" if firsts else "n/a"
-        faithful = np.mean([v.faithful for v in verdicts])
-        halluc = np.mean([bool(v.hallucinated_titles) for v in verdicts])
+        faithful = np.mean([v.passed for v in verdicts])
+        halluc = np.mean([bool({"invented_title", "wrong_title"} & set(v.errors)) for v in verdicts])
         rows.append(
             f"| {name} | {np.median(times):.2f} | {first} | {faithful:.0%} | {halluc:.0%} "
             f"| {distinct_n(texts, 2):.3f} | {unique_sentence_ratio(texts):.3f} |"

@@ -18,7 +18,7 @@ def test_trace_has_every_stage_and_decomposable_scores(tiny_pipeline):
         ("context", "RecencyContextEncoder"), ("intent", "ZeroShotIntent"), ("candidates", "CandidateFilter"),
         ("scorers", "popularity"), ("scorers", "content"), ("fusion", "WeightedFusion"), ("explain", "evidence"),
         ("explain", "attribution"), ("explain", "attention"), ("explain", "TemplateReasoner"),
-        ("explain", "faithfulness"),
+        ("explain", "verify"),
     ]  # fmt: skip
     assert trace.device == "cpu" and len(trace.items) == 3
     for item in trace.items:
@@ -138,12 +138,16 @@ def test_cold_start_has_no_attribution(tiny_pipeline):
     assert all(not i.attribution and not i.profile_attribution for i in trace.items)
 
 
-def test_every_reason_gets_a_faithfulness_verdict(tiny_pipeline):
+def test_every_reason_gets_a_verdict(tiny_pipeline):
     trace = tiny_pipeline.run(UserContext(history=[HistoryEvent(item_id="a"), HistoryEvent(item_id="f")]), k=4)
     for item in trace.items:
-        assert item.faithfulness is not None and item.reason.faithful is item.faithfulness["faithful"]
+        assert item.reason.verdict is not None and item.reason.faithful is item.reason.verdict.passed
+        assert any(c.kind == "title" and c.supported for c in item.reason.verdict.claims)
         # Template reasons only name evidence, so they pass.
         assert item.reason.faithful and item.template_reason.text == item.reason.text
+    from genre.cli.recommend import format_trace
+
+    assert format_trace(trace).count("[template] verified") == len(trace.items)
 
 
 def test_unfaithful_generated_reason_is_flagged_and_template_kept(tiny_catalog_file, cache):
@@ -158,9 +162,18 @@ def test_unfaithful_generated_reason_is_flagged_and_template_kept(tiny_catalog_f
     trace = pipe.run(UserContext(history=[HistoryEvent(item_id="a")]), k=2)
     for item in trace.items:
         assert item.reason.generator == "inventing" and item.reason.faithful is False
-        assert "Chef Knife" in item.faithfulness["hallucinated_titles"] or item.item_id == "d"
+        wrong = [c.text for c in item.reason.verdict.claims if c.error == "wrong_title"]
+        assert "Chef Knife" in wrong or item.item_id == "d"
         assert item.template_reason.generator == "template" and item.template_reason.faithful
-    assert any("failed the faithfulness check" in n for n in trace.notices)
+        assert item.template_reason.verdict is not None and item.template_reason.verdict.passed
+    assert any("failed verification" in n for n in trace.notices)
+
+    # The CLI table shows each verdict: the rejected reason with its problems, and the template beside it.
+    from genre.cli.recommend import format_trace
+
+    table = format_trace(trace)
+    assert table.count("[inventing] REJECTED: ") == 2 and "names 'Chef Knife'" in table
+    assert table.count("template reason: ") == 2
 
 
 from genre.core.component import ReasonBatch, Reasoner  # noqa: E402

@@ -51,8 +51,9 @@ def _train_reasoner(args: argparse.Namespace) -> int:
     held = card.get("held_out")
     if held:
         print(
-            f"held-out reference pairs ({held['pairs']}): faithful {held['faithful']:.1%}, hallucinated titles "
-            f"{held['hallucinated']:.1%}, evidence coverage {held['evidence_coverage']:.1%}, "
+            f"held-out reference pairs ({held['pairs']}): verified {held['passed']:.1%}, invented titles "
+            f"{held['invented']:.1%}, wrong titles {held['wrong_title']:.1%}, "
+            f"evidence coverage {held['evidence_coverage']:.1%}, "
             f"BLEU-4 {held['bleu4'] or 0:.3f}, ROUGE-L {held['rouge_l'] or 0:.3f}, distinct-2 {held['distinct_2']:.3f}"
         )
     print(f"adapter: {result.out} (use explain component tuned-local with adapter_path = {str(result.out)!r})")

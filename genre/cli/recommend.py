@@ -70,8 +70,23 @@ def _recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wrapped(text: str, indent: int = 13) -> list[str]:
+    return [" " * indent + w for w in textwrap.wrap(text, width=100)]
+
+
+def _verdict_line(reason: Any) -> str:
+    """The reason's generator and verdict: verified, or rejected with each problem."""
+    verdict = reason.verdict
+    if verdict is None:
+        return f"[{reason.generator}] not verified"
+    if verdict.passed:
+        return f"[{reason.generator}] verified"
+    return f"[{reason.generator}] REJECTED: " + "; ".join(verdict.problems)
+
+
 def format_trace(trace: Any) -> str:
-    """A RunTrace as a readable table: rank, score, per-scorer contributions, title, reason."""
+    """A RunTrace as a readable table: rank, score, per-scorer contributions, title, reason and its verdict
+    (a rejected reason lists its problems, with the template reason beside it)."""
     lines = [f"GENRE · {trace.config_name} · device {trace.device} · run {trace.run_id}"]
     if trace.intent.labels:
         labels = ", ".join(f"{lab.label} ({lab.probability:.0%})" for lab in trace.intent.labels)
@@ -84,8 +99,11 @@ def format_trace(trace: Any) -> str:
         parts = "  ".join(f"{item.contributions.get(s, 0.0):>10.3f}" for s in scorers)
         lines.append(f"{item.rank:>3}  {item.score:>6.3f}  {parts}  {item.title}")
         if item.reason is not None:
-            wrapped = textwrap.wrap(item.reason.text, width=100)
-            lines += [" " * 13 + w for w in wrapped]
+            lines += _wrapped(item.reason.text)
+            lines += _wrapped(_verdict_line(item.reason), indent=15)
+            template = item.template_reason
+            if item.reason.faithful is False and template is not None and template.text != item.reason.text:
+                lines += _wrapped(f"template reason: {template.text}", indent=15)
     total = sum(t.ms for t in trace.timings)
     stages = ", ".join(f"{t.stage}/{t.component} {t.ms:.0f} ms" for t in trace.timings)
     lines += ["", f"timings ({total:.0f} ms): {stages}"]

@@ -21,6 +21,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from genre.core.verdict import Verdict
+
 
 @dataclass(frozen=True)
 class Item:
@@ -292,7 +294,9 @@ class ReasonOut(BaseModel):
     generator: str
     evidence_ids: list[str] = Field(default_factory=list)
     faithful: bool | None = None
-    """None until a faithfulness check has run on this reason."""
+    """Whether the reason passed verification (``verdict.passed``); None until it has been verified."""
+    verdict: Verdict | None = None
+    """The verifier's verdict on ``text``, with its claims; None until verified."""
 
 
 class AttributionOut(BaseModel):
@@ -351,8 +355,6 @@ class RankedItem(BaseModel):
     reason: ReasonOut | None = None
     template_reason: ReasonOut | None = None
     """The deterministic template reason, kept beside a generated one for comparison and fallback."""
-    faithfulness: dict[str, Any] | None = None
-    """The faithfulness verdict of ``reason``: faithful, mentions, hallucinated titles, problems."""
     attribution: list[AttributionOut] = Field(default_factory=list)
     """Leave-one-out over history items, most supportive first."""
     profile_attribution: list[AttributionOut] = Field(default_factory=list)

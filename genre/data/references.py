@@ -9,7 +9,7 @@ evidence alone. The same rows serve two purposes:
   :func:`to_request` rebuilds that evidence as a :class:`~genre.components.reasoners.template.ReasonRequest`;
 * **fine-tuning** a small model to write faithful reasons: a reference that names an item outside its
   evidence would teach the model to hallucinate, so the loader rejects rows whose ids do not resolve
-  and the tests run every reason through the faithfulness checker.
+  and the tests run every reason through the claim-level verifier (:mod:`genre.text.verifier`).
 
 Rows are validated when loaded (not when a metric or a training run first trips over them), and a bad
 row is reported with its file and 1-based line number, because the files are edited by hand.

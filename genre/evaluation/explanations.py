@@ -2,12 +2,15 @@
 
 For a sample of users the pipeline ranks the top-k once; every generator then writes reasons
 for exactly those items from exactly that evidence, and every reason goes through the same
-faithfulness check. Also reports attribution fidelity: how often removing the top-attributed
-history item lowers the item's fused score, against removing a random history item.
+claim-level verifier (:mod:`genre.text.verifier`): the share that passes, the shares with an
+invented or wrong title, with each kind of unsupported claim and with a form error, how often a
+reason names one of the strongest evidence items, and distinct-2. Also reports attribution
+fidelity: how often removing the top-attributed history item lowers the item's fused score,
+against removing a random history item.
 
 When the config's catalog has hand-written reference reasons (``sample_data/reasons/<catalog>.jsonl``),
 every generator is also scored on the held-out reference pairs (the 20% of recommended items the
-``train-reasoner`` command never trains on): the same faithfulness and diversity figures, plus
+``train-reasoner`` command never trains on): the same verifier and diversity figures, plus
 BLEU-4 and ROUGE-L against the one or two reasons written for that evidence.
 """
 
@@ -27,12 +30,13 @@ from genre.config import PipelineConfig, StageSpec, build_component
 from genre.core.component import Reasoner
 from genre.core.paths import PROJECT_ROOT
 from genre.core.types import Catalog, Interactions, ReasonRequest, UserContext
+from genre.core.verdict import Verdict
 from genre.data import load_profiles
 from genre.data.profiles import interactions_to_context, profile_to_context
 from genre.data.references import ReferencePair, load_references, reference_path, split_by_item, to_request
 from genre.pipeline import Pipeline
-from genre.text.faithfulness import FaithfulnessChecker
 from genre.text.metrics import corpus_bleu4, distinct_n, rouge_l, unique_sentence_ratio
+from genre.text.verifier import Verifier
 
 EVAL_USER_SEED = 7
 """Seed of the permutation whose first ``users`` dataset users are the evaluated ones."""
@@ -48,12 +52,28 @@ def reference_split(pairs: Sequence[ReferencePair]) -> tuple[list[ReferencePair]
     return split_by_item(pairs, holdout=REFERENCE_HOLDOUT, seed=REFERENCE_SPLIT_SEED)
 
 
+FORM_ERRORS = frozenset({"repetition", "unfinished", "length", "markup", "language", "empty", "slot", "fluency"})
+"""The verifier's form error types (the rest are about claims)."""
+
+
 @dataclass
 class GeneratorRow:
     generator: str
     reasons: int
-    faithful: float
-    hallucinated: float
+    passed: float
+    """Share of reasons the verifier passes."""
+    invented: float
+    """Share of reasons naming a title that is no catalog title (``invented_title``)."""
+    wrong_title: float
+    """Share of reasons naming a catalog title that is neither the item nor in the evidence."""
+    unsupported_attribute: float
+    """Share of reasons with an attribute word the evidence does not back."""
+    unsupported_number: float
+    """Share of reasons with a figure found in no evidence."""
+    wrong_target: float
+    """Share of reasons recommending another title than the item."""
+    form_errors: float
+    """Share of reasons with any form error (repetition, unfinished, length, markup, language, empty, slot)."""
     evidence_coverage: float
     """Share of reasons that name at least one of the two strongest evidence history items."""
     distinct_2: float
@@ -69,15 +89,15 @@ class GeneratorRow:
     """Mean ROUGE-L F against the best of each pair's references (reference rows only)."""
     repaired: int = 0
     """Reasons the generator wrote a second time from a prefill because they named no history title or failed
-    the faithfulness check (tuned-local)."""
+    verification (tuned-local)."""
 
 
 @dataclass
 class ReasonCase:
-    """One reason to write and check: the request, the checker for its catalog, and what it is measured against."""
+    """One reason to write and check: the request, the verifier for its catalog, and what it is measured against."""
 
     request: ReasonRequest
-    checker: FaithfulnessChecker
+    verifier: Verifier
     strongest: list[str]
     """Titles of the (up to two) strongest history evidence items (:func:`strongest`); coverage asks for one."""
     references: list[str] | None = None
@@ -92,18 +112,20 @@ def strongest(request: ReasonRequest) -> list[str]:
 
 def markdown_table(rows: list[GeneratorRow], references: bool) -> list[str]:
     head = (
-        "| generator | reasons | faithful | hallucinated titles | evidence coverage | distinct-2 "
+        "| generator | reasons | passed | invented titles | wrong titles | unsupported attributes "
+        "| unsupported numbers | wrong target | form errors | evidence coverage | distinct-2 "
         "| unique sentences | s / reason | tokens / s |"
     )
-    rule = "|---|---|---|---|---|---|---|---|---|"
+    rule = "|" + "---|" * 14
     if references:
         head += " BLEU-4 | ROUGE-L |"
         rule += "---|---|"
     lines = [head, rule]
     for r in rows:
         line = (
-            f"| {r.generator} | {r.reasons} | {r.faithful:.1%} | {r.hallucinated:.1%} | "
-            f"{r.evidence_coverage:.1%} | {r.distinct_2:.3f} | {r.unique_sentences:.3f} "
+            f"| {r.generator} | {r.reasons} | {r.passed:.1%} | {r.invented:.1%} | {r.wrong_title:.1%} | "
+            f"{r.unsupported_attribute:.1%} | {r.unsupported_number:.1%} | {r.wrong_target:.1%} | "
+            f"{r.form_errors:.1%} | {r.evidence_coverage:.1%} | {r.distinct_2:.3f} | {r.unique_sentences:.3f} "
             f"| {r.seconds_per_reason:.3f} | {r.tokens_per_second:,.0f} |"
         )
         if references:
@@ -184,7 +206,7 @@ def score_generator(
     Each call gets the reasoner's own seed, so a sampling reasoner scores the same on every run.
     """
     texts: list[str] = []
-    verdicts = []
+    verdicts: list[Verdict] = []
     covered: list[bool] = []
     notices: list[str] = []
     candidates: list[str] = []
@@ -206,18 +228,27 @@ def score_generator(
             prefill = prefix_of(case.request, reason.text) if prefix_of is not None else ""
             # A prefill is written by us, not generated: it counts for nothing in tokens / s.
             written += count_tokens(reason.text) - (count_tokens(prefill) if reason.text.startswith(prefill) else 0)
-            verdict = case.checker.check(reason.text, case.request)
+            verdict = case.verifier.verify(reason.text, case.request)
             verdicts.append(verdict)
-            covered.append(any(t in verdict.mentions for t in case.strongest) if case.strongest else verdict.faithful)
+            covered.append(names_any(verdict, case.strongest) if case.strongest else verdict.passed)
             if case.references:
                 candidates.append(reason.text)
                 references.append(case.references)
     n = max(len(texts), 1)
+
+    def share(has: Callable[[Verdict], bool]) -> float:
+        return float(np.mean([has(v) for v in verdicts])) if verdicts else 0.0
+
     return GeneratorRow(
         generator=name,
         reasons=len(texts),
-        faithful=float(np.mean([v.faithful for v in verdicts])) if verdicts else 0.0,
-        hallucinated=float(np.mean([bool(v.hallucinated_titles) for v in verdicts])) if verdicts else 0.0,
+        passed=share(lambda v: v.passed),
+        invented=share(lambda v: "invented_title" in v.errors),
+        wrong_title=share(lambda v: "wrong_title" in v.errors),
+        unsupported_attribute=share(lambda v: "unsupported_attribute" in v.errors),
+        unsupported_number=share(lambda v: "unsupported_number" in v.errors),
+        wrong_target=share(lambda v: "wrong_target" in v.errors),
+        form_errors=share(lambda v: bool(FORM_ERRORS.intersection(v.errors))),
         evidence_coverage=float(np.mean(covered)) if covered else 0.0,
         distinct_2=distinct_n(texts, 2),
         unique_sentences=unique_sentence_ratio(texts),
@@ -232,8 +263,14 @@ def score_generator(
     )
 
 
+def names_any(verdict: Verdict, titles: Sequence[str]) -> bool:
+    """Whether a verdict's supported claims name one of ``titles`` (as history evidence)."""
+    wanted = {f"history: {t}" for t in titles}
+    return any(c.supported and c.evidence in wanted for c in verdict.claims)
+
+
 def reference_cases(
-    catalog: Catalog, checker: FaithfulnessChecker | None = None, pairs: Sequence[ReferencePair] | None = None
+    catalog: Catalog, verifier: Verifier | None = None, pairs: Sequence[ReferencePair] | None = None
 ) -> list[ReasonCase]:
     """The held-out reference pairs of ``catalog`` as cases (empty when it has no reference file).
 
@@ -246,12 +283,12 @@ def reference_cases(
         if not path.is_file():
             return []
         pairs = load_references(path, catalog)
-    checker = checker or FaithfulnessChecker(catalog)
+    verifier = verifier or Verifier(catalog)
     _, held = reference_split(pairs)
     cases = []
     for pair in held:
         request = to_request(pair, catalog)
-        cases.append(ReasonCase(request, checker, strongest(request), list(pair.reasons)))
+        cases.append(ReasonCase(request, verifier, strongest(request), list(pair.reasons)))
     return cases
 
 
@@ -278,7 +315,7 @@ def evaluate_explanations(
     pairs of the config's catalog, when it has any.
     """
     pipe = Pipeline(config)
-    checker = FaithfulnessChecker(pipe.catalog)
+    verifier = Verifier(pipe.catalog)
     rng = np.random.default_rng(11)
     traces = [pipe.run(ctx, k=k) for ctx in _contexts(pipe, users)]
     top_lowers, random_lowers = [], []
@@ -288,10 +325,10 @@ def evaluate_explanations(
                 top_lowers.append(item.attribution[0].score_delta < 0)
                 random_lowers.append(item.attribution[int(rng.integers(len(item.attribution)))].score_delta < 0)
     batches = [
-        [ReasonCase(req, checker, strongest(req)) for req in requests_from_trace(trace, pipe.catalog)]
+        [ReasonCase(req, verifier, strongest(req)) for req in requests_from_trace(trace, pipe.catalog)]
         for trace in traces
     ]
-    held = reference_cases(pipe.catalog, checker) if references else []
+    held = reference_cases(pipe.catalog, verifier) if references else []
     held_batches = [held[i : i + REFERENCE_BATCH] for i in range(0, len(held), REFERENCE_BATCH)]
     count_tokens, unit = token_counter()
     rows, reference_rows = [], []

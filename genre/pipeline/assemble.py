@@ -61,8 +61,8 @@ def assemble(
 def _items(catalog: Catalog, ranking: Ranking, ex: Explanation) -> list[RankedItem]:
     fused, lists, scorers = ranking.fused, ranking.lists, ranking.scorers
     items = []
-    rows = zip(ranking.top, ranking.order, ex.reasons, ex.templates, ex.verdicts, ex.generator_attention, strict=True)
-    for rank, (idx, pos, reason, template, verdict, looked) in enumerate(rows, start=1):
+    rows = zip(ranking.top, ranking.order, ex.reasons, ex.templates, ex.generator_attention, strict=True)
+    for rank, (idx, pos, reason, template, looked) in enumerate(rows, start=1):
         item = catalog.items[int(idx)]
         items.append(
             RankedItem(
@@ -77,7 +77,6 @@ def _items(catalog: Catalog, ranking: Ranking, ex: Explanation) -> list[RankedIt
                 evidence={n: [EvidenceOut(**e.as_dict()) for e in ex.evidence[n].get(int(idx), [])] for n in scorers},
                 reason=reason,
                 template_reason=template,
-                faithfulness=verdict.as_dict(),
                 attribution=_attributions(ex.attributions[0], rank - 1),
                 profile_attribution=_attributions(ex.attributions[1], rank - 1),
                 attention={n: a[int(idx)] for n, a in ex.attention.items() if int(idx) in a},

@@ -1,4 +1,4 @@
-"""The explain stage: evidence, leave-one-out attribution, attention views, reasons and their faithfulness.
+"""The explain stage: evidence, leave-one-out attribution, attention views, reasons and their verdicts.
 
 It reads a finished :class:`~genre.pipeline.rank.Ranking` and never changes it. The only state it
 keeps across runs is the locked reason cache; everything else lives in the run's own
@@ -24,11 +24,12 @@ from genre.core.types import (
     UserContext,
     stable_hash,
 )
+from genre.core.verdict import Verdict
 from genre.explain.attention import profile_attention
 from genre.explain.attribution import LeaveOneOut, leave_one_out
 from genre.pipeline.build import Built
 from genre.pipeline.rank import Ranking, timed
-from genre.text.faithfulness import FaithfulnessChecker, FaithfulnessVerdict
+from genre.text.verifier import Verifier
 
 
 @runtime_checkable
@@ -64,7 +65,8 @@ class Explanation:
     requests: list[ReasonRequest]
     reasons: list[ReasonOut]
     templates: list[ReasonOut]
-    verdicts: list[FaithfulnessVerdict]
+    verdicts: list[Verdict]
+    """The verifier's verdict on each shown reason (also on ``reasons[i].verdict``)."""
     generator_attention: list[dict[str, float] | None]
     profile_attention: ProfileAttention | None
     deferred: bool
@@ -82,7 +84,7 @@ class Explainer:
         self.reason_cache = built.reason_cache
         self._explain_spec = built.config.explain.model_dump()
         self._template = TemplateReasoner()
-        self._checker = FaithfulnessChecker(built.catalog)
+        self.verifier = Verifier(built.catalog)
         self._embedder_attends: bool | None = None
 
     def explain(
@@ -152,13 +154,13 @@ class Explainer:
         if ctx.profile and built.config.attribution.profile_attention and self._embedder_is_transformer():
             with timed(timings, "explain", "profile-attention"):
                 profile_view = profile_attention(ctx.profile, built.device)
-        with timed(timings, "explain", "faithfulness"):
-            verdicts = self._check(reason_outs, templates, requests)
-            failed = sum(not v.faithful for v in verdicts)
+        with timed(timings, "explain", "verify"):
+            verdicts = self._verify(reason_outs, templates, requests)
+            failed = sum(not v.passed for v in verdicts)
             if failed:
                 notices.append(
-                    f"{failed} of {len(verdicts)} reasons failed the faithfulness check; "
-                    "they are marked as such and the template reason is shown beside them."
+                    f"{failed} of {len(verdicts)} reasons failed verification; "
+                    "they are marked as such, with their problems, and the template reason is shown beside them."
                 )
         return Explanation(
             evidence, attributions, attention, requests, reason_outs, templates, verdicts, generator_attention,
@@ -177,11 +179,9 @@ class Explainer:
         prompt_attention = self.capabilities.prompt_attention
         looked = prompt_attention.generator_attention(chosen, reasons) if prompt_attention is not None else []
         for n, (rank, req, reason) in enumerate(zip(pending, chosen, reasons, strict=True)):
-            verdict = self._checker.check(reason.text, req)
-            reason.faithful = verdict.faithful
+            self.verify(reason, req)
             item = by_rank[rank]
             item.reason = reason
-            item.faithfulness = verdict.as_dict()
             item.generator_attention = looked[n] if looked else None
         trace.notices.extend(n for n in notices if n not in trace.notices)
         trace.pending_reasons = [r for r in trace.pending_reasons if r not in pending]
@@ -236,14 +236,20 @@ class Explainer:
             self._embedder_attends = isinstance(self.built.env.embedder, TransformerEmbedder)
         return self._embedder_attends
 
-    def _check(
+    def verify(self, reason: ReasonOut, request: ReasonRequest) -> Verdict:
+        """Verify ``reason`` against its request and record the verdict on it (``verdict``, and ``faithful``
+        as whether it passed)."""
+        verdict = self.verifier.verify(reason.text, request)
+        reason.verdict = verdict
+        reason.faithful = verdict.passed
+        return verdict
+
+    def _verify(
         self, reasons: list[ReasonOut], templates: list[ReasonOut], requests: list[ReasonRequest]
-    ) -> list[FaithfulnessVerdict]:
+    ) -> list[Verdict]:
         """Each reason's verdict (set on it too); templates shown beside generated reasons get theirs."""
-        verdicts = [self._checker.check(r.text, req) for r, req in zip(reasons, requests, strict=True)]
-        for reason, verdict in zip(reasons, verdicts, strict=True):
-            reason.faithful = verdict.faithful
+        verdicts = [self.verify(r, req) for r, req in zip(reasons, requests, strict=True)]
         for template, req in zip(templates, requests, strict=True):
-            if template.faithful is None:
-                template.faithful = self._checker.check(template.text, req).faithful
+            if template.verdict is None:
+                self.verify(template, req)
         return verdicts

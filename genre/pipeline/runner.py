@@ -185,6 +185,6 @@ class Pipeline:
         """Write the generated reasons a run deferred (``run(..., reasons=False)``) for ``ranks``, in place.
 
         Lets a view show the ranking first and fill in reasons one item at a time. Returns the
-        ranks whose reason was written; each gets its faithfulness verdict like in ``run``.
+        ranks whose reason was written; each gets its verifier verdict like in ``run``.
         """
         return self._explainer.explain_pending(trace, ranks)

@@ -14,6 +14,10 @@ Every example is a (:class:`~genre.core.types.ReasonRequest`, reason) pair:
 feeds the model (``TransformersReasoner._input_text``: system prompt, the evidence-only prompt of
 :func:`~genre.components.reasoners.prompts.build_prompt`, the chat template, no prefill), tokenized
 the same way; the loss covers only the answer tokens (the reason and the end-of-turn token).
+
+**Verified targets only.** A target the verifier (:mod:`genre.text.verifier`) rejects against its own
+request is left out: a reason with a wrong claim would teach the model to make it. Every reference and
+template reason passes today (the tests check both), so this only guards against future data.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from genre.data import load_catalog
 from genre.data.profiles import interactions_to_context
 from genre.data.references import ReferencePair, load_references, reference_path, to_request
 from genre.evaluation.explanations import eval_user_ids, reference_split
+from genre.text.verifier import Verifier
 
 if TYPE_CHECKING:
     from genre.pipeline import Pipeline
@@ -134,13 +139,18 @@ def load_reference_sets(domains: Sequence[str] = REFERENCE_DOMAINS) -> list[Refe
 
 
 def reference_pairs(sets: Sequence[ReferenceSet]) -> list[TrainingPair]:
-    """One training pair per reference reason of the training side of each domain's split."""
+    """One training pair per verified reference reason of the training side of each domain's split."""
     out = []
     for ref in sets:
+        verifier = Verifier(ref.catalog)
         train, _ = reference_split(ref.pairs)
         for pair in train:
             request = to_request(pair, ref.catalog)
-            out += [TrainingPair(request, reason, f"reference:{ref.domain}") for reason in pair.reasons]
+            out += [
+                TrainingPair(request, reason, f"reference:{ref.domain}")
+                for reason in pair.reasons
+                if verifier.verify(reason, request).passed
+            ]
     return out
 
 
@@ -176,15 +186,17 @@ def training_contexts(catalog: Catalog, n: int, seed: int) -> list[UserContext]:
 
 
 def template_pairs(pipe: Pipeline, users: int, items: int, seed: int) -> list[TrainingPair]:
-    """Template reasons for the top ``items`` the pipeline recommends to each of ``users`` users."""
+    """Verified template reasons for the top ``items`` the pipeline recommends to each of ``users`` users."""
     spec = pipe.config.explain
     template = TemplateReasoner(spec.config if spec.component == "template" else {})
+    verifier = Verifier(pipe.catalog)
     out = []
     for ctx in training_contexts(pipe.catalog, users, seed):
         trace = pipe.run(ctx, k=min(items, len(pipe.catalog)), reasons=False)
         requests = [r for r in requests_from_trace(trace, pipe.catalog) if not r.cold_start]
         for request, reason in zip(requests, template(requests).reasons, strict=True):
-            out.append(TrainingPair(request, reason.text, f"template:{pipe.catalog.name}"))
+            if verifier.verify(reason.text, request).passed:
+                out.append(TrainingPair(request, reason.text, f"template:{pipe.catalog.name}"))
     return out
 
 

@@ -23,7 +23,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from genre import GenreError, Pipeline, load_config
 from genre.config import DataConfig, PipelineConfig
 from genre.core.paths import cache_dir
-from genre.core.types import Catalog, RankedItem, RunTrace
+from genre.core.types import Catalog, RankedItem, ReasonOut, RunTrace
+from genre.core.verdict import Claim, Verdict
 from genre.data import load_catalog
 from genre.data.users import new_session_id
 from genre.evaluation.holdout import HoldoutSplit, holdout_split
@@ -33,7 +34,6 @@ from genre.viz import (
     attribution_heatmap,
     contributions_chart,
     generator_attention_chart,
-    highlight_segments,
     intent_chart,
     timings_chart,
     token_attention_chart,
@@ -188,30 +188,72 @@ def show_info(message: object) -> None:
     st.info(md_escape(message))
 
 
-def reason_markdown(item: RankedItem) -> str:
-    """The item's reason with the evidence it names highlighted, all other text escaped."""
-    if item.reason is None:
+def claim_segments(text: str, claims: list[Claim]) -> list[tuple[str, bool | None]]:
+    """``text`` cut into (segment, supported) pieces: True inside a supported claim, False inside an
+    unsupported one (it wins where claims overlap), None outside every claim."""
+    marks: list[bool | None] = [None] * len(text)
+    for claim in sorted(claims, key=lambda c: c.supported, reverse=True):
+        for i in range(max(claim.start, 0), min(claim.end, len(text))):
+            marks[i] = claim.supported and marks[i] is not False
+    out: list[tuple[str, bool | None]] = []
+    for i, mark in enumerate(marks):
+        if out and out[-1][1] is mark:
+            out[-1] = (out[-1][0] + text[i], mark)
+        else:
+            out.append((text[i], mark))
+    return out
+
+
+def reason_markdown(item: RankedItem, reason: ReasonOut | None = None) -> str:
+    """A reason (the item's shown reason by default) with its verified claims coloured: supported claims
+    green, unsupported ones red. Every piece is escaped first, so the text shows exactly as written."""
+    reason = reason if reason is not None else item.reason
+    if reason is None:
         return ""
-    phrases = list((item.faithfulness or {}).get("mentions", []))
+    claims = reason.verdict.claims if reason.verdict is not None else []
     parts = []
-    for segment, is_evidence in highlight_segments(item.reason.text, phrases):
+    for segment, supported in claim_segments(reason.text, claims):
         escaped = md_escape(segment)
-        parts.append(f":orange-background[{escaped}]" if is_evidence and escaped.strip() else escaped)
+        if supported is None or not escaped.strip():
+            parts.append(escaped)
+        else:
+            parts.append(f":{'green' if supported else 'red'}-background[{escaped}]")
     return "".join(parts)
 
 
 def faithfulness_badge(item: RankedItem) -> str:
-    verdict = item.faithfulness or {}
-    if item.reason is None or item.reason.faithful is None:
+    """The verdict badge: "faithful" when the reason passed the verifier, "not faithful" with its problems."""
+    reason = item.reason
+    if reason is None or reason.faithful is None:
         return ":gray-badge[not checked]"
-    if item.reason.faithful:
+    if reason.faithful:
         return ":green-badge[faithful]"
-    problems = "; ".join(verdict.get("problems", [])) or "failed the check"
+    problems = "; ".join(reason.verdict.problems if reason.verdict else []) or "failed verification"
     return f":red-badge[not faithful] {md_escape(problems)}"
 
 
+def render_verdict(verdict: Verdict | None) -> None:
+    """The verdict in an expander: each problem, then each claim with what supports it or why it does not."""
+    if verdict is None:
+        return
+    label = "Verdict: passed" if verdict.passed else f"Verdict: {len(verdict.problems)} problem(s)"
+    with st.expander(label, expanded=False):
+        for problem in verdict.problems:
+            st.markdown("- " + md_escape(problem))
+        rows = [
+            {"claim": c.text, "kind": c.kind, "supported": c.supported, "why": c.evidence or c.problem or ""}
+            for c in verdict.claims
+        ]
+        if rows:
+            # No key: an item's slot is drawn twice in one run (pending, then written).
+            st.dataframe(rows, hide_index=True)
+        elif not verdict.problems:
+            st.caption("No checkable claims.")
+
+
 def render_item(item: RankedItem, slot: Any | None = None, pending: bool = False) -> None:
-    """One ranked item: title, score, reason with evidence highlighted, badge, and the template reason."""
+    """One ranked item: title, score, the reason with its claims coloured, the verdict badge and its
+    expander, and the template reason when another reason is shown."""
     target = slot if slot is not None else st
     with target.container(border=True):
         st.markdown(f"**{item.rank}. {md_escape(item.title)}** · score {item.score:.3f}")
@@ -223,9 +265,11 @@ def render_item(item: RankedItem, slot: Any | None = None, pending: bool = False
             return
         generator = item.reason.generator if item.reason else "none"
         st.markdown(f"{reason_markdown(item)}  \n{faithfulness_badge(item)} :blue-badge[{md_escape(generator)}]")
+        if item.reason is not None:
+            render_verdict(item.reason.verdict)
         template = item.template_reason
         if template is not None and item.reason is not None and template.text != item.reason.text:
-            st.caption("Template reason: " + md_escape(template.text))
+            st.caption("Template reason: " + reason_markdown(item, template))
 
 
 def render_charts(trace: RunTrace, key: str) -> None:
@@ -302,9 +346,10 @@ def render_item_detail(trace: RunTrace, key: str) -> None:
         fig = generator_attention_chart(item, getattr(item, "generator_attention", None))
         if fig is not None:
             st.plotly_chart(fig, key=f"{key}_genattn_{rank}", width="stretch")
-        verdict = item.faithfulness or {}
-        if verdict.get("hallucinated_titles"):
-            show_warning("Names titles outside the evidence: " + ", ".join(verdict["hallucinated_titles"]))
+        verdict = item.reason.verdict if item.reason is not None else None
+        outside = [c.text for c in verdict.claims if c.error in ("invented_title", "wrong_title")] if verdict else []
+        if outside:
+            show_warning("Names titles outside the evidence: " + ", ".join(dict.fromkeys(outside)))
 
 
 def session_feedback_id() -> str:

@@ -40,7 +40,7 @@ def test_explanation_metrics_for_the_template(saved_configs):
     assert not at.exception and not errors(at)
     rows = at.dataframe[1].value
     assert list(rows["generator"]) == ["template"]
-    assert rows["faithful"].iloc[0] == pytest.approx(1.0)
+    assert rows["passed"].iloc[0] == pytest.approx(1.0) and rows["invented"].iloc[0] == 0.0
 
 
 def test_a_benchmark_stops_when_its_browser_session_ends(saved_configs, monkeypatch):

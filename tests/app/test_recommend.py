@@ -24,9 +24,10 @@ def test_dataset_user_gets_an_explained_ranking_with_every_view():
     at.button(key="rec_run").click().run()
     assert not at.exception and not errors(at)
     text = _markdown(at)
-    # Ten ranked items, each with a highlighted, checked reason.
+    # Ten ranked items, each with a verified reason whose supported claims are coloured.
     assert text.count(":green-badge[faithful]") + text.count(":red-badge[not faithful]") == 10
-    assert ":orange-background[" in text and "**1. " in text and "**10. " in text
+    assert ":green-background[" in text and "**1. " in text and "**10. " in text
+    assert [e.label for e in at.expander].count("Verdict: passed") == 10
     titles = chart_titles(at)
     assert "Per-component contributions" in titles
     assert any(t.startswith("sasrec: attention over the history") for t in titles)

@@ -42,4 +42,6 @@ def test_the_shipped_adapter_writes_the_reasons(monkeypatch, tmp_path):
     assert len(trace.items) == 3
     written = [i for i in trace.items if i.reason.generator == "tuned-local"]
     assert written, [i.reason.generator for i in trace.items]
-    assert all(i.reason.faithful for i in written)
+    # Every written reason carries its verdict; where one is rejected, the verified template is beside it.
+    assert all(i.reason.verdict is not None and i.reason.faithful is i.reason.verdict.passed for i in written)
+    assert all(i.template_reason.verdict.passed for i in trace.items if not i.reason.faithful)

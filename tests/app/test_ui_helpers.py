@@ -89,3 +89,51 @@ def test_the_picker_lists_shipped_then_saved_configs_and_a_shipped_name_wins(tmp
     assert paths["movies"] == ROOT / "configs" / "movies.toml"
     assert list(paths)[-1] == "zz-mine" and paths["zz-mine"] == tmp_path / "zz-mine.toml"
     assert {"movies", "products", "news"} <= ui.shipped_config_names() and "zz-mine" not in ui.shipped_config_names()
+
+
+def _item_with(text: str, claims: list, passed: bool):
+    from genre.core.types import RankedItem, ReasonOut
+    from genre.core.verdict import Claim, Verdict
+
+    checked = [Claim(**c) for c in claims]
+    verdict = Verdict(passed=passed, claims=checked, errors=[] if passed else ["invented_title"],
+                      problems=[] if passed else ["names '<b>X</b>', which is no catalog title"])  # fmt: skip
+    reason = ReasonOut(text=text, generator="local-llm", faithful=passed, verdict=verdict)
+    return RankedItem(rank=1, item_id="i", title="T", categories=[], score=1.0, scores={}, normalized={},
+                      contributions={}, evidence={}, reason=reason)  # fmt: skip
+
+
+def test_reason_claims_are_coloured_by_support_and_escaped():
+    text = "Because you liked **Heat** (1995), you may enjoy <b>X</b> (1997)."
+    heat = {"kind": "title", "text": "**Heat** (1995)", "start": 18, "end": 33, "supported": True, "evidence": "h"}
+    start = text.index("<b>")
+    bad = {"kind": "title", "text": "<b>X</b> (1997)", "start": start, "end": start + 15, "supported": False,
+           "problem": "p", "error": "invented_title"}  # fmt: skip
+    target = {**bad, "kind": "target", "error": "wrong_target"}
+    shown = ui.reason_markdown(_item_with(text, [heat, bad, target], passed=False))
+    assert shown == (
+        r"Because you liked :green-background[\*\*Heat\*\* (1995)], you may enjoy "
+        r":red-background[\<b\>X\</b\> (1997)]."
+    )
+    assert ui.faithfulness_badge(_item_with(text, [heat], passed=False)).startswith(
+        ":red-badge[not faithful] names '\\<b"
+    )
+    assert ui.faithfulness_badge(_item_with(text, [heat], passed=True)) == ":green-badge[faithful]"
+
+
+def test_overlapping_claims_show_the_unsupported_one():
+    segments = ui.claim_segments(
+        "abcdef",
+        [
+            _claim(0, 4, True),
+            _claim(2, 6, False),
+        ],
+    )
+    assert segments == [("ab", True), ("cdef", False)]
+    assert ui.claim_segments("abc", []) == [("abc", None)]
+
+
+def _claim(start: int, end: int, supported: bool):
+    from genre.core.verdict import Claim
+
+    return Claim(kind="title", text="x", start=start, end=end, supported=supported)

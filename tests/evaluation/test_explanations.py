@@ -13,7 +13,7 @@ from genre.evaluation.explanations import (
     reference_split,
     score_generator,
 )
-from genre.text.faithfulness import FaithfulnessChecker
+from genre.text.verifier import Verifier
 from tests.explain.test_tuning import tiny_references
 
 
@@ -43,9 +43,9 @@ def test_reference_cases_are_the_held_out_side_of_the_trainers_split(tiny_catalo
 
 
 def all_cases(catalog, with_references: bool = True) -> list[ReasonCase]:
-    checker = FaithfulnessChecker(catalog)
+    verifier = Verifier(catalog)
     return [
-        ReasonCase(to_request(p, catalog), checker, [], list(p.reasons) if with_references else None)
+        ReasonCase(to_request(p, catalog), verifier, [], list(p.reasons) if with_references else None)
         for p in tiny_references(catalog)
     ]
 
@@ -54,13 +54,28 @@ def test_a_generator_that_writes_the_reference_scores_one_on_overlap(tiny_catalo
     cases = all_cases(tiny_catalog)
     row = score_generator("echo", Echo(cases), [cases[:4], cases[4:]], words)
     assert row.reasons == 7 and row.bleu4 == 1.0 and row.rouge_l == 1.0
-    assert row.faithful == 1.0 and row.hallucinated == 0.0
+    assert row.passed == 1.0 and row.invented == 0.0 and row.wrong_title == 0.0 and row.form_errors == 0.0
     assert row.tokens_per_second > 0 and row.seconds_per_reason >= 0
+
+
+class Inventing:
+    """Writes a reason naming a made-up title (with a year) and a made-up figure for every request."""
+
+    def __call__(self, requests, *, seed=None):
+        text = "Because you liked Lethal Naturals (1997), this sold 9,999,999 copies last week alone."
+        return ReasonBatch([ReasonOut(text=text, generator="inventing") for _ in requests])
+
+
+def test_invented_titles_and_figures_are_counted_by_type(tiny_catalog):
+    cases = all_cases(tiny_catalog, with_references=False)
+    row = score_generator("inventing", Inventing(), [cases], words)
+    assert row.passed == 0.0 and row.invented == 1.0 and row.unsupported_number == 1.0
+    assert row.wrong_title == 0.0 and row.wrong_target == 0.0 and row.form_errors == 0.0
 
 
 def test_template_rows_have_overlap_only_where_there_are_references(tiny_catalog):
     with_refs = all_cases(tiny_catalog)
-    without = [ReasonCase(c.request, c.checker, ["Alpine Tent"]) for c in with_refs]
+    without = [ReasonCase(c.request, c.verifier, ["Alpine Tent"]) for c in with_refs]
     template = TemplateReasoner()
     scored = score_generator("template", template, [with_refs], words)
     assert 0.0 < scored.bleu4 < 1.0 and 0.0 < scored.rouge_l < 1.0
@@ -72,7 +87,7 @@ def test_template_rows_have_overlap_only_where_there_are_references(tiny_catalog
     report = ExplanationReport("tiny", 0, 5, [plain], 0.0, 0.0, reference_rows=[scored], reference_pairs=7,
                                reference_file="x.jsonl")  # fmt: skip
     text = report.to_markdown()
-    assert "| tokens / s |" in text and "BLEU-4 | ROUGE-L |" in text
+    assert "| tokens / s |" in text and "BLEU-4 | ROUGE-L |" in text and "| invented titles |" in text
     assert "Held-out reference pairs (7 from x.jsonl" in text
 
 

@@ -1,4 +1,4 @@
-"""Reference reasons: the data files load and are faithful by construction; the loader names bad lines."""
+"""Reference reasons: the data files load and pass the verifier by construction; the loader names bad lines."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from genre.core.paths import PROJECT_ROOT
 from genre.core.types import Catalog, Item
 from genre.data.jsonl import load_jsonl_catalog
 from genre.data.references import ReferencePair, load_references, reference_path, split_by_item, to_request
-from genre.text.faithfulness import FaithfulnessChecker
+from genre.text.verifier import Verifier
 
 DOMAINS = ["products", "news"]
 SCORERS = {"content", "intent-match", "preference", "price-fit", "popularity", "itemknn"}
@@ -53,14 +53,14 @@ def pairs_of(references: References, domain: str) -> list[ReferencePair]:
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_every_reason_is_faithful_to_its_evidence(domain, references, catalogs):
+def test_every_reason_passes_the_verifier(domain, references, catalogs):
     catalog = catalogs[domain]
-    checker = FaithfulnessChecker(catalog)
+    verifier = Verifier(catalog)
     problems = [
         f"{pair.id}: {verdict.problems}: {text}"
         for pair in pairs_of(references, domain)
         for text in pair.reasons
-        if not (verdict := checker.check(text, to_request(pair, catalog))).faithful
+        if not (verdict := verifier.verify(text, to_request(pair, catalog))).passed
     ]
     assert not problems, "\n".join(problems)
 

@@ -300,7 +300,16 @@ def test_train_reasoner_writes_adapter_and_card_and_the_generator_loads_it(base,
     assert card["device"] == "cpu" and card["train_seconds"] > 0 and card["cached_bottom_layers"] is True
     held = card["held_out"]
     assert held["pairs"] == 1 and held["reasons"] == 1
-    for key in ("faithful", "hallucinated", "evidence_coverage", "bleu4", "rouge_l", "distinct_2", "tokens_per_second"):
+    for key in (
+        "passed",
+        "invented",
+        "wrong_title",
+        "evidence_coverage",
+        "bleu4",
+        "rouge_l",
+        "distinct_2",
+        "tokens_per_second",
+    ):
         assert key in held
 
     # The same training data and settings give the same data hash (seeded, deterministic).
@@ -466,7 +475,7 @@ def test_reasons_naming_no_history_title_are_rewritten_from_the_prefill(tokenize
 
 def test_a_reason_naming_a_title_outside_the_evidence_is_rewritten(tokenizer):
     reasoner = prompter(tokenizer)
-    reasoner.env = env()  # the catalog the faithfulness check knows titles from
+    reasoner.env = env()  # the catalog the verifier knows titles from
     reqs = three_requests()[1:2]  # Empire Strikes Back, because of Star Wars
     script = Scripted(
         ["Fans of Star Wars (1977) and Pulp Fiction (1994) will enjoy this sequel."],

@@ -40,7 +40,8 @@ def test_injection_never_reaches_a_reason_and_the_json_has_every_part():
         text = item["reason"]["text"]
         assert "PWNED" not in text.upper() and "ignore previous" not in text.lower()
         assert item["reason"]["generator"] in ("local-llm", "template")
-        assert isinstance(item["reason"]["faithful"], bool) and "faithful" in item["faithfulness"]
+        assert isinstance(item["reason"]["faithful"], bool)
+        assert item["reason"]["faithful"] is item["reason"]["verdict"]["passed"]
         assert item["template_reason"]["text"]
         assert item["score"] == pytest.approx(sum(item["contributions"].values()), abs=1e-6)
         assert item["attribution"] and all("score_delta" in a for a in item["attribution"])

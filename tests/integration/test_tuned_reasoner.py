@@ -11,7 +11,7 @@ from genre.components.reasoners.tuned import CARD_FILE, TunedLocalReasoner
 from genre.data.references import load_references, reference_path, to_request
 from genre.evaluation.explanations import reference_split
 from genre.models import generator_is_prepared
-from genre.text.faithfulness import FaithfulnessChecker
+from genre.text.verifier import Verifier
 from genre.training.lora import TuneSettings
 from genre.training.reasoner import train_reasoner
 from tests.conftest import ROOT
@@ -42,8 +42,8 @@ def test_train_a_few_steps_then_generate_with_tuned_local(tmp_path):
     outs = reasoner(requests).reasons
     assert reasoner.generator.name == "SmolLM2-135M-Instruct+adapter"
     assert len(outs) == 2 and all(o.text.endswith(".") and o.generator in ("tuned-local", "template") for o in outs)
-    checker = FaithfulnessChecker(pipe.catalog)
-    verdicts = [checker.check(o.text, r) for o, r in zip(outs, requests, strict=True)]
-    assert all(isinstance(v.faithful, bool) for v in verdicts)
+    verifier = Verifier(pipe.catalog)
+    verdicts = [verifier.verify(o.text, r) for o, r in zip(outs, requests, strict=True)]
+    assert all(isinstance(v.passed, bool) for v in verdicts)
     streamed = "".join(delta for _, delta in reasoner.stream(requests[:1]))
     assert streamed.strip()

@@ -7,8 +7,8 @@ card's base-model fingerprint against the prepared generator and every tensor's 
 then merges the adapter into a fresh copy of the base; every way an adapter can be unusable is a
 :class:`~genre.core.errors.ModelUnavailableError` naming the file. The adapter was trained on
 exactly the prompt this reasoner sends (no prefill), so it writes the whole sentence itself; a
-sentence naming no history title, or failing the faithfulness check, is written again from the
-prefill ("repair").
+sentence naming no history title, or failing verification (:mod:`genre.text.verifier`), is written
+again from the prefill ("repair").
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from genre.models import (
     generator_is_prepared,
     resolve_device,
 )
-from genre.text.faithfulness import FaithfulnessChecker
 from genre.text.hygiene import clean_reason
+from genre.text.verifier import Verifier
 
 __all__ = [
     "ADAPTER_CONFIG",
@@ -142,8 +142,8 @@ class TunedLocalConfig(LocalLLMConfig):
     """Start each answer with "Because you liked <title>". Off: the adapter was trained to write the whole
     sentence itself, from exactly the prompt it sees here."""
     repair: bool = True
-    """When the model's own sentence names none of the history titles in its prompt, or fails the faithfulness
-    check (e.g. names a title outside the evidence), write that reason again from the prefill "Because you liked
+    """When the model's own sentence names none of the history titles in its prompt, or fails verification
+    (e.g. names a title outside the evidence), write that reason again from the prefill "Because you liked
     <strongest title>" (one more batched generate, for those items only). A streamed reason is held back until
     it names a history title; the whole-sentence check applies to batched reasons."""
 
@@ -261,13 +261,13 @@ class TunedLocalReasoner(TransformersReasoner):
     Config = TunedLocalConfig
     config: TunedLocalConfig
     name = "tuned-local"
-    _checker: FaithfulnessChecker | None = None
+    _verifier: Verifier | None = None
 
     def _load(self, env: Env) -> Generator:
         return load_tuned_generator(env.device, resolve_adapter(self.config.adapter_path))
 
     def _unfaithful(self, req: ReasonRequest, out: ReasonOut) -> bool:
-        """Whether a model-written reason fails the faithfulness check against the prepared catalog.
+        """Whether a model-written reason fails verification against the prepared catalog.
 
         Only for items of that catalog: a request from another catalog (the reference sets of other
         domains) is judged by whether it names a history title alone.
@@ -278,9 +278,9 @@ class TunedLocalReasoner(TransformersReasoner):
         index = catalog.index_of(req.item.item_id)
         if index is None or catalog.items[index].title != req.item.title:
             return False
-        if self._checker is None or self._checker.catalog is not catalog:
-            self._checker = FaithfulnessChecker(catalog)
-        return not self._checker.check(out.text, req).faithful
+        if self._verifier is None or self._verifier.catalog is not catalog:
+            self._verifier = Verifier(catalog)
+        return not self._verifier.verify(out.text, req).passed
 
     def _repair_prefix(self, req: ReasonRequest) -> str:
         """The prefill a repaired reason starts from; empty when repair is off or already prefilled."""
@@ -294,7 +294,7 @@ class TunedLocalReasoner(TransformersReasoner):
 
     def __call__(self, requests: list[ReasonRequest], *, seed: int | None = None) -> ReasonBatch:
         """Reasons from one batched generate, then one more for those that named no history title
-        or failed the faithfulness check (``repaired`` counts them)."""
+        or failed verification (``repaired`` counts them)."""
         batch = super().__call__(requests, seed=seed)
         outs = batch.reasons
         redo = [
