@@ -94,6 +94,14 @@ def test_slots_are_filled_from_the_plan():
         ("Because you liked [hist1], try {item}.", "a bracketed placeholder that is no slot"),
         ("It shares {intent} with {hist1}.", "says it shares {intent}"),
         ("It is good but {why}.", "{why} after 'but' does not read as a reason"),
+        ("Since {why} is great, try it.", "runs on after {why}: 'is'"),
+        ("It fits your interest in {item}.", "calls {item} the user's interest"),
+        ("It shares {shared} with Drama.", "says it shares {shared} with 'Drama', which is no history slot"),
+        ("It shares a great love with {hist1}.", "says it shares 'a'"),
+        (
+            "You liked {hist1}, so it shares {shared} with {item}.",
+            "{item} after 'with' talks of the item as something else",
+        ),
     ],
 )
 def test_a_slot_the_plan_cannot_fill_or_place_is_a_problem(slotted, problem):
@@ -126,6 +134,12 @@ def test_form_and_own_claims():
         "It shares Animation with The Lion King (1994), The Lion King (1994) fans agree.": "names a title twice",
         "Like The Lion King (1994), it shares Animation and": "unfinished sentence",
         "It shares Animation.": "too short",
+        "Like The Lion King (1994), the user will like it: 120 people who rated Aladdin (1992) also rated it.": (
+            "talks about the task or 'the user': the user"
+        ),
+        "Like The Lion King (1994), try try it: 120 people who rated Aladdin (1992) also rated it.": (
+            "repeats a word: try try"
+        ),
     }
     for text, problem in bad.items():
         problems = judge_form(text, plan, 8, 40, CATALOG.category_names())
@@ -225,6 +239,19 @@ def test_inside_a_brace_only_the_rows_own_unused_slots_may_follow():
     assert ended[0, 0] == 0.0 and torch.isinf(ended[0, 1:]).all()
 
 
+def test_outside_a_slot_only_connecting_words_may_be_written_from_the_first_step():
+    tok = word_tokenizer([*WORDS, "Drama", "try", "this"])
+    ids = tok.convert_tokens_to_ids
+    rows = [RowSlots({"item": "Toy Story", "shared": "Drama"}, prefix="It shares {shared} with")]
+    processor = SlotNames(tok, rows, prompt_len=1, words=frozenset({"it", "try", "this"}))
+    first = processor(torch.tensor([[ids("is")]]), torch.zeros(1, len(tok)))  # nothing generated yet
+    assert first[0, ids("Drama")] == float("-inf") and first[0, ids("good")] == float("-inf")
+    assert first[0, ids("it")] == 0.0 and first[0, ids("{")] == 0.0 and first[0, ids("(")] == float("-inf")
+    assert first[0, 0] == 0.0  # the end token
+    later = processor(torch.tensor([[ids("is"), ids("try")]]), torch.zeros(1, len(tok)))
+    assert later[0, ids("this")] == 0.0 and later[0, ids("Titanic")] == float("-inf")
+
+
 def test_fluency_is_the_mean_log_probability_of_the_chosen_tokens_before_the_end():
     fluency = Fluency(eos_token_id=0)
     logits = torch.log(torch.tensor([[0.1, 0.6, 0.3], [0.5, 0.25, 0.25]]))
@@ -260,6 +287,15 @@ def test_among_passing_candidates_the_most_fluent_wins(reasoner, monkeypatch):
     out = reasoner([toy_request()]).reasons[0]
     assert "this shares Animation" in out.text and out.rejected == []
     assert out.evidence_ids == ["71"]  # it named {hist2}; {why} (which names hist1) was not used
+
+
+def test_a_candidate_opening_with_why_is_capitalized_and_names_why_s_history_item(reasoner, monkeypatch):
+    stub(reasoner, monkeypatch, [("{why}, and it shares {shared} with {hist2}.", -0.5)] * 2)
+    out = reasoner([toy_request()]).reasons[0]
+    assert out.text.startswith("120 people who rated Aladdin (1992) also rated it, and it shares")
+    assert out.evidence_ids == ["95", "71"]
+    stub(reasoner, monkeypatch, [("{item} fits your interest in {intent}, and {why}.", -0.5)] * 2)
+    assert reasoner([toy_request()]).reasons[0].text.startswith("Toy Story (1995) fits your interest")
 
 
 def test_when_no_candidate_passes_the_template_is_shown_as_a_fallback_with_the_rejected_text(reasoner, monkeypatch):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "CONNECTING_WORDS",
     "Fluency",
     "GeneratedNoRepeat",
     "RowSlots",
@@ -151,13 +152,23 @@ class SlotNames:
 
     _LOOKBACK = 8
 
-    def __init__(self, tokenizer: Any, rows: list[RowSlots], prompt_len: int, max_words: int = 1_000) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        rows: list[RowSlots],
+        prompt_len: int,
+        max_words: int = 1_000,
+        words: frozenset[str] | None = None,
+    ) -> None:
         self.tokenizer = tokenizer
         self.rows = rows
         self.prompt_len = prompt_len
         self.max_words = max_words
         self.vocab = vocabulary_text(tokenizer)
-        self.stray = stray_braces(tokenizer, {name for row in rows for name in row.values})
+        names = {name for row in rows for name in row.values}
+        self.stray = stray_braces(tokenizer, names)
+        # Outside a slot, either any token but stray braces, or only the connecting ``words``.
+        self.outside = None if words is None else connecting_tokens(tokenizer, words, names)
 
     def allowed(self, row: RowSlots, written: str) -> frozenset[str]:
         """The slots ``row`` may still open after ``written`` (prefix and generated text so far)."""
@@ -193,15 +204,23 @@ class SlotNames:
         import torch
 
         generated = input_ids[:, self.prompt_len :]
-        if generated.shape[1] == 0:
-            return scores
-        tails = self.tokenizer.batch_decode(generated[:, -self._LOOKBACK :], skip_special_tokens=True)
+        # At the first step nothing is written yet: every row is outside a slot (a prefill never ends in "{").
+        tails = (
+            self.tokenizer.batch_decode(generated[:, -self._LOOKBACK :], skip_special_tokens=True)
+            if generated.shape[1]
+            else [""] * int(generated.shape[0])
+        )
         eos = self.tokenizer.eos_token_id
         for index, tail in enumerate(tails):
             opened = tail.rfind("{")
             if opened < 0 or "}" in tail[opened:]:
                 # Outside a slot: no "}" and no "{" that cannot start a slot name ("{'", "{{").
-                scores[index, self.stray] = float("-inf")
+                if self.outside is None:
+                    scores[index, self.stray] = float("-inf")
+                else:
+                    keep = torch.full_like(scores[index], float("-inf"))
+                    keep[self.outside] = 0.0
+                    scores[index] = scores[index] + keep
                 continue
             row = self.rows[index]
             text = row.prefix + self.tokenizer.decode(generated[index], skip_special_tokens=True)
@@ -214,6 +233,187 @@ class SlotNames:
                 scores[index, eos] = 0.0
             scores[index] = scores[index] + mask
         return scores
+
+
+CONNECTING_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "so",
+        "as",
+        "because",
+        "since",
+        "if",
+        "for",
+        "with",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "by",
+        "from",
+        "after",
+        "before",
+        "like",
+        "too",
+        "also",
+        "both",
+        "just",
+        "right",
+        "then",
+        "than",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "it's",
+        "they",
+        "them",
+        "their",
+        "you",
+        "your",
+        "you're",
+        "you've",
+        "you'll",
+        "we",
+        "our",
+        "one",
+        "more",
+        "most",
+        "much",
+        "very",
+        "well",
+        "here",
+        "there",
+        "now",
+        "next",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "may",
+        "might",
+        "must",
+        "try",
+        "enjoy",
+        "enjoyed",
+        "enjoy",
+        "like",
+        "liked",
+        "love",
+        "loved",
+        "pick",
+        "picked",
+        "picks",
+        "choose",
+        "chosen",
+        "fit",
+        "fits",
+        "fitting",
+        "suit",
+        "suits",
+        "match",
+        "matches",
+        "matching",
+        "share",
+        "shares",
+        "shared",
+        "sharing",
+        "follow",
+        "follows",
+        "add",
+        "adds",
+        "bring",
+        "brings",
+        "keep",
+        "give",
+        "gives",
+        "offer",
+        "offers",
+        "continue",
+        "continues",
+        "want",
+        "wanted",
+        "find",
+        "see",
+        "make",
+        "makes",
+        "same",
+        "similar",
+        "close",
+        "closely",
+        "often",
+        "people",
+        "others",
+        "fans",
+        "fan",
+        "choice",
+        "bet",
+        "safe",
+        "good",
+        "great",
+        "natural",
+        "step",
+        "interest",
+        "interests",
+        "taste",
+        "tastes",
+        "current",
+        "recently",
+        "lately",
+        "list",
+        "worth",
+        "another",
+        "other",
+        "what",
+        "which",
+        "who",
+        "while",
+        "plus",
+        "along",
+        "together",
+    ]
+)
+"""Words a slotted sentence may use outside its slots: connectives, pronouns and verbs of liking and
+choosing, and no word that says what an item is or how good it is. Every claim then comes from a slot."""
+
+_PUNCTUATION = frozenset({",", ".", ":", ";", "!", "-", "—", "–", "'s", "’s"})
+
+
+def connecting_tokens(tokenizer: Any, words: frozenset[str], names: set[str]) -> list[int]:
+    """Tokens that spell one of ``words`` (any case, with or without a leading space), punctuation,
+    the end token, and the tokens that open a slot (" {", "{" or "{" + the start of a slot name)."""
+    stray = set(stray_braces(tokenizer, names))
+    out: list[int] = []
+    for tid, text in enumerate(vocabulary_text(tokenizer)):
+        core = text.strip()
+        if not core:
+            continue
+        if core.lower() in words or core in _PUNCTUATION or (core.startswith("{") and tid not in stray):
+            out.append(tid)
+    if tokenizer.eos_token_id is not None:
+        out.append(int(tokenizer.eos_token_id))
+    return out
 
 
 def stray_braces(tokenizer: Any, names: set[str]) -> list[int]:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from genre.components.env import Env
 from genre.components.reasoners.constrained import (
+    CONNECTING_WORDS,
     Fluency,
     GeneratedNoRepeat,
     RowSlots,
@@ -59,6 +60,10 @@ class GroundedConfig(ComponentConfig):
     """A filled candidate with fewer words is rejected as saying too little."""
     max_words: int = Field(default=40, ge=2, le=200)
     """A filled candidate with more words is rejected as too long to read at a glance."""
+    vocabulary: Literal["connecting", "open"] = "connecting"
+    """Words the model may write outside its slots. "connecting": only connectives, pronouns and verbs of
+    liking and choosing (``CONNECTING_WORDS``), so every claim comes from a slot; "open": any word (titles,
+    years and stray braces are still banned)."""
     prefill: bool = True
     """Start each candidate with an opening written from the plan ("Because you liked {hist1},"), a
     different one per candidate where the plan allows, and let the model go on. A 135M model that
@@ -158,6 +163,7 @@ class GroundedReasoner(GeneratedReasoner):
         problems = [] if sentences else ["unfinished sentence"]
         problems += slot_problems(slotted, slots)
         text = fill(slotted, slots)
+        text = text[:1].upper() + text[1:]  # a candidate may open with {why}: "it is often picked…"
         if not problems:
             problems += self._judge(text, req)[1]
         return Candidate(slotted, text, problems, fluency)
@@ -170,7 +176,10 @@ class GroundedReasoner(GeneratedReasoner):
             fallback = self.template.write(req, plan)
             return fallback.model_copy(update={"fallback": True, "rejected": rejected})
         best = max(passing, key=lambda c: c.fluency)
-        named = [h.item_id for n, h in enumerate(plan.history, start=1) if f"{{hist{n}}}" in best.slotted]
+        used = set(re.findall(r"\{(\w+)\}", best.slotted))
+        if "why" in used and plan.why is not None and plan.why.hist:
+            used.add(plan.why.hist)
+        named = [h.item_id for n, h in enumerate(plan.history, start=1) if f"hist{n}" in used]
         return ReasonOut(text=best.text, generator=self.name, evidence_ids=named, rejected=rejected)
 
     def _judge(self, text: str, request: ReasonRequest) -> tuple[bool, list[str]]:
@@ -199,11 +208,14 @@ class GroundedReasoner(GeneratedReasoner):
         titles = [h.title for plan in plans for h in (plan.item, *plan.history)]
         fluency = Fluency(gen.tokenizer.eos_token_id)
         cap = self.config.max_words
+        words = CONNECTING_WORDS if self.config.vocabulary == "connecting" else None
         processors = as_processors(
             fluency,
             banned_openings(gen.tokenizer, titles),
             GeneratedNoRepeat(3, prompt_len),
-            SlotNames(gen.tokenizer, [_row(p, x) for p, x in zip(row_plans, prefixes, strict=True)], prompt_len, cap),
+            SlotNames(
+                gen.tokenizer, [_row(p, x) for p, x in zip(row_plans, prefixes, strict=True)], prompt_len, cap, words
+            ),
             *seeded_sampling(self.config.temperature, self.config.top_p, seed),
         )
         with torch.inference_mode():

@@ -130,15 +130,29 @@ def slot_problems(slotted: str, slots: dict[str, str]) -> list[str]:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         problems.append("slot used twice: " + ", ".join("{" + n + "}" for n in twice))
-    for before, name in re.findall(r"(\w+)\W*\{(\w+)\}", slotted):
-        if before.lower() in _SHARE_WORDS and name != "shared":
-            problems.append(f"says it shares {{{name}}}")
+    # "share" says the item and the history have something in common: only {shared} says what.
+    for word, after in re.findall(r"\b(share|shares|shared|sharing)\b\s*([^\s,.;:]*)", slotted, re.IGNORECASE):
+        if after != "{shared}":
+            what = after if after.startswith("{") else f"'{after}'"
+            problems.append(f"says it shares {what}" if after.startswith("{") else f"says it {word.lower()} {what}")
     for before, _ in re.findall(r"(^|\S+)\s*(\{why\})", slotted):
         if before and before.lower().rstrip(",:;-—") not in _WHY_LEADS and before[-1] not in ",:;-—":
             problems.append(f"{{why}} after '{before}' does not read as a reason")
+    for after in re.findall(r"\{why\}\s*([^\s,.;:!]*)", slotted):
+        if after and after.lower() not in ("and", "so", "too"):
+            problems.append(f"runs on after {{why}}: '{after}'")
     for before, _ in re.findall(r"(^|\S+)\s*(\{intent\})", slotted):
         if before.lower() not in _INTENT_LEADS:
             problems.append(f"{{intent}} after '{before}' does not read as an interest")
+    for name in re.findall(r"interest\s+in\s+\{(\w+)\}", slotted, flags=re.IGNORECASE):
+        if name != "intent":
+            problems.append(f"calls {{{name}}} the user's interest")
+    for partner in re.findall(r"\{shared\}\s+with\s+([^\s,.;:]+)", slotted):
+        if not partner.startswith("{hist") and partner.lower() not in _PARTNERS:
+            problems.append(f"says it shares {{shared}} with '{partner}', which is no history slot")
+    for before in re.findall(r"(\w+)\W*\{item\}", slotted):
+        if before.lower() in _NOT_BEFORE_ITEM:
+            problems.append(f"{{item}} after '{before}' talks of the item as something else")
     rest = _SLOT.sub("", slotted)
     if "{" in rest or "}" in rest:
         problems.append("unfilled brace left in the text")
@@ -152,6 +166,11 @@ def slot_problems(slotted: str, slots: dict[str, str]) -> list[str]:
 _SHARE_WORDS = frozenset({"share", "shares", "shared", "sharing"})
 _WHY_LEADS = frozenset({"because", "since", "as", "and", "so", "for", "while", "plus"})
 _INTENT_LEADS = frozenset({"in", "for", "of", "about", "with", "towards", "toward", "on"})
+_PARTNERS = frozenset({"it", "them", "both", "each", "these", "those"})
+"""Words that may follow "shares {shared} with" besides a history slot (they refer back to one)."""
+_NOT_BEFORE_ITEM = frozenset({"with", "in", "after", "to", "like", "than", "share", "shares", "enjoyed", "liked"})
+"""Words after which {item} would make the recommended item its own evidence ("it shares Drama with {item}")."""
+_META = re.compile(r"\b(?:the user|users?'s|answer|example|sentence|slots?|prompt)\b", re.IGNORECASE)
 
 
 # ---- form and the model's own claims ------------------------------------------------------------
@@ -199,6 +218,12 @@ def judge_form(text: str, plan: FactPlan, min_words: int, max_words: int, catego
     letters = [ch for ch in own if ch.isalpha()]
     if letters and sum(ch.isascii() for ch in letters) < 0.9 * len(letters):
         problems.append("not written in English")
+    meta = _META.search(own)
+    if meta:
+        problems.append(f"talks about the task or 'the user': {meta.group()}")
+    doubled = re.search(r"\b(\w+)\s+\1\b", text, flags=re.IGNORECASE)
+    if doubled and not doubled.group(1).isdigit():
+        problems.append(f"repeats a word: {doubled.group(0)}")
     if re.search(r"[\"“”]", own):
         problems.append("quoted text that is no slot")
     own_categories = {c.lower() for c in plan.item.categories}
