@@ -48,6 +48,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "hf-local": "genre.components.reasoners.local:HFLocalReasoner",
         "openai-compatible": "genre.components.reasoners.http:OpenAICompatibleReasoner",
         "tuned-local": "genre.components.reasoners.tuned:TunedLocalReasoner",
+        "grounded": "genre.components.reasoners.grounded:GroundedReasoner",
     },
 }
 

@@ -239,11 +239,16 @@ class Evidence:
     label: str
     weight: float
     item_id: str | None = None
+    count: int | None = None
+    """For a history item of a collaborative scorer: how many users interacted with both it and the
+    scored item in the training data (None where the scorer does not count)."""
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "label": self.label, "weight": round(float(self.weight), 6)}
         if self.item_id is not None:
             d["item_id"] = self.item_id
+        if self.count is not None:
+            d["count"] = int(self.count)
         return d
 
 
@@ -287,6 +292,17 @@ class EvidenceOut(BaseModel):
     label: str
     weight: float
     item_id: str | None = None
+    count: int | None = None
+    """Users who interacted with both this history item and the recommended item (collaborative scorers)."""
+
+
+class RejectedCandidate(BaseModel):
+    """A text a generator wrote for an item and did not show, with why it was rejected."""
+
+    text: str
+    """The candidate as written (slots filled where they could be)."""
+    problems: list[str]
+    """Why it was rejected, one readable line each."""
 
 
 class ReasonOut(BaseModel):
@@ -297,6 +313,10 @@ class ReasonOut(BaseModel):
     """Whether the reason passed verification (``verdict.passed``); None until it has been verified."""
     verdict: Verdict | None = None
     """The verifier's verdict on ``text``, with its claims; None until verified."""
+    fallback: bool = False
+    """True when ``text`` is the template reason shown because no generated candidate passed the check."""
+    rejected: list[RejectedCandidate] = Field(default_factory=list)
+    """The generated candidates that were not shown and why (for anyone who asks what the model wrote)."""
 
 
 class AttributionOut(BaseModel):

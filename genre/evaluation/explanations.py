@@ -25,7 +25,8 @@ from typing import cast
 import numpy as np
 
 from genre.components.reasoners.local import TransformersReasoner
-from genre.components.reasoners.template import history_evidence, requests_from_trace
+from genre.components.reasoners.plan import history_evidence
+from genre.components.reasoners.template import requests_from_trace
 from genre.config import PipelineConfig, StageSpec, build_component
 from genre.core.component import Reasoner
 from genre.core.paths import PROJECT_ROOT

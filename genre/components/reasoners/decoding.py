@@ -12,6 +12,7 @@ the same; only where the random numbers come from differs.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from genre.text.hygiene import reason_is_complete
@@ -25,12 +26,19 @@ TOP_K = 50
 """Candidates kept before nucleus sampling: transformers' default when a model sets none."""
 
 
-def stop_when_complete(tokenizer: Any, prompt_len: int, prefixes: list[str], event: threading.Event | None) -> Any:
+def stop_when_complete(
+    tokenizer: Any,
+    prompt_len: int,
+    prefixes: list[str],
+    event: threading.Event | None,
+    complete: Callable[[str], bool] = reason_is_complete,
+) -> Any:
     """Stopping criteria: a row is done once its reason is complete (or, for streams, the reader left).
 
     Complete means :func:`~genre.text.hygiene.clean_reason` would keep no more of it
-    (:func:`~genre.text.hygiene.reason_is_complete`). Rows finish independently, so one long
-    answer does not keep the others generating.
+    (:func:`~genre.text.hygiene.reason_is_complete`), or whatever ``complete`` says of the row's
+    prefix + generated text. Rows finish independently, so one long answer does not keep the
+    others generating.
     """
     from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -43,7 +51,7 @@ def stop_when_complete(tokenizer: Any, prompt_len: int, prefixes: list[str], eve
                     "torch.BoolTensor", torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
                 )
             new = tokenizer.batch_decode(input_ids[:, prompt_len:], skip_special_tokens=True)
-            done = [reason_is_complete(prefix + text) for prefix, text in zip(prefixes, new, strict=True)]
+            done = [complete(prefix + text) for prefix, text in zip(prefixes, new, strict=True)]
             return cast("torch.BoolTensor", torch.tensor(done, dtype=torch.bool, device=input_ids.device))
 
     return StoppingCriteriaList([_ReasonDone()])

@@ -30,7 +30,26 @@ from genre.core.types import ReasonOut, ReasonRequest
 from genre.models import Generator, load_generator
 from genre.text.hygiene import clean_reason
 
-__all__ = ["HFLocalConfig", "HFLocalReasoner", "LocalLLMConfig", "LocalLLMReasoner", "TransformersReasoner"]
+__all__ = [
+    "HFLocalConfig",
+    "HFLocalReasoner",
+    "LocalLLMConfig",
+    "LocalLLMReasoner",
+    "TransformersReasoner",
+    "encode_batch",
+]
+
+
+def encode_batch(generator: Generator, texts: list[str]) -> Any:
+    """``texts`` tokenized as one left-padded batch on the generator's device, ready for ``generate``."""
+    tokenizer = generator.tokenizer
+    # Left padding keeps every row's last prompt token adjacent to its first generated one.
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    # A chat template already writes the BOS token; adding it again would double it.
+    special = not getattr(tokenizer, "chat_template", None)
+    return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=special).to(generator.device)
 
 
 class LocalLLMConfig(ComponentConfig):
@@ -230,14 +249,7 @@ class TransformersReasoner(GeneratedReasoner, ABC):
         return str(text) + prefix
 
     def _encode(self, texts: list[str]) -> Any:
-        tokenizer = self.generator.tokenizer
-        # Left padding keeps every row's last prompt token adjacent to its first generated one.
-        tokenizer.padding_side = "left"
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        # A chat template already writes the BOS token; adding it again would double it.
-        special = not getattr(tokenizer, "chat_template", None)
-        return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=special).to(self.generator.device)
+        return encode_batch(self.generator, texts)
 
     def _decoding(self) -> dict[str, Any]:
         """The decoding the config asks for: greedy, or nucleus sampling at ``temperature``."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from genre.components.reasoners.template import history_evidence
+from genre.components.reasoners.plan import history_evidence
 from genre.core.types import Item, ReasonRequest
 from genre.text.hygiene import sanitize_user_text
 

@@ -1,4 +1,11 @@
-"""Deterministic template reasons that name the evidence that drove each score."""
+"""Deterministic template reasons written from the item's fact plan.
+
+Every sentence states a fact of the :class:`~genre.components.reasoners.plan.FactPlan`: the
+history items behind the score, what the item shares with them, the strongest component in plain
+words ("120 people who rated Fargo (1996) also rated it"), the intent label the item matches.
+Each situation has a few phrasings, picked per item by a hash of its id, so a list of ten reads
+less alike while the same item always gets the same sentence. A title is named once per reason.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +13,29 @@ import zlib
 
 from pydantic import Field
 
+from genre.components.reasoners.plan import (
+    MAX_NAMED,
+    FactPlan,
+    Why,
+    fill,
+    history_evidence,
+    join_words,
+    make_plan,
+    plain,
+)
 from genre.core.component import ComponentConfig, ReasonBatch, Reasoner
 from genre.core.types import Catalog, Evidence, ReasonOut, ReasonRequest, RunTrace
 
-
-def _join(names: list[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+__all__ = ["TemplateConfig", "TemplateReasoner", "history_evidence", "requests_from_trace", "template_text"]
 
 
 class TemplateConfig(ComponentConfig):
     max_evidence: int = Field(default=2, ge=1, le=5)
-    """How many history items a reason names at most."""
+    """How many history items a reason names at most (the fact plan names two at most)."""
 
 
 class TemplateReasoner(Reasoner):
-    """Template reasons naming the history items, shared attributes and popularity behind a score."""
+    """Template reasons from the fact plan: history items, what they share, the strongest component, the intent."""
 
     Config = TemplateConfig
     config: TemplateConfig
@@ -32,75 +45,118 @@ class TemplateReasoner(Reasoner):
         """One template reason per request; deterministic, so ``seed`` changes nothing and nothing degrades."""
         return ReasonBatch([self.write(r) for r in requests])
 
-    def write(self, req: ReasonRequest) -> ReasonOut:
+    def plan(self, req: ReasonRequest) -> FactPlan:
+        """The fact plan this reasoner writes from."""
+        return make_plan(req, min(self.config.max_evidence, MAX_NAMED))
+
+    def write(self, req: ReasonRequest, plan: FactPlan | None = None) -> ReasonOut:
         """The template reason for one request (what generating reasoners fall back to)."""
-        item = req.item
-        variant = zlib.crc32(item.item_id.encode()) % 3
-        history_ev = self._history_evidence(req)
-        by_id = {h.item_id: h for h in req.history}
-        named = [by_id[e.item_id] for e in history_ev if e.item_id in by_id]
-        popularity = next((e for evs in req.evidence.values() for e in evs if e.kind == "popularity"), None)
-        profile_ev = next((e for evs in req.evidence.values() for e in evs if e.kind == "profile"), None)
-        dominant = max(req.contributions, key=lambda k: req.contributions[k]) if req.contributions else None
-
-        if req.cold_start:
-            text = (
-                f"One of the most popular picks in the catalog ({popularity.label if popularity else 'widely chosen'})."
-            )
-            return ReasonOut(text=text + " Add history or a profile to personalize.", generator=self.name)
-
-        sentences: list[str] = []
-        if named:
-            titles = _join([h.title for h in named])
-            opening = [f"Because you liked {titles}", f"You enjoyed {titles}", f"Picked for fans of {titles}"][variant]
-            shared = sorted(set(item.categories) & {c for h in named for c in h.categories})
-            if shared:
-                tail = [
-                    f"; like them it is {_join(shared[:3])}.",
-                    f", and this shares {_join(shared[:3])} with them.",
-                    f": it is {_join(shared[:3])} too.",
-                ][variant]
-                sentences.append(opening + tail)
-            else:
-                sentences.append(opening + ", and its description is close to theirs.")
-            brand = item.attributes.get("brand")
-            same_brand = [h for h in named if brand and h.attributes.get("brand") == brand]
-            if same_brand:
-                sentences.append(f"It is from {brand}, like {same_brand[0].title}.")
-        elif profile_ev is not None:
-            sentences.append("It closely matches what you described in your profile.")
-        if req.intent.labels and (profile_ev is not None or named):
-            top = req.intent.labels[0].label
-            if any(top.lower() in c.lower() or c.lower() in top.lower() for c in item.categories):
-                sentences.append(f"It fits your current interest in {top}.")
-        if popularity is not None and (dominant == "popularity" or not sentences):
-            sentences.append(f"It is also widely chosen ({popularity.label}).")
-        if not sentences:
-            sentences.append(f"It scored well on {dominant or 'the blended score'}.")
-        return ReasonOut(text=" ".join(sentences), generator=self.name, evidence_ids=[h.item_id for h in named])
-
-    def _history_evidence(self, req: ReasonRequest) -> list[Evidence]:
-        """History evidence from the scorers that added most to this item first.
-
-        Evidence weights are on each scorer's own scale, so they are only compared within a scorer.
-        """
-        return history_evidence(req, self.config.max_evidence)
+        plan = plan or self.plan(req)
+        text = template_text(plan)
+        named = [h.item_id for h in plan.history if plain(h.title) in text]
+        return ReasonOut(text=text, generator=self.name, evidence_ids=named)
 
 
-def history_evidence(req: ReasonRequest, limit: int) -> list[Evidence]:
-    """Up to ``limit`` distinct history items, taken from scorers in order of their contribution."""
-    seen: set[str] = set()
-    picked: list[Evidence] = []
-    for name in sorted(req.evidence, key=lambda n: -req.contributions.get(n, 0.0)):
-        for e in sorted(
-            (e for e in req.evidence[name] if e.kind == "history_item" and e.item_id), key=lambda e: -e.weight
-        ):
-            if e.item_id is not None and e.item_id not in seen:
-                seen.add(e.item_id)
-                picked.append(e)
-            if len(picked) == limit:
-                return picked
-    return picked
+# ---- phrasings ------------------------------------------------------------------------------------
+
+# The reason is shown under the item's own title, so it says "this" or "it" rather than naming the item
+# again: a news headline named twice makes a reason twice as long and no more specific.
+
+# The strongest component as the main clause, when it names a history item ({h}); three phrasings each.
+_MAIN: dict[str, tuple[str, ...]] = {
+    "co-rated": (
+        "{n} people who rated {h} also rated this",
+        "Of the people who rated {h}, {n} also rated this one",
+        "This was also rated by {n} people who rated {h}",
+    ),
+    "sequence": (
+        "It is often picked right after {h}",
+        "People often pick this right after {h}",
+        "Right after {h}, this is a frequent next pick",
+    ),
+    "content": (
+        "It is close in description to {h}",
+        "Its description is close to that of {h}",
+        "In its description, this is close to {h}",
+    ),
+}
+# The named history ({hists}) with what the item shares with all of it, or without anything shared.
+_WITH_SHARED = (
+    "Because you liked {hists}: it shares {shared} with {them}.",
+    "You enjoyed {hists}, and this shares {shared} with {them}.",
+    "Picked for fans of {hists}: it shares {shared} with {them}.",
+)
+_WITHOUT_SHARED = (
+    "Because you liked {hists}, this is a likely next pick.",
+    "You enjoyed {hists}, so this is on your list.",
+    "Picked for fans of {hists}.",
+)
+_INTENT = ("It fits your current interest in {intent}.", "It matches your interest in {intent}.")
+_ALONE = ("We picked this because {why}.", "It made your list because {why}.", "It is here because {why}.")
+_LONG = 28
+"""Words after which a reason gets no further sentence (the intent line is the first to go)."""
+
+
+def _variant(plan: FactPlan) -> int:
+    return zlib.crc32(plan.item.item_id.encode())
+
+
+def _pick(options: tuple[str, ...], plan: FactPlan, salt: int = 0) -> str:
+    return options[(_variant(plan) + salt) % len(options)]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def template_text(plan: FactPlan) -> str:
+    """The template reason for a fact plan: one to three sentences, every title named once."""
+    slots = plan.slots()
+    if plan.cold_start:
+        popular = f"({plan.popularity})" if plan.popularity else "(widely chosen)"
+        return f"One of the most popular picks in the catalog {popular}. Add history or a profile to personalize."
+    why = plan.why
+    sentences: list[str] = []
+    if plan.history and why is not None and why.hist and why.kind in _MAIN:
+        sentences.append(_main_sentence(plan, why, slots))
+    elif plan.history:
+        sentences.append(_history_sentence(plan, slots))
+        if why is not None and not why.hist and why.kind != "intent":
+            sentences.append(_sentence(fill(why.phrase, slots)) + ".")
+    elif why is not None:
+        sentences.append(_sentence(fill(_pick(_ALONE, plan), {**slots, "why": slots["why"]})))
+    elif plan.profile:
+        sentences.append("It closely matches what you described in your profile.")
+    said_intent = why is not None and why.kind == "intent" and not plan.history
+    short = len(" ".join(sentences).split()) < _LONG
+    if plan.intent and not said_intent and short and (plan.history or plan.profile or why is not None):
+        sentences.append(fill(_pick(_INTENT, plan, 1), slots))
+    if not sentences and plan.popularity:
+        sentences.append(f"It is widely chosen ({plan.popularity}).")
+    if not sentences:
+        sentences.append("It scored well on the blended score.")
+    return " ".join(sentences)
+
+
+def _main_sentence(plan: FactPlan, why: Why, slots: dict[str, str]) -> str:
+    """The strongest component naming its history item, then what the item shares with the named history."""
+    main = _pick(_MAIN[why.kind], plan)
+    values = {**slots, "h": slots[why.hist or ""], "n": f"{why.count:,}" if why.count else ""}
+    text = fill(main, values)
+    others = [slots[f"hist{n}"] for n in range(1, len(plan.history) + 1) if f"hist{n}" != why.hist]
+    if plan.shared:
+        if others:
+            text += fill(", and it shares {shared} with {other} too", {**slots, "other": join_words(others)})
+        else:
+            text += fill(", and the two share {shared}", slots)
+    return _sentence(text) + "."
+
+
+def _history_sentence(plan: FactPlan, slots: dict[str, str]) -> str:
+    """The named history, and what the item shares with all of it (or that it drove the pick)."""
+    hists = join_words([slots[f"hist{n}"] for n in range(1, len(plan.history) + 1)])
+    values = {**slots, "hists": hists, "them": "them" if len(plan.history) > 1 else "it"}
+    return _sentence(fill(_pick(_WITH_SHARED if plan.shared else _WITHOUT_SHARED, plan), values))
 
 
 def requests_from_trace(trace: RunTrace, catalog: Catalog) -> list[ReasonRequest]:
@@ -111,7 +167,7 @@ def requests_from_trace(trace: RunTrace, catalog: Catalog) -> list[ReasonRequest
         index = catalog.index_of(item.item_id)
         assert index is not None
         evidence = {
-            name: [Evidence(e.kind, e.label, e.weight, e.item_id) for e in evs]  # type: ignore[arg-type]
+            name: [Evidence(e.kind, e.label, e.weight, e.item_id, e.count) for e in evs]  # type: ignore[arg-type]
             for name, evs in item.evidence.items()
         }
         out.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -29,10 +29,13 @@ class ItemItemScorer(Scorer):
     ARTIFACT_VERSION: ClassVar[int]
     """Version of ``fit`` and the saved weights; bump it when either changes (older state is then a miss)."""
     config: ItemItemConfig
+    _columns: Any = None
+    """The training users x items matrix in column form, for co-occurrence counts (built when first needed)."""
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
         self.catalog = env.catalog
+        self._columns = None  # counts come from this env's interactions
         artifact = env.artifact(self.kind, self.config.model_dump(), self.ARTIFACT_VERSION)
         weights = artifact.load(self._read_weights)
         if weights is not None:
@@ -93,14 +96,30 @@ class ItemItemScorer(Scorer):
                 out[i] = []
                 continue
             contrib = w * self.weights[hist, i]
-            order = np.argsort(-contrib, kind="stable")[: self.config.evidence_items]
+            order = [
+                int(j) for j in np.argsort(-contrib, kind="stable")[: self.config.evidence_items] if contrib[j] > 0
+            ]
+            counts = self.co_counts(hist[order], i) if order else []
             out[i] = [
                 Evidence("history_item", self.catalog.items[int(hist[j])].title, float(contrib[j]),
-                         item_id=self.catalog.items[int(hist[j])].item_id)
-                for j in order
-                if contrib[j] > 0
+                         item_id=self.catalog.items[int(hist[j])].item_id, count=n)
+                for j, n in zip(order, counts, strict=True)
             ]  # fmt: skip
         return out
+
+    def co_counts(self, history: np.ndarray, item: int) -> list[int]:
+        """How many training users interacted with both ``item`` and each of ``history`` (catalog indices).
+
+        The weights alone cannot say this (they are normalized or regressed), and a reason saying
+        "120 people who rated Fargo also rated this" needs the plain count.
+        """
+        columns = self._columns
+        if columns is None:
+            matrix, _ = self.env.user_item_matrix(self.kind)
+            # Column slices of the users x items matrix; built once, on the first explained run.
+            columns = self._columns = matrix.tocsc()
+        target = columns[:, item]
+        return [int(columns[:, int(h)].multiply(target).sum()) for h in history]
 
 
 class ItemItemConfig(ComponentConfig):

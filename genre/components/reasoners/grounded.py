@@ -1,0 +1,264 @@
+"""``grounded``: the local SmolLM2 writes with slots, code fills them, and a judge picks the best of N.
+
+For each item the model sees its :class:`~genre.components.reasoners.plan.FactPlan` as slots
+(``{item}``, ``{hist1}``, ``{hist2}``, ``{shared}``, ``{intent}``, ``{why}``, only those the plan
+has) and writes one sentence with them; the code fills each slot from the plan, so every title
+in a shown reason is one the plan named. Decoding (:mod:`genre.components.reasoners.constrained`)
+forbids the openings of the prompt items' titles and of "(year)", repeated 3-grams in the written
+text and slot names the plan lacks. ``candidates`` samples per item come from ONE batched
+``generate`` call, seeded per call (never the process-wide RNG). A candidate with an unknown or
+unfillable slot is rejected; the rest go through :meth:`GroundedReasoner._judge`; the passing one
+the model found most fluent (mean token log-probability) is shown. When none passes, the template
+reason is shown with ``fallback=True`` and the rejected candidates with their problems.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from genre.components.env import Env
+from genre.components.reasoners.constrained import (
+    CONNECTING_WORDS,
+    Fluency,
+    GeneratedNoRepeat,
+    RowSlots,
+    SlotNames,
+    as_processors,
+    banned_openings,
+)
+from genre.components.reasoners.decoding import seeded_sampling, stop_when_complete
+from genre.components.reasoners.generated import GeneratedReasoner
+from genre.components.reasoners.local import encode_batch
+from genre.components.reasoners.plan import FactPlan, fill, make_plan
+from genre.components.reasoners.slotted import SYSTEM, judge_form, messages, openings, slot_problems
+from genre.core.component import ComponentConfig, ReasonBatch
+from genre.core.types import ReasonOut, ReasonRequest, RejectedCandidate
+from genre.models import Generator, load_generator
+from genre.text.hygiene import sentence_spans
+from genre.text.verifier import Verifier
+
+__all__ = ["GroundedConfig", "GroundedReasoner"]
+
+
+class GroundedConfig(ComponentConfig):
+    candidates: int = Field(default=4, ge=1, le=8)
+    """Sentences sampled per item, all in one batched generate call; the best that passes the check is shown."""
+    temperature: float = Field(default=0.8, gt=0.0, le=2.0)
+    """Sampling temperature of the candidates (seeded per call, so a run is reproducible)."""
+    top_p: float = Field(default=0.9, gt=0.0, le=1.0)
+    """Nucleus sampling mass."""
+    max_new_tokens: int = Field(default=40, ge=8, le=128)
+    """Most tokens the model writes per candidate (slots are short: "{hist1}" is 4 tokens)."""
+    seed: int = Field(default=0, ge=0)
+    """Random seed for sampling when the caller passes none."""
+    min_words: int = Field(default=8, ge=1, le=100)
+    """A filled candidate with fewer words is rejected as saying too little."""
+    max_words: int = Field(default=40, ge=2, le=200)
+    """A filled candidate with more words is rejected as too long to read at a glance."""
+    vocabulary: Literal["connecting", "open"] = "connecting"
+    """Words the model may write outside its slots. "connecting": only connectives, pronouns and verbs of
+    liking and choosing (``CONNECTING_WORDS``), so every claim comes from a slot; "open": any word (titles,
+    years and stray braces are still banned)."""
+    prefill: bool = True
+    """Start each candidate with an opening written from the plan ("Because you liked {hist1},"), a
+    different one per candidate where the plan allows, and let the model go on. A 135M model that
+    starts from nothing rarely writes a slot at all."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> GroundedConfig:
+        if self.min_words > self.max_words:
+            raise ValueError(f"min_words ({self.min_words}) is greater than max_words ({self.max_words})")
+        return self
+
+
+@dataclass
+class Candidate:
+    """One sampled sentence for one item, before and after its slots were filled."""
+
+    slotted: str
+    text: str
+    problems: list[str]
+    fluency: float
+
+
+class GroundedReasoner(GeneratedReasoner):
+    """SmolLM2 writes slotted sentences from the fact plan; code fills them; best of N by the check, then fluency."""
+
+    Config = GroundedConfig
+    config: GroundedConfig
+    name = "grounded"
+    _generator: Generator | None = None
+    _checker: Verifier | None = None
+    _categories: list[str] = []  # noqa: RUF012 - replaced per instance in prepare, never mutated
+
+    def _max_evidence(self) -> int:
+        return 2
+
+    def prepare(self, env: Env) -> None:
+        super().prepare(env)
+        self._generator = load_generator(env.device)
+        self._checker = Verifier(env.catalog)
+        self._categories = env.catalog.category_names()
+
+    @property
+    def generator(self) -> Generator:
+        """The loaded model; tests may assign a stand-in."""
+        if self._generator is None:
+            raise RuntimeError("GroundedReasoner.prepare(env) must run before generating reasons")
+        return self._generator
+
+    @generator.setter
+    def generator(self, value: Generator) -> None:
+        self._generator = value
+
+    @property
+    def checker(self) -> Verifier:
+        if self._checker is None:
+            raise RuntimeError("GroundedReasoner.prepare(env) must run before judging reasons")
+        return self._checker
+
+    def __call__(self, requests: list[ReasonRequest], *, seed: int | None = None) -> ReasonBatch:
+        """One reason per request: the best passing candidate, or the template marked as a fallback."""
+        if not requests:
+            return ReasonBatch([])
+        n = self.config.candidates
+        plans = [make_plan(r) for r in requests]
+        prefixes = [self._opening(plan, k) for plan in plans for k in range(n)]
+        rows = [(i, k) for i in range(len(requests)) for k in range(n)]
+        written, fluency = self._generate(plans, prefixes, self.config.seed if seed is None else seed)
+        outs: list[ReasonOut] = []
+        for i, (req, plan) in enumerate(zip(requests, plans, strict=True)):
+            cands = [
+                self._candidate(req, plan, prefixes[r] + written[r], fluency[r])
+                for r, (row_item, _) in enumerate(rows)
+                if row_item == i
+            ]
+            outs.append(self._choose(req, plan, cands))
+        fallbacks = sum(o.fallback for o in outs)
+        notices = []
+        if fallbacks:
+            notices.append(
+                f"{self.name}: no candidate passed the check for {fallbacks} of {len(outs)} items; "
+                "showing their template reasons, marked as fallbacks"
+            )
+        return ReasonBatch(outs, notices)
+
+    def _opening(self, plan: FactPlan, k: int) -> str:
+        """The prefill of candidate ``k``: the plan's openings in turn, starting at a per-item offset."""
+        if not self.config.prefill:
+            return ""
+        options = openings(plan)
+        return options[(zlib.crc32(plan.item.item_id.encode()) + k) % len(options)] if options else ""
+
+    def _candidate(self, req: ReasonRequest, plan: FactPlan, raw: str, fluency: float) -> Candidate:
+        """A raw slotted text cut to its first sentence, filled, and judged."""
+        sentences, tail = sentence_spans(re.sub(r"\s+", " ", raw).strip() + " ")
+        slotted = sentences[0] if sentences else tail
+        slots = plan.slots()
+        problems = [] if sentences else ["unfinished sentence"]
+        problems += slot_problems(slotted, slots)
+        text = fill(slotted, slots)
+        text = text[:1].upper() + text[1:]  # a candidate may open with {why}: "it is often picked…"
+        if not problems:
+            problems += self._judge(text, req)[1]
+        return Candidate(slotted, text, problems, fluency)
+
+    def _choose(self, req: ReasonRequest, plan: FactPlan, cands: list[Candidate]) -> ReasonOut:
+        """The most fluent passing candidate, else the template reason marked as a fallback."""
+        passing = [c for c in cands if not c.problems]
+        rejected = [RejectedCandidate(text=c.text, problems=c.problems) for c in cands if c.problems]
+        if not passing:
+            fallback = self.template.write(req, plan)
+            return fallback.model_copy(update={"fallback": True, "rejected": rejected})
+        best = max(passing, key=lambda c: c.fluency)
+        used = set(re.findall(r"\{(\w+)\}", best.slotted))
+        if "why" in used and plan.why is not None and plan.why.hist:
+            used.add(plan.why.hist)
+        named = [h.item_id for n, h in enumerate(plan.history, start=1) if f"hist{n}" in used]
+        return ReasonOut(text=best.text, generator=self.name, evidence_ids=named, rejected=rejected)
+
+    def _judge(self, text: str, request: ReasonRequest) -> tuple[bool, list[str]]:
+        """Whether a filled candidate may be shown, and why not.
+
+        The claim-level verifier (every title, attribute, number and target against the evidence)
+        plus form checks: repeated 3-grams, length, and claims the model wrote itself that its plan
+        does not back (numbers, categories, title-like names, quotes, markup, other languages).
+        """
+        problems = list(self.checker.verify(text, request).problems)
+        cfg = self.config
+        problems += judge_form(text, make_plan(request), cfg.min_words, cfg.max_words, self._categories)
+        return not problems, problems
+
+    def _generate(self, plans: list[FactPlan], prefixes: list[str], seed: int) -> tuple[list[str], list[float]]:
+        """Every row's new text and fluency from one batched generate call (``len(prefixes)`` rows,
+        ``candidates`` per plan in order)."""
+        import torch
+
+        gen = self.generator
+        n = self.config.candidates
+        row_plans = [plan for plan in plans for _ in range(n)]
+        texts = [self._input_text(plan, prefix) for plan, prefix in zip(row_plans, prefixes, strict=True)]
+        batch = encode_batch(gen, texts)
+        prompt_len = int(batch["input_ids"].shape[1])
+        titles = [h.title for plan in plans for h in (plan.item, *plan.history)]
+        fluency = Fluency(gen.tokenizer.eos_token_id)
+        cap = self.config.max_words
+        words = CONNECTING_WORDS if self.config.vocabulary == "connecting" else None
+        processors = as_processors(
+            fluency,
+            banned_openings(gen.tokenizer, titles),
+            GeneratedNoRepeat(3, prompt_len),
+            SlotNames(
+                gen.tokenizer, [_row(p, x) for p, x in zip(row_plans, prefixes, strict=True)], prompt_len, cap, words
+            ),
+            *seeded_sampling(self.config.temperature, self.config.top_p, seed),
+        )
+        with torch.inference_mode():
+            out = gen.model.generate(
+                **batch,
+                max_new_tokens=self.config.max_new_tokens,
+                do_sample=False,
+                logits_processor=processors,
+                pad_token_id=gen.tokenizer.pad_token_id,
+                stopping_criteria=stop_when_complete(gen.tokenizer, prompt_len, prefixes, None, _has_sentence),
+            )
+            scores = fluency.finish(out)
+        new = out[:, prompt_len:]
+        written = gen.tokenizer.batch_decode(new, skip_special_tokens=True)
+        # A row that ended itself (end token, not the token limit) finished its sentence, even where it
+        # left out the final period after a slot ("…your interest in {intent}").
+        ended = (new == gen.tokenizer.eos_token_id).any(dim=1).tolist()
+        return [_closed(text) if end else text for text, end in zip(written, ended, strict=True)], scores
+
+    def _input_text(self, plan: FactPlan, prefix: str) -> str:
+        """The chat-formatted few-shot prompt for ``plan`` with ``prefix`` begun as the answer."""
+        tokenizer: Any = self.generator.tokenizer
+        chat = messages(plan)
+        if not getattr(tokenizer, "chat_template", None):
+            turns = "\n\n".join(m["content"] for m in chat)
+            return f"{SYSTEM}\n\n{turns}\n\nAnswer:" + (f" {prefix}" if prefix else "")
+        return str(tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)) + prefix
+
+
+def _closed(text: str) -> str:
+    """``text`` ending in a period when it stopped right after a word or slot."""
+    stripped = text.rstrip()
+    return stripped + "." if stripped and (stripped[-1].isalnum() or stripped[-1] == "}") else text
+
+
+def _row(plan: FactPlan, prefix: str) -> RowSlots:
+    """The slots one candidate may write: the plan's, with {why} and the history slot it names exclusive."""
+    exclusive: dict[str, frozenset[str]] = {}
+    if plan.why is not None and plan.why.hist:
+        exclusive = {"why": frozenset({plan.why.hist}), plan.why.hist: frozenset({"why"})}
+    return RowSlots(plan.slots(), exclusive, prefix)
+
+
+def _has_sentence(text: str) -> bool:
+    """Whether ``text`` holds one finished sentence: a candidate is one sentence, so it stops there."""
+    return bool(sentence_spans(text + " ")[0])
