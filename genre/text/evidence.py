@@ -117,6 +117,9 @@ class ReasonEvidence:
         profile = False
         for e in (e for evs in request.evidence.values() for e in evs):
             profile |= e.kind == "profile"
+            if e.count is not None:
+                # A co-occurrence count ("120 people who rated Fargo also rated this") is a figure the scorer gave.
+                labels.append(f"{e.count} people who chose {e.label}")
             if e.kind != "history_item":
                 labels.append(e.label)
                 continue

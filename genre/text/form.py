@@ -75,10 +75,18 @@ def _language(text: str, masked: list[tuple[int, int]]) -> str | None:
     return None
 
 
+_PRONOUNS = frozenset({"it", "this", "they", "you", "we", "he", "she", "i", "there", "that"})
+
+
 def _repetition(text: str, masked: list[tuple[int, int]]) -> str | None:
     """The first repeated word 3-gram (or doubled word), titles counted as one unique word each."""
     tokens: list[str] = []
+    end = 0
     for n, m in enumerate(_WORD.finditer(text)):
+        if not _in(m.start(), masked) and re.search(r"[.!?;:]", text[end : m.start()]):
+            # A sentence end between two words: "…with it. It is popular" repeats nothing.
+            tokens.append(f"\1{n}")
+        end = m.end()
         if _in(m.start(), masked):
             # Each title occurrence is its own token: naming a title twice is not a repeated phrase.
             tokens.append(f"\0{n}")
@@ -87,14 +95,15 @@ def _repetition(text: str, masked: list[tuple[int, int]]) -> str | None:
     collapsed = [t for i, t in enumerate(tokens) if not (t.startswith("\0") and i and tokens[i - 1].startswith("\0"))]
     for a, b in itertools.pairwise(collapsed):
         # "had had" and "that that" can be grammatical; any other doubled word is a slip.
-        if a == b and not a.startswith("\0") and a not in ("had", "that"):
+        if a == b and not a.startswith(("\0", "\1")) and a not in ("had", "that"):
             return f"writes '{a}' twice in a row"
     for a, join, b in zip(collapsed, collapsed[1:], collapsed[2:], strict=False):
-        if a == b and join in ("and", "or") and not a.startswith("\0"):
+        # "rated it, and it shares": a pronoun on both sides of "and" starts a new clause, it is no slip.
+        if a == b and join in ("and", "or") and not a.startswith("\0") and a not in _PRONOUNS:
             return f"writes '{a} {join} {b}'"
     grams = Counter(tuple(collapsed[i : i + 3]) for i in range(len(collapsed) - 2))
     for gram, count in grams.items():
-        if count > 1 and not any(t.startswith("\0") for t in gram):
+        if count > 1 and not any(t.startswith(("\0", "\1")) for t in gram):
             return f"repeats '{' '.join(gram)}' {count} times"
     return None
 

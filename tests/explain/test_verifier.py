@@ -209,6 +209,18 @@ def test_repetition(verifier):
     ).passed
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Because you liked Toy Story (1995), it is Comedy like it. It is Children's too.",
+        "People who liked Toy Story (1995) also liked it, and it is a Comedy.",
+    ],
+)
+def test_a_word_repeated_across_a_sentence_end_or_a_new_clause_is_no_repetition(verifier, text):
+    verdict = verifier.verify(text, request_for("toy2", ["toy"]))
+    assert "repetition" not in verdict.errors, verdict.problems
+
+
 def test_naming_a_title_twice_is_no_repetition(verifier):
     text = "Because you liked Fly Away Home (1996), like Fly Away Home (1996) it is Children's too."
     assert verifier.verify(text, request_for("toy2", ["flyaway"])).passed
