@@ -140,6 +140,7 @@ def main() -> None:
         default=0,
         help="torch intra-op threads (0: torch's default, one per core); on a busy machine 1 is much faster",
     )
+    ap.add_argument("--note", default="", help="a sentence recorded under the table (what else was seen)")
     ap.add_argument("--write", action="store_true", help="record the table in bench/RESULTS.md")
     args = ap.parse_args()
     if args.threads:
@@ -179,7 +180,10 @@ def main() -> None:
         ]
         print("\n".join(verdicts))
     if args.write:
-        command = "HF_HUB_OFFLINE=1 .venv/bin/python bench/reasons_in_page.py " + " ".join(sys.argv[1:])
+        # The note is prose recorded beside the table, not part of what reproduces it.
+        flags = [f"--runs {args.runs}", f"--first-batch {args.first_batch}", f"--generators {','.join(generators)}"]
+        flags += [f"--threads {args.threads}"] if args.threads else []
+        command = "HF_HUB_OFFLINE=1 .venv/bin/python bench/reasons_in_page.py " + " ".join(flags) + " --write"
         body = f"""## Reasons in the Recommend page (MovieLens user 1, configs/movies.toml, k = 10)
 
 Seconds from the ranking on screen (``run(..., reasons=False)`` returned) to the first reason and to all
@@ -193,11 +197,15 @@ not computed (the page computes it per item when asked). p95 over {args.runs} ru
 Targets (tuned-local, 2 CPU cores):
 {chr(10).join(verdicts)}
 
-**The machine was shared**: other jobs were running on its cores while this was measured; the load
-average (1 min) beside each row says how busy it was (2.0 = both cores fully used by others), so these
-seconds are upper bounds for this code on an idle machine. template reasons come with the ranking (0 s).
+**The machine was shared**: other jobs were running on its cores while this was measured. The load
+average (1 min) beside each row says how busy it was: 2.0 would be both cores busy, about 1 of it this
+benchmark, so these seconds are upper bounds for this code on an idle 2-core machine. template reasons
+come with the ranking (0 s). A row per first-batch size shows the choice: a smaller first batch shows
+the first reason sooner and costs a second call's overhead on all ten.
 Before this change the page wrote each reason with its own generate call plus a generator-attention pass
 (about 180 s for these ten on 2 cores, per the issue).
+
+torch intra-op threads: {args.threads or "torch's default"}. {args.note}
 
 Machine: {machine()}. Command: `{command}`.
 """
