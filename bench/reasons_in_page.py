@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine, write_section
 from genre import Pipeline, load_config
 from genre.config import StageSpec
-from genre.core.types import UserContext
+from genre.core.component import Reasoner
+from genre.core.types import ReasonOut, ReasonRequest, UserContext
 from genre.data.users import dataset_user_context
 from genre.pipeline import explain as explain_stage
 from genre.pipeline.explain import FIRST_BATCH
@@ -75,7 +76,7 @@ def count_calls() -> list[int]:
     calls: list[int] = []
     original = explain_stage.call_reasoner
 
-    def counted(reasoner, requests):  # type: ignore[no-untyped-def]
+    def counted(reasoner: Reasoner, requests: list[ReasonRequest]) -> tuple[list[ReasonOut], list[str]]:
         calls.append(len(requests))
         return original(reasoner, requests)
 
