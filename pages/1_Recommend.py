@@ -210,7 +210,10 @@ trace = st.session_state.get("rec_trace")
 if trace is None:
     st.stop()
 user_key_of_trace = st.session_state["rec_trace_user"]
-if st.session_state.get("rec_trace_inputs") != inputs:
+# A list made from other inputs may come from another pipeline: its reasons and attention are not
+# written with this one.
+current = st.session_state.get("rec_trace_inputs") == inputs
+if not current:
     st.warning(
         "This list no longer matches the inputs: the profile, the filters or the options changed since it was "
         "made. Press Recommend to update it.",
@@ -247,7 +250,8 @@ with left:
         st.warning("Nothing to recommend with these filters.")
     for item in trace.items:
         slots[item.rank] = st.empty()
-        render_item(item, slots[item.rank], pending=item.rank in trace.pending_reasons)
+        # Each row is its own placeholder: the reasons written below replace its template in place.
+        render_item(item, slots[item.rank], pending=current and item.rank in trace.pending_reasons)
         if store is not None:
             buttons = st.columns([2, 2, 3, 2])
             choices = [
@@ -266,22 +270,62 @@ with left:
 with right:
     render_charts(trace, "rec")
 render_item_detail(trace, "rec")
+
+
+def show_generator_attention(rank: int) -> None:
+    """Button callback: where the generator looked for one reason (one forward pass), before the page redraws."""
+    try:
+        if pipeline.generator_attention(trace, rank) is None:
+            st.session_state["rec_attention_note"] = "This reason has no generator attention to show."
+    except GenreError as exc:
+        st.session_state["rec_attention_note"] = f"Could not read the generator's attention: {exc}"
+
+
+# Filled at the end of the script: the inspected item's reason may only be written below.
+attention_slot = st.empty()
 st.download_button(
     "Download the run trace (JSON)", trace.to_json(), file_name=f"genre-{trace.run_id}.json", key="rec_download"
 )
 
-# Reasons are written last, one item at a time, so the ranking and charts are visible meanwhile.
-if trace.pending_reasons:
-    progress = st.progress(0.0, text="Writing reasons…")
+# Reasons are written last, so the ranking and charts are visible meanwhile: the top item in one
+# small batch (its reason shows in seconds), then all the others in one more; each row is filled
+# as its reason lands.
+if current and trace.pending_reasons:
     total = len(trace.pending_reasons)
-    for done, rank in enumerate(list(trace.pending_reasons), start=1):
-        try:
-            pipeline.explain_items(trace, [rank])
-        except GenreError as exc:
-            show_error(f"Reason generation failed, template reasons are shown: {exc}")
-            trace.pending_reasons = []
-            break
-        item = next(i for i in trace.items if i.rank == rank)
-        render_item(item, slots[rank])
-        progress.progress(done / total, text=f"Wrote {done} of {total} reasons")
+    progress = st.progress(0.0, text=f"Writing {total} reasons…")
+    try:
+        for done, item in enumerate(pipeline.iter_reasons(trace), start=1):
+            render_item(item, slots[item.rank])
+            progress.progress(done / total, text=f"Wrote {done} of {total} reasons")
+    except GenreError as exc:
+        show_error(f"Reason generation failed, template reasons are shown: {exc}")
+        for rank in trace.pending_reasons:
+            render_item(trace.items[rank - 1], slots[rank])
+        trace.pending_reasons = []
     progress.empty()
+
+# Where the generator looked is computed on request only: it is a second pass over the prompt, and
+# most visitors never open it.
+inspected = next((i for i in trace.items if i.rank == st.session_state.get("rec_inspect")), None)
+attention_note = st.session_state.pop("rec_attention_note", None)
+with attention_slot.container():
+    if attention_note is not None:
+        show_error(attention_note)
+    if (
+        current
+        and inspected is not None
+        and pipeline.capabilities.prompt_attention is not None
+        and inspected.rank not in trace.pending_reasons
+        and inspected.reason is not None
+        and inspected.reason.generator != "template"
+        and inspected.generator_attention is None
+    ):
+        st.button(
+            "Show where the generator looked",
+            icon=":material/visibility:",
+            key="rec_generator_attention",
+            on_click=show_generator_attention,
+            args=(inspected.rank,),
+            help=f"Which evidence in its prompt the model attended to while writing the reason for "
+            f"{md_escape(inspected.title)}.",
+        )

@@ -11,7 +11,7 @@ import streamlit as st
 from genre import GenreError
 from genre.config import with_generator
 from genre.core.errors import InputError
-from genre.core.types import stable_hash
+from genre.core.types import RankedItem, stable_hash
 from genre.data import load_profiles
 from genre.data.users import (
     MAX_COMMENT_CHARS,
@@ -82,9 +82,13 @@ if st.button("Show reasons to review", type="primary", key="review_run"):
         reviewer = feedback_key("reviewer", catalog.name, who)
         trace = pipeline.run(ctx, k=k, reasons=False)
         with st.status("Writing reasons…") as box:
-            for rank in list(trace.pending_reasons):
-                pipeline.explain_items(trace, [rank])
-                box.update(label=f"Wrote {rank} of {len(trace.items)} reasons")
+            written: list[int] = []
+
+            def landed(item: RankedItem) -> None:
+                written.append(item.rank)
+                box.update(label=f"Wrote {len(written)} of {len(trace.items)} reasons")
+
+            pipeline.explain_items(trace, on_reason=landed)
             box.update(label="Reasons ready", state="complete")
         if store is not None:
             store.record_run(trace, user=reviewer)

@@ -30,6 +30,11 @@ def add_recommend(sub: Subparsers) -> None:
         "--reasoner",
         help="override the config's explain component: template, local-llm, tuned-local, hf-local, openai-compatible",
     )
+    rec.add_argument(
+        "--generator-attention",
+        action="store_true",
+        help="also compute where the generator looked while writing each reason (one extra forward pass per item)",
+    )
     rec.add_argument("--format", choices=FORMATS, default="table")
     rec.set_defaults(handler=_recommend)
 
@@ -62,7 +67,7 @@ def _recommend(args: argparse.Namespace) -> int:
         ctx, profile=args.profile, price_min=args.price_min, price_max=args.price_max, categories=args.category or ()
     )
 
-    trace = Pipeline(config).run(ctx, k=args.k)
+    trace = Pipeline(config).run(ctx, k=args.k, generator_attention=args.generator_attention)
     if args.format == "json":
         print(trace.to_json())
     else:

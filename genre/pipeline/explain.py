@@ -7,16 +7,19 @@ keeps across runs is the locked reason cache; everything else lives in the run's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
 from genre.core.component import Reasoner
+from genre.core.errors import InputError
 from genre.core.types import (
     AttentionOut,
     Evidence,
     ProfileAttention,
+    RankedItem,
     ReasonOut,
     ReasonRequest,
     RunTrace,
@@ -30,6 +33,14 @@ from genre.explain.attribution import LeaveOneOut, leave_one_out
 from genre.pipeline.build import Built
 from genre.pipeline.rank import Ranking, timed
 from genre.text.verifier import Verifier
+
+FIRST_BATCH = 1
+"""How many pending reasons :meth:`Explainer.iter_pending` writes in its first generate call.
+
+A batch finishes together, so a small first batch is what puts a reason on screen quickly; the
+rest follow in one more call. Measured with ``bench/reasons_in_page.py`` (MovieLens user 1,
+tuned-local, 2 CPU cores): see the reasons_in_page section of bench/RESULTS.md.
+"""
 
 
 @runtime_checkable
@@ -70,7 +81,7 @@ class Explanation:
     generator_attention: list[dict[str, float] | None]
     profile_attention: ProfileAttention | None
     deferred: bool
-    """Generation was deferred: every reason is its template, to be written by :meth:`Explainer.explain_pending`."""
+    """Generation was deferred: every reason is its template, to be written by :meth:`Explainer.iter_pending`."""
 
 
 class Explainer:
@@ -95,10 +106,13 @@ class Explainer:
         reasons: bool,
         timings: list[StageTiming],
         notices: list[str],
+        generator_attention: bool = False,
     ) -> Explanation:
         """Evidence, attributions, attention, reasons and verdicts for ``ranking``'s items.
 
         With ``reasons=False`` a generating reasoner is not called: every item gets its template reason.
+        Where the generator looked is computed only with ``generator_attention=True`` (an extra
+        forward pass over every reason); otherwise :meth:`generator_attention` gives it per item.
         """
         built, caps = self.built, self.capabilities
         state, top, scorers = ranking.state, ranking.top, ranking.scorers
@@ -147,9 +161,9 @@ class Explainer:
                 notices.extend(reason_notices)
             if caps.template_reasons:
                 templates = reason_outs
-        generator_attention: list[dict[str, float] | None] = [None] * len(reason_outs)
-        if not deferred and reason_outs:
-            generator_attention = self._generator_attention(requests, reason_outs, timings)
+        looked: list[dict[str, float] | None] = [None] * len(reason_outs)
+        if generator_attention and not deferred and reason_outs:
+            looked = self._generator_attention(requests, reason_outs, timings)
         profile_view: ProfileAttention | None = None
         if ctx.profile and built.config.attribution.profile_attention and self._embedder_is_transformer():
             with timed(timings, "explain", "profile-attention"):
@@ -163,29 +177,70 @@ class Explainer:
                     "they are marked as such, with their problems, and the template reason is shown beside them."
                 )
         return Explanation(
-            evidence, attributions, attention, requests, reason_outs, templates, verdicts, generator_attention,
-            profile_view, deferred,
+            evidence, attributions, attention, requests, reason_outs, templates, verdicts, looked, profile_view,
+            deferred,
         )  # fmt: skip
 
-    def explain_pending(self, trace: RunTrace, ranks: list[int] | None = None) -> list[int]:
-        """Write the generated reasons a run deferred for ``ranks`` (all pending when None), in place."""
-        pending = trace.pending_reasons if ranks is None else [r for r in ranks if r in trace.pending_reasons]
+    def iter_pending(
+        self, trace: RunTrace, ranks: list[int] | None = None, *, first_batch: int = FIRST_BATCH
+    ) -> Iterator[RankedItem]:
+        """Write the reasons a run deferred for ``ranks`` (all pending when None) in place, yielding
+        each item as its reason lands.
+
+        Cached reasons come first, without the model; the rest are written in at most two reasoner
+        calls: the first ``first_batch`` pending items (0: no split), then all others. Every item of
+        a call is written into the trace, and leaves ``trace.pending_reasons``, before the first of
+        them is yielded, so a caller that stops early loses no finished work; items not reached
+        stay pending.
+        """
+        wanted = trace.pending_reasons if ranks is None else [r for r in ranks if r in trace.pending_reasons]
+        pending = list(dict.fromkeys(wanted))
         if not pending:
-            return []
+            return
         by_rank = {item.rank: item for item in trace.items}
         requests = requests_from_trace(trace, self.catalog)
-        chosen = [requests[r - 1] for r in pending]
-        reasons, notices = self.reasons_for(chosen)
+        chosen = {rank: requests[rank - 1] for rank in pending}
+        cached = {rank: hit for rank in pending if (hit := self._cached(chosen[rank])) is not None}
+        missing = [rank for rank in pending if rank not in cached]
+        split = first_batch if 0 < first_batch < len(missing) else len(missing)
+        hits = [rank for rank in pending if rank in cached]
+        groups = [group for group in (hits, missing[:split], missing[split:]) if group]
+        for group in groups:
+            notices: list[str] = []
+            if all(rank in cached for rank in group):
+                reasons = [cached[rank] for rank in group]
+            else:
+                reasons, notices = self.reasons_for([chosen[rank] for rank in group])
+            for rank, reason in zip(group, reasons, strict=True):
+                self._write(by_rank[rank], chosen[rank], reason)
+            trace.notices.extend(n for n in notices if n not in trace.notices)
+            trace.pending_reasons = [r for r in trace.pending_reasons if r not in group]
+            for rank in group:
+                yield by_rank[rank]
+
+    def _write(self, item: RankedItem, req: ReasonRequest, reason: ReasonOut) -> None:
+        """Put a written reason on its item with its verdict; where the generator looked is asked for separately."""
+        self.verify(reason, req)
+        item.reason = reason
+        item.generator_attention = None
+
+    def generator_attention(self, trace: RunTrace, rank: int) -> dict[str, float] | None:
+        """Where the generator looked while writing the reason of ``trace``'s item at ``rank``; also set on the item.
+
+        One forward pass over that item's prompt and reason (:class:`~genre.core.component.AttendsToPrompt`).
+        None when the reasoner cannot show it (template, HTTP, its ``attention`` option off), the
+        reason is still pending, or it is the template fallback.
+        """
+        item = next((i for i in trace.items if i.rank == rank), None)
+        if item is None:
+            raise InputError(f"rank {rank} is not in this run; its ranks are 1 to {len(trace.items)}")
         prompt_attention = self.capabilities.prompt_attention
-        looked = prompt_attention.generator_attention(chosen, reasons) if prompt_attention is not None else []
-        for n, (rank, req, reason) in enumerate(zip(pending, chosen, reasons, strict=True)):
-            self.verify(reason, req)
-            item = by_rank[rank]
-            item.reason = reason
-            item.generator_attention = looked[n] if looked else None
-        trace.notices.extend(n for n in notices if n not in trace.notices)
-        trace.pending_reasons = [r for r in trace.pending_reasons if r not in pending]
-        return pending
+        if prompt_attention is None or item.reason is None or rank in trace.pending_reasons:
+            return None
+        if item.generator_attention is None:
+            request = requests_from_trace(trace, self.catalog)[rank - 1]
+            item.generator_attention = prompt_attention.generator_attention([request], [item.reason])[0]
+        return dict(item.generator_attention) if item.generator_attention is not None else None
 
     def reasons_for(self, requests: list[ReasonRequest]) -> tuple[list[ReasonOut], list[str]]:
         """Reasons for ``requests``: cached where the same prompt was answered before, one batch for the rest."""
@@ -193,7 +248,7 @@ class Explainer:
             return call_reasoner(self.reasoner, requests)[0], []
         keys = [self._reason_key(r) for r in requests]
         # Each hit is taken when looked up: another thread may evict it before this run reads it again.
-        found = {i: hit for i, key in enumerate(keys) if (hit := self.reason_cache.get(key)) is not None}
+        found = {i: hit for i, req in enumerate(requests) if (hit := self._cached(req)) is not None}
         missing = [i for i in range(len(keys)) if i not in found]
         notices: list[str] = []
         fresh: dict[int, ReasonOut] = {}
@@ -204,7 +259,12 @@ class Explainer:
                 if out.generator != "template":
                     self.reason_cache.put(keys[i], out.model_copy())
                 fresh[i] = out
-        return [fresh[i] if i in fresh else found[i].model_copy() for i in range(len(keys))], notices
+        return [fresh[i] if i in fresh else found[i] for i in range(len(keys))], notices
+
+    def _cached(self, req: ReasonRequest) -> ReasonOut | None:
+        """A copy of the reason generated before for this prompt, if the cache still has it."""
+        hit = self.reason_cache.get(self._reason_key(req))
+        return hit.model_copy() if hit is not None else None
 
     def _reason_key(self, req: ReasonRequest) -> str:
         """What a generated reason depends on: the reasoner's spec and everything its prompt says."""

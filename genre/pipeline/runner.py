@@ -7,7 +7,7 @@ results to itself, and what it shares with other runs (score and reason caches) 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,13 +23,13 @@ from genre.core.component import (
     Scorer,
 )
 from genre.core.errors import InputError
-from genre.core.types import Catalog, FeedbackApplied, ReasonOut, RunTrace, StageTiming, UserContext
+from genre.core.types import Catalog, FeedbackApplied, RankedItem, ReasonOut, RunTrace, StageTiming, UserContext
 from genre.feedback import FeedbackEvent, apply_feedback
 from genre.models import Embedder, load_embedder
 from genre.pipeline.assemble import assemble
 from genre.pipeline.build import Built, Capabilities, Progress, build
 from genre.pipeline.caches import LockedLRU
-from genre.pipeline.explain import Explainer
+from genre.pipeline.explain import FIRST_BATCH, Explainer
 from genre.pipeline.rank import CachedScores, Ranker, ScoreKey, rank
 
 if TYPE_CHECKING:
@@ -152,6 +152,7 @@ class Pipeline:
         *,
         reasons: bool = True,
         feedback: Sequence[FeedbackEvent] | None = None,
+        generator_attention: bool = False,
     ) -> RunTrace:
         """Recommend ``k`` items for ``ctx`` and record everything each stage did.
 
@@ -159,7 +160,12 @@ class Pipeline:
         ``ctx`` first by :func:`genre.feedback.apply_feedback`; ``trace.feedback`` says what it changed.
 
         With ``reasons=False`` a generating reasoner is not called: every item carries its
-        template reason and is listed in ``trace.pending_reasons`` for :meth:`explain_items`.
+        template reason and is listed in ``trace.pending_reasons`` for :meth:`iter_reasons` or
+        :meth:`explain_items`.
+
+        Where a local generator looked (``RankedItem.generator_attention``) costs one more forward
+        pass over every reason, so it is left None unless ``generator_attention=True``;
+        :meth:`generator_attention` computes it for one item when someone asks.
         """
         k = self.config.k if k is None else k
         if k <= 0:
@@ -178,13 +184,53 @@ class Pipeline:
                     + ", ".join(applied.ignored[:5])
                 )
         ranking = rank(self.ranker, ctx, k, timings, notices)
-        explanation = self._explainer.explain(ctx, ranking, reasons=reasons, timings=timings, notices=notices)
+        explanation = self._explainer.explain(
+            ctx, ranking, reasons=reasons, timings=timings, notices=notices, generator_attention=generator_attention
+        )
         return assemble(self._built, ctx, ranking, explanation, timings=timings, notices=notices, feedback=applied)
 
-    def explain_items(self, trace: RunTrace, ranks: list[int] | None = None) -> list[int]:
-        """Write the generated reasons a run deferred (``run(..., reasons=False)``) for ``ranks``, in place.
+    def iter_reasons(
+        self, trace: RunTrace, ranks: list[int] | None = None, *, first_batch: int = FIRST_BATCH
+    ) -> Iterator[RankedItem]:
+        """Write the reasons a run deferred (``run(..., reasons=False)``) in place, yielding each item as it lands.
 
-        Lets a view show the ranking first and fill in reasons one item at a time. Returns the
-        ranks whose reason was written; each gets its verifier verdict like in ``run``.
+        ``ranks`` picks which pending ranks to write (all when None). Reasons generated before for
+        the same prompt come at once; the others are written in batched calls: the first
+        ``first_batch`` items alone, so the first reason shows in seconds, then all the rest in
+        one call (``first_batch=0``: all in one call). Each item gets its verifier verdict
+        like in ``run``; its ``generator_attention`` stays None (see :meth:`generator_attention`).
+        Stopping the iteration early leaves the items not yet yielded in ``trace.pending_reasons``.
         """
-        return self._explainer.explain_pending(trace, ranks)
+        return self._explainer.iter_pending(trace, ranks, first_batch=first_batch)
+
+    def explain_items(
+        self,
+        trace: RunTrace,
+        ranks: list[int] | None = None,
+        *,
+        on_reason: Callable[[RankedItem], None] | None = None,
+    ) -> list[int]:
+        """Write the reasons a run deferred for ``ranks`` (all pending when None), in place; the ranks written.
+
+        Without ``on_reason`` the pending reasons are written in one batched call. With it, they
+        are written as :meth:`iter_reasons` does (a small first batch, then the rest) and
+        ``on_reason(item)`` is called for each item as its reason lands, so a view can fill
+        each row as it is ready.
+        """
+        first_batch = FIRST_BATCH if on_reason is not None else 0
+        written = []
+        for item in self._explainer.iter_pending(trace, ranks, first_batch=first_batch):
+            written.append(item.rank)
+            if on_reason is not None:
+                on_reason(item)
+        return written
+
+    def generator_attention(self, trace: RunTrace, rank: int) -> dict[str, float] | None:
+        """Where the generator looked, per evidence unit of its prompt, while writing the reason at ``rank``.
+
+        Shares sum to 1; the result is also stored as the item's ``generator_attention``. None
+        when this pipeline's reasoner cannot show it (template, HTTP, ``attention = false``), the
+        reason is still pending, or it is the template fallback. ``trace`` must come from this
+        pipeline (its reasons are read back against this reasoner's prompt).
+        """
+        return self._explainer.generator_attention(trace, rank)

@@ -184,3 +184,57 @@ def test_uploaded_csv_reads_with_cr_line_endings_and_a_malformed_one_is_a_messag
     assert not at.exception
     assert any("line 3: a field is longer than 131,072 characters" in e for e in errors(at))
     assert at.button(key="rec_run").disabled
+
+
+def test_reasons_fill_every_row_from_at_most_two_batched_calls(saved_configs):
+    from genre import load_config, save_config
+    from genre.config import StageSpec
+    from tests.pipeline.test_explain_batch import CALLS
+
+    cfg = load_config(ROOT / "configs" / "products.toml")
+    counting = StageSpec(component="tests.pipeline.test_explain_batch:CountingReasoner")
+    save_config(
+        cfg.model_copy(update={"name": "products-counting", "explain": counting}),
+        saved_configs / "products-counting.toml",
+    )
+    at = page("pages/1_Recommend.py", "products-counting")
+    at.run()
+    at.radio(key="rec_source").set_value("Example profile").run()
+    CALLS.clear()
+    at.button(key="rec_run").click().run()
+    assert not at.exception and not errors(at)
+    trace = at.session_state["rec_trace"]
+    # The top item alone first (its reason shows in seconds), then the other nine in one call.
+    assert [len(c) for c in CALLS] == [1, 9] and CALLS[0] == [trace.items[0].item_id]
+    assert trace.pending_reasons == [] and all(i.reason.generator == "counting" for i in trace.items)
+    # Every row's placeholder now shows its written reason, not the template it started with.
+    text = _markdown(at)
+    assert text.count(":blue-badge[counting]") == 10 and "Writing the generated reason" not in text
+    assert not any(c.value.startswith("Writing the generated reason") for c in at.caption)
+    # This reasoner shows no attention, so the page offers none.
+    assert not [b for b in at.button if b.key == "rec_generator_attention"]
+
+
+@pytest.mark.slow
+def test_generator_attention_is_computed_only_when_the_visitor_asks():
+    at = page("pages/1_Recommend.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="rec_generator").set_value("local-llm")
+    at.radio(key="rec_source").set_value("Example profile").run()
+    at.sidebar.slider(key="rec_k").set_value(2)
+    at.button(key="rec_run").click().run()
+    assert not at.exception and not errors(at)
+    trace = at.session_state["rec_trace"]
+    assert trace.pending_reasons == [] and all(i.generator_attention is None for i in trace.items)
+    assert not any(t.startswith("What the generator looked at") for t in chart_titles(at))
+    generated = [i for i in trace.items if i.reason.generator == "local-llm"]
+    assert generated, "SmolLM2 wrote no reason at all"
+    at.selectbox(key="rec_inspect").set_value(generated[0].rank).run()
+    at.button(key="rec_generator_attention").click().run()
+    assert not at.exception and not errors(at)
+    shares = at.session_state["rec_trace"].items[generated[0].rank - 1].generator_attention
+    assert shares is not None and sum(shares.values()) == pytest.approx(1.0, abs=1e-4)
+    assert f"What the generator looked at for {generated[0].title[:30]}" in " ".join(chart_titles(at))
+    assert not [b for b in at.button if b.key == "rec_generator_attention"]  # shown now, not offered again
+    others = [i for i in at.session_state["rec_trace"].items if i.rank != generated[0].rank]
+    assert all(i.generator_attention is None for i in others)

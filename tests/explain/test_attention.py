@@ -319,7 +319,7 @@ def test_pipeline_records_both_views_times_them_and_serializes_them(tiny_catalog
     cfg = parse_config(tiny_config_dict(tiny_catalog_file, explain={"component": "local-llm"}))
     pipe = Pipeline(cfg, embedder_factory=lambda device: Embedder(model=_HashSentenceModel(), device="cpu"))
     ctx = UserContext(history=[HistoryEvent(item_id="a")], profile="I love slow-burn crime thrillers and cafe")
-    trace = pipe.run(ctx, k=2)
+    trace = pipe.run(ctx, k=2, generator_attention=True)  # asked for: off by default (tests/pipeline)
 
     assert trace.profile_attention is not None and not trace.profile_attention.truncated
     assert_well_formed(ctx.profile, trace.profile_attention.tokens)
@@ -345,7 +345,7 @@ def test_pipeline_records_both_views_times_them_and_serializes_them(tiny_catalog
     pipe_off = Pipeline(
         parse_config(off), embedder_factory=lambda device: Embedder(model=_HashSentenceModel(), device="cpu")
     )
-    trace_off = pipe_off.run(ctx, k=2)
+    trace_off = pipe_off.run(ctx, k=2, generator_attention=True)
     assert trace_off.profile_attention is None
     assert all(item.generator_attention is None for item in trace_off.items)
     assert not {("explain", "generator-attention"), ("explain", "profile-attention")} & {

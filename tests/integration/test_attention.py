@@ -65,7 +65,7 @@ def products_local_llm() -> Pipeline:
 def test_smollm2_attention_covers_every_evidence_unit_and_sums_to_one(products_local_llm):
     pipe = products_local_llm
     ctx = profile_to_context(load_profiles(pipe.config.data)["trail-runner"], pipe.catalog)
-    trace = pipe.run(ctx, k=2)
+    trace = pipe.run(ctx, k=2, generator_attention=True)
     steps = {(t.stage, t.component) for t in trace.timings}
     assert {("explain", "generator-attention"), ("explain", "profile-attention")} <= steps
     assert trace.profile_attention is not None and trace.profile_attention.tokens
@@ -89,7 +89,7 @@ def test_smollm2_attention_covers_every_evidence_unit_and_sums_to_one(products_l
 def test_cli_json_carries_both_attention_views():
     proc = subprocess.run(
         [sys.executable, "-m", "genre", "recommend", "--config", str(PRODUCTS), "--user", "trail-runner",
-         "--reasoner", "local-llm", "--k", "2", "--format", "json"],
+         "--reasoner", "local-llm", "--k", "2", "--format", "json", "--generator-attention"],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

@@ -31,7 +31,7 @@ def products() -> Pipeline:
 def test_injection_never_reaches_a_reason_and_the_json_has_every_part():
     proc = genre(
         "recommend", "--config", MOVIES, "--user", "1", "--profile", INJECTION,
-        "--reasoner", "local-llm", "--k", "3", "--format", "json",
+        "--reasoner", "local-llm", "--k", "3", "--format", "json", "--generator-attention",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     trace = json.loads(proc.stdout)
