@@ -265,3 +265,21 @@ def test_item_item_evidence_carries_the_co_occurrence_count(cache):
         if "2" in evidence:
             assert evidence["2"] == 1
         assert scorer.explain(state, np.array([1]))[1][0].as_dict()["count"] == 3
+
+
+def test_without_cited_history_the_plan_names_the_most_alike_recent_history_items():
+    # A matrix-factorization scorer cites no history item; the plan still names history that shares genres.
+    plan = make_plan(req(TOY, (ALADDIN, FARGO, LION), {"mf": []}, {"mf": 1.0}))
+    assert plan.alike and [h.title for h in plan.history] == ["Aladdin (1992)", "The Lion King (1994)"]
+    assert plan.shared_categories == ("Animation", "Children's")
+    from genre.components.reasoners.template import template_text
+
+    text = template_text(plan)
+    assert "Aladdin (1992)" in text and "The Lion King (1994)" in text and "Animation and Children's" in text
+    assert not text.startswith("Because"), "alike history is not said to have caused the pick"
+
+
+def test_a_plan_with_cited_history_is_not_alike_and_no_overlap_names_nothing():
+    assert not make_plan(req(TOY, (ALADDIN,), {"content": [hist(ALADDIN, 0.5)]}, {"content": 1.0})).alike
+    plan = make_plan(req(TOY, (FARGO,), {"mf": []}, {"mf": 1.0}))
+    assert plan.history == () and not plan.alike

@@ -56,7 +56,7 @@ def test_ten_pending_reasons_take_at_most_two_batched_calls_and_each_row_is_repo
     def landed(item) -> None:
         # When a row is reported its reason and verdict are already in the trace.
         seen.append((item.rank, item.reason.generator, list(trace.pending_reasons)))
-        assert item.reason.faithful is not None and item.faithfulness["faithful"] is item.reason.faithful
+        assert item.reason.verdict is not None and item.reason.faithful is item.reason.verdict.passed
 
     assert ten.explain_items(trace, on_reason=landed) == list(range(1, 11))
     assert len(CALLS) <= 2 and sum(len(c) for c in CALLS) == 10

@@ -100,6 +100,9 @@ class FactPlan:
     profile: bool = False
     """The item was scored against the user's free-text profile."""
     cold_start: bool = False
+    alike: bool = False
+    """``history`` was chosen for what it shares with the item (no scorer cited a history item), so a
+    reason may say they are alike, not that they caused the pick."""
     evidence_ids: tuple[str, ...] = field(default=())
     """Item ids of ``history``."""
 
@@ -169,6 +172,9 @@ def make_plan(req: ReasonRequest, max_named: int = MAX_NAMED) -> FactPlan:
         return FactPlan(item, popularity=popularity, cold_start=True, intent=intent, why=_popular(req, popularity))
 
     named = _named_history(req, max_named)
+    alike = not named
+    if alike:
+        named = _alike_history(item, req.history, max_named)
     dominant = _dominant(req)
     why_ev = _why_evidence(req, dominant, named)
     named, shared_cats, shared_attrs = _with_shared(item, named, keep=why_ev.item_id if why_ev else None)
@@ -182,6 +188,7 @@ def make_plan(req: ReasonRequest, max_named: int = MAX_NAMED) -> FactPlan:
         why=why,
         popularity=popularity,
         profile=profile,
+        alike=alike and bool(named),
         evidence_ids=tuple(h.item_id for h in named),
     )
 
@@ -204,6 +211,27 @@ def _named_history(req: ReasonRequest, limit: int) -> list[Item]:
             continue
         titles.add(hist.title.lower())
         out.append(hist)
+        if len(out) == limit:
+            break
+    return out
+
+
+def _alike_history(item: Item, history: list[Item], limit: int) -> list[Item]:
+    """Up to ``limit`` history items sharing the most categories with ``item``, most recent first.
+
+    For scorers that cite no history item (matrix factorization, popularity): the reason can still
+    say something true and specific about the item and the user's own history.
+    """
+    own = {c.lower() for c in item.categories}
+    if not own:
+        return []
+    overlap = {h.item_id: len(own & {c.lower() for c in h.categories}) for h in history}
+    recent = [h for h in reversed(history) if h.item_id != item.item_id and overlap[h.item_id]]
+    best = sorted(recent, key=lambda h: -overlap[h.item_id])  # stable: the most recent first among equals
+    out: list[Item] = []
+    for h in best:
+        if h.title.lower() not in {o.title.lower() for o in out}:
+            out.append(h)
         if len(out) == limit:
             break
     return out

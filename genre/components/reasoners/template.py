@@ -91,6 +91,11 @@ _WITHOUT_SHARED = (
     "You enjoyed {hists}, so this is on your list.",
     "Picked for fans of {hists}.",
 )
+# The history named only for what it shares with the item (no scorer cited it): alike, not the cause.
+_ALIKE = (
+    "Like {hists} from your history, it is {shared}.",
+    "It is {shared}, as {are} {hists}, which you liked.",
+)
 _INTENT = ("It fits your current interest in {intent}.", "It matches your interest in {intent}.")
 _ALONE = ("We picked this because {why}.", "It made your list because {why}.", "It is here because {why}.")
 _LONG = 28
@@ -119,6 +124,12 @@ def template_text(plan: FactPlan) -> str:
     sentences: list[str] = []
     if plan.history and why is not None and why.hist and why.kind in _MAIN:
         sentences.append(_main_sentence(plan, why, slots))
+    elif plan.history and plan.alike and plan.shared:
+        hists = join_words([slots[f"hist{n}"] for n in range(1, len(plan.history) + 1)])
+        are = "are" if len(plan.history) > 1 else "is"
+        sentences.append(_sentence(fill(_pick(_ALIKE, plan), {**slots, "hists": hists, "are": are})))
+        if why is not None and not why.hist and why.kind != "intent":
+            sentences.append(_sentence(fill(why.phrase, slots)) + ".")
     elif plan.history:
         sentences.append(_history_sentence(plan, slots))
         if why is not None and not why.hist and why.kind != "intent":
