@@ -102,6 +102,8 @@ class ReasonEvidence:
     named: list[Item] = field(default_factory=list)
     """History items the text names (filled while checking titles)."""
     history_spans: list[tuple[int, int]] = field(default_factory=list)
+    history_at: dict[tuple[int, int], Item] = field(default_factory=dict)
+    """The history item each of ``history_spans`` names (when the text names a cited or history item)."""
     """Where the text names them."""
     plain: str = ""
     """The text with every title blanked out, for reading cues."""

@@ -43,7 +43,7 @@ from rapidfuzz import fuzz
 from genre.core.types import Catalog, Item, ReasonRequest
 from genre.core.verdict import Claim, Verdict, VerdictError
 from genre.text.claims import PROFILE, UNKNOWN, Span, split_claims
-from genre.text.evidence import ReasonEvidence, described_targets, said_of_item, said_shared
+from genre.text.evidence import SENTENCE_END, ReasonEvidence, bounds, described_targets, said_of_item, said_shared
 from genre.text.form import form_problems
 from genre.text.lexicon import TitleKey, TitleMatcher, Vocabulary, normalize, numbers_in, phrase
 from genre.text.negation import contradictions
@@ -74,6 +74,13 @@ _SHARE_FRAME = re.compile(
     r"|\bit is\b[^.;:!?,]*?\btoo\b|(?<=\bpicked for fans of )[^:.;!?]*:[^.;:!?]*",
     re.IGNORECASE,
 )
+_FITS_INTEREST = re.compile(
+    r"\b(?:fits?|match(?:es)?|suits?|for|into)\s+(?:right\s+)?(?:in\s+)?(?:with\s+)?your\s+(?:current\s+|recent\s+)?"
+    r"(?:interests?|taste)\s+(?:in|for)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+"""'It fits your current interest in <intent>' says the item is what the intent label names."""
+_DESCRIPTION = re.compile(r"\bdescriptions?\b", re.IGNORECASE)
 _LIST_GAP = re.compile(r"\s*(?:,\s*|\s+and\s+|,\s*and\s+)\s*(?:the\s+)?", re.IGNORECASE)
 _APPROX_BEFORE = re.compile(r"\b(?:about|around|roughly|nearly|almost|over|more than|under|up to|some)\s+$", re.I)
 _MIN_FUZZY_CHARS = 8
@@ -147,6 +154,9 @@ class Verifier:
             evidential |= names
             if names and checked is not None and checked.evidence and checked.evidence.startswith("history:"):
                 ctx.history_spans.append((span.start, span.end))
+                named = self._history_item(checked.evidence.removeprefix("history: "), ctx)
+                if named is not None:
+                    ctx.history_at[(span.start, span.end)] = named
         found: list[tuple[VerdictError, str]] = []
         titled = sorted((c for c in claims if c.kind == "title"), key=lambda c: c.start)
         for a, b in itertools.pairwise(titled):
@@ -178,6 +188,11 @@ class Verifier:
             if not any(c.kind == "attribute" and m.start() <= c.start < m.end() for c in claims):
                 found.append(("unsupported_attribute", f"says '{text[m.start() : m.end()].strip()}' but names no "
                               "genre, category or attribute they share"))  # fmt: skip
+
+        if _DESCRIPTION.search(ctx.plain) and not ctx.item.description.strip():
+            # "its description is close to theirs" compares texts the catalog does not have (MovieLens).
+            found.append(("unsupported_attribute", f"compares descriptions, but '{ctx.item.title}' has none in "
+                          "the catalog"))  # fmt: skip
 
         found = [(c.error, c.problem) for c in claims if c.error and c.problem] + found
         titles = [(s.start, s.end) for s in spans if s.kind == "title"]
@@ -312,6 +327,18 @@ class Verifier:
         holders = [h for h in pool if self._has(h, p)]
         weak = p not in self.vocab.strong
         if pool and said_shared(span.start, span.end, ctx) and not (weak and not item_has and not holders):
+            # Shared with the history items its sentence names ("like them", "shares X with them", "too"):
+            # it must hold for every one of them, not just one.
+            sharers = self._sharers(span, ctx)
+            if sharers and item_has:
+                lacking_items = [h for h in sharers if not self._has(h, p)]
+                if not lacking_items:
+                    return _ok(span, "the item and history: " + ", ".join(h.title for h in sharers))
+                if not weak:
+                    names = " and ".join(f"'{h.title}'" for h in lacking_items[:2])
+                    verb = "is" if len(lacking_items) == 1 else "are"
+                    problem = f"says '{span.text}' is shared, but {names} {verb} not {span.text}"
+                    return _bad(span, "unsupported_attribute", problem)
             if item_has and holders:
                 return _ok(span, f"the item and history: {holders[0].title}")
             if weak:
@@ -339,13 +366,28 @@ class Verifier:
         """An intent label named in the text: supported, unless it is said of the item and one of its attribute
         words is not the item's ("you may enjoy a new animated family film" for a drama)."""
         label = ctx.intent[span.phrase]
-        if said_of_item(span.start, ctx):
+        if said_of_item(span.start, ctx) or _FITS_INTEREST.search(ctx.plain[max(0, span.start - 60) : span.start]):
             words = [p for s, e, p in self.vocab.find(label) if p in self.vocab.strong]
             lacking = [label[s:e] for s, e, p in self.vocab.find(label) if p in words and not self._has(ctx.item, p)]
             if lacking:
                 return _bad(span, "unsupported_attribute", f"calls '{ctx.item.title}' {span.text}, but it is not "
                             f"{' or '.join(lacking)}")  # fmt: skip
         return _ok(span, f"intent: {label}")
+
+    def _sharers(self, span: Span, ctx: ReasonEvidence) -> list[Item]:
+        """The history items a shared claim at ``span`` is about: the one "like <title>" points at, else every
+        history item its sentence names (none when the sentence names none: "It is Drama too.")."""
+        start, end = bounds(ctx.plain, span.start, SENTENCE_END)
+        named = [(s, e, h) for (s, e), h in sorted(ctx.history_at.items()) if start <= s < end]
+        for s, e, h in named:
+            if re.search(r"\blike\s+(?:the\s+)?$", ctx.plain[max(start, s - 12) : s], re.IGNORECASE) and not (
+                re.match(r"\s*(?:,\s*)?(?:and|&)\s", ctx.plain[e:end])
+            ):
+                return [h]
+        return list({h.item_id: h for _, _, h in named}.values())
+
+    def _history_item(self, title: str, ctx: ReasonEvidence) -> Item | None:
+        return next((h for h in [*ctx.cited, *ctx.named, *ctx.history] if h.title == title), None)
 
     def _has(self, item: Item, p: tuple[str, ...]) -> bool:
         """Whether ``item`` has attribute phrase ``p``: as a field value, or in its own title or description."""

@@ -176,7 +176,8 @@ def test_each_component_kind_in_plain_words():
     pop = Evidence("popularity", "350 ratings", 350.0)
     cases = {
         "sasrec": ({"sasrec": [hist(ALADDIN, 0.5)]}, "it is often picked right after Aladdin (1992)"),
-        "content": ({"content": [hist(ALADDIN, 0.5)]}, "it is close in description to Aladdin (1992)"),
+        # MovieLens films have no description: the content scorer compared titles and genres.
+        "content": ({"content": [hist(ALADDIN, 0.5)]}, "it is a lot like Aladdin (1992)"),
         "popularity": ({"popularity": [pop], "content": [hist(ALADDIN, 0.5)]}, "it is popular, with 350 ratings"),
         "price": ({"price": [Evidence("attribute", "$49.00 fits your usual spend", 0.9)]}, None),
     }
@@ -184,6 +185,9 @@ def test_each_component_kind_in_plain_words():
         plan = make_plan(req(TOY, (ALADDIN,), evidence, {name: 1.0, "content": 0.01}))
         if expected is not None:
             assert plan.slots()["why"] == expected, name
+    described = Item("tent2", "Ridge Tent 2", ("Outdoor & Camping",), "A two-person tent for windy ridges.")
+    plan = make_plan(req(described, (TENT,), {"content": [hist(TENT, 0.5)]}, {"content": 1.0}))
+    assert plan.slots()["why"] == "it is close in description to Ridge Tent"
     plan = make_plan(req(TENT, (), cases["price"][0], {"price": 1.0}))
     assert plan.slots()["why"] == "its price of $49.00 fits your usual spend"
     labels = (("animated family film", 0.6),)

@@ -115,10 +115,10 @@ def test_shared_attribute_neither_history_item_has_is_unsupported(verifier, item
 
 
 def test_shared_attribute_the_history_has_passes(verifier):
-    text = "Because you liked Toy Story (1995) and Heat (1995); like them it is Animation and Comedy."
-    verdict = verifier.verify(text, request_for("toy2", ["toy", "heat"]))
+    text = "Because you liked Toy Story (1995) and Fly Away Home (1996); like them it is Children's."
+    verdict = verifier.verify(text, request_for("toy2", ["toy", "flyaway"]))
     assert verdict.passed, verdict.problems
-    assert claim(verdict, "Animation").evidence == "the item and history: Toy Story (1995)"
+    assert claim(verdict, "Children's").evidence == "the item and history: Toy Story (1995), Fly Away Home (1996)"
 
 
 def test_attribute_said_of_the_item_must_be_the_items(verifier):
@@ -184,12 +184,15 @@ def test_an_intent_label_said_of_the_item_must_fit_it(verifier):
         "Because you liked Love Affair (1994), you may enjoy a new animated family film.", request
     )
     assert verdict.errors == ["unsupported_attribute"], verdict.problems
-    # Said of the user's interest, the label is the intent's, whatever the item is.
+    # "It fits your interest in X" says the item is X, too (a person labelled such reasons not acceptable).
     fits = verifier.verify(
         "Because you liked Love Affair (1994), it fits your interest in animated family film.", request
     )
+    assert "unsupported_attribute" in fits.errors, fits.problems
+    romance = request_for("sense", ["affair"], intent="romance")
+    fits = verifier.verify("Because you liked Love Affair (1994), it fits your interest in romance.", romance)
     assert fits.passed, fits.problems
-    assert claim(fits, "animated family film").evidence == "intent: animated family film"
+    assert claim(fits, "romance").evidence == "intent: romance"
 
 
 def test_a_genre_the_intent_names_is_still_false_of_the_item(verifier):
@@ -591,3 +594,24 @@ def test_template_reasons_pass(verifier):
     for request, reason in zip(requests, TemplateReasoner()(requests).reasons, strict=True):
         verdict = verifier.verify(reason.text, request)
         assert verdict.passed, (reason.text, verdict.problems)
+
+
+def test_a_trait_said_shared_with_them_must_hold_for_every_history_item_the_sentence_names(verifier):
+    # Heat is Action/Crime/Thriller; Toy Story is Animation/Children's/Comedy: "like them" is false of one.
+    request = request_for("toy2", ["toy", "heat"])
+    verdict = verifier.verify("Because you liked Toy Story (1995) and Heat (1995); like them it is Comedy.", request)
+    assert "unsupported_attribute" in verdict.errors and "'Heat (1995)' is not Comedy" in " ".join(verdict.problems)
+    assert verifier.verify("Because you liked Toy Story (1995); like it, this is a Comedy.", request).passed
+
+
+def test_fitting_an_interest_says_the_item_is_what_the_label_names(verifier):
+    request = request_for("toy2", ["toy"], intent="romantic comedy")
+    verdict = verifier.verify("Like Toy Story (1995), it is Comedy. It fits your current interest in romantic comedy.",
+                              request)  # fmt: skip
+    assert "unsupported_attribute" in verdict.errors, verdict.problems
+
+
+def test_comparing_descriptions_needs_a_description(verifier):
+    request = request_for("toy2", ["toy"])
+    verdict = verifier.verify("You enjoyed Toy Story (1995), and its description is close to theirs.", request)
+    assert "compares descriptions" in " ".join(verdict.problems)

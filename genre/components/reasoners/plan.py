@@ -17,6 +17,7 @@ from typing import Literal
 
 from genre.core.types import Evidence, Item, ReasonRequest
 from genre.text.hygiene import sanitize_user_text
+from genre.text.verifier import DEFAULT_ALIASES
 
 __all__ = ["SLOT_NAMES", "FactPlan", "Why", "history_evidence", "join_words", "make_plan", "plain"]
 
@@ -61,7 +62,9 @@ _INTENT_SHARE = 0.25
 _SHARED_PREFIX = 5
 """Two words match when equal or when both share their first 5 letters ("animated" ~ "animation")."""
 
-WhyKind = Literal["co-rated", "collaborative", "sequence", "content", "profile", "popularity", "intent", "attribute"]
+WhyKind = Literal[
+    "co-rated", "collaborative", "sequence", "content", "similar", "profile", "popularity", "intent", "attribute"
+]
 
 
 @dataclass(frozen=True)
@@ -296,26 +299,49 @@ def _word_match(a: str, b: str) -> bool:
 
 
 def matching_intent(req: ReasonRequest) -> str | None:
-    """The most probable intent label one of whose meaningful words the item's own fields carry.
+    """The most probable intent label the item is, by its own fields.
 
-    Only labels at least a quarter as probable as the top label are considered.
-    The item's categories, tags and string attributes are its fields; a label word matches a field
-    word when they are equal or share their first five letters ("animated" and "Animation").
+    Only labels at least a quarter as probable as the top label are considered. A label's category
+    words (words of a category the item or the history carries, or their English aliases such as
+    "romantic" for Romance) must *all* be the item's: "It fits your interest in romantic drama"
+    says the film is romantic too. Words no category has ("dark", "quick") are not checked, but at
+    least one word must match the item's categories, tags or string attributes. A label word
+    matches a field word when they are equal or share their first five letters ("animated" and
+    "Animation").
     """
     item = req.item
     fields: set[str] = set()
     for text in (*item.categories, *item.tags, *(v for v in item.attributes.values() if isinstance(v, str))):
         fields |= _words(text)
+    known = {c for i in (item, *req.history) for c in i.categories}
+    category_words = {w for c in known for w in _words(c)} - _GENERIC_WORDS
     labels = sorted(req.intent.labels, key=lambda lab: -lab.probability)
     # A label far less likely than the top one is no "current interest" (news: 0.84 vs 0.02).
     floor = labels[0].probability * _INTENT_SHARE if labels else 0.0
     for label in labels:
         if label.probability < floor:
             break
-        words = _words(label.label) - _GENERIC_WORDS
-        if any(_word_match(w, f) for w in words for f in fields):
+        text, aliased = _with_aliases(label.label, known)
+        words = _words(text) - _GENERIC_WORDS
+        matched = {w for w in words if any(_word_match(w, f) for f in fields)}
+        categorial = {w for w in words if w in aliased or any(_word_match(w, c) for c in category_words)}
+        if matched and categorial <= matched:
             return label.label.strip()
     return None
+
+
+def _with_aliases(label: str, categories: set[str]) -> tuple[str, set[str]]:
+    """``label`` with English aliases of the known categories replaced by the category's words
+    ("science fiction" -> "sci fi" for Sci-Fi), and the words that replaced them."""
+    text = label.lower()
+    replaced: set[str] = set()
+    for category in categories:
+        for alias in DEFAULT_ALIASES.get(category, ()):
+            if re.search(rf"\b{re.escape(alias)}\b", text):
+                words = " ".join(_WORD.findall(category.lower()))
+                text = re.sub(rf"\b{re.escape(alias)}\b", words, text)
+                replaced |= set(words.split())
+    return text, replaced
 
 
 # ---- the strongest component -----------------------------------------------------------------------
@@ -379,8 +405,11 @@ def _why(
             return Why("sequence", dominant, f"it is often picked right after {hist}", slot)
         return Why("sequence", dominant, "it often follows what you picked most recently")
     if kind == "content":
-        if hist:
+        if hist and req.item.description.strip():
             return Why("content", dominant, f"it is close in description to {hist}", slot)
+        if hist:
+            # Without descriptions (MovieLens) the content scorer compares titles and genres.
+            return Why("similar", dominant, f"it is a lot like {hist}", slot)
         if profile:
             return Why("profile", dominant, "it is close to what you described in your profile")
         return None

@@ -79,6 +79,11 @@ _MAIN: dict[str, tuple[str, ...]] = {
         "Its description is close to that of {h}",
         "In its description, this is close to {h}",
     ),
+    "similar": (
+        "It is a lot like {h}",
+        "This is a lot like {h}",
+        "It has much in common with {h}",
+    ),
 }
 # The named history ({hists}) with what the item shares with all of it, or without anything shared.
 _WITH_SHARED = (
