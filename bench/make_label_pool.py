@@ -52,6 +52,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {"movies": "movies.toml", "products": "products.toml", "news": "news.toml"}
 ROTATION = ("local-llm", "tuned-local", "local-llm", "tuned-local", "template")
 """Generator per context, by the context's position in its domain (repeating)."""
+AFTER_ROTATION = ("grounded", "tuned-local")
+"""The ``after`` round: the grounded generator and the tuned-local that writes with slots, in turn."""
+AFTER_CONTEXTS = 12
+"""Contexts per domain in the ``after`` round: movies the issue's four users and eight more, products and
+news the six example profiles and six synthetic ones."""
 TOP_K = 5
 MOVIE_USERS = 40
 ISSUE_USERS = (1, 7, 100, 405)
@@ -92,17 +97,22 @@ def synthetic_contexts(catalog: Catalog, count: int) -> list[tuple[str, UserCont
     return out
 
 
-def contexts(domain: str, pipe: Pipeline) -> list[tuple[str, UserContext]]:
+def contexts(domain: str, pipe: Pipeline, after: bool = False) -> list[tuple[str, UserContext]]:
     if domain == "movies":
-        return [(f"user:{u}", dataset_user_context(pipe.catalog, u)) for u in movie_user_ids()]
+        users = movie_user_ids()
+        if after:
+            others = [u for u in users if int(u) not in ISSUE_USERS]
+            users = [str(u) for u in ISSUE_USERS] + others[1::4][: AFTER_CONTEXTS - len(ISSUE_USERS)]
+        return [(f"user:{u}", dataset_user_context(pipe.catalog, u)) for u in users]
     profiles = [
         (f"profile:{pid}", profile_to_context(p, pipe.catalog)) for pid, p in load_profiles(pipe.config.data).items()
     ]
-    return profiles + synthetic_contexts(pipe.catalog, SYNTHETIC[domain])
+    out = profiles + synthetic_contexts(pipe.catalog, SYNTHETIC[domain])
+    return out[: len(profiles)] + out[len(profiles) :][: AFTER_CONTEXTS - len(profiles)] if after else out
 
 
 def with_explain(config: PipelineConfig, generator: str) -> PipelineConfig:
-    spec = StageSpec(component=generator, config={} if generator == "template" else {"attention": False})
+    spec = StageSpec(component=generator, config={} if generator in ("template", "grounded") else {"attention": False})
     return config.model_copy(update={"explain": spec})
 
 
@@ -122,7 +132,15 @@ def item_fields(item: Item, describe: bool) -> dict[str, Any]:
 
 
 def record(
-    domain: str, config: str, generator: str, user: str, rank: int, req: ReasonRequest, reason: Any, catalog: Catalog
+    domain: str,
+    config: str,
+    generator: str,
+    user: str,
+    rank: int,
+    req: ReasonRequest,
+    reason: Any,
+    catalog: Catalog,
+    after: bool = False,
 ) -> dict:
     """One pool line. For movies every catalog string is left out (titles live only in the reason text)."""
     movies = domain == "movies"
@@ -136,7 +154,7 @@ def record(
         for name, evs in req.evidence.items()
     }
     out: dict[str, Any] = {
-        "id": f"{domain}:{user}:{generator}:{rank}",
+        "id": ("after:" if after else "") + f"{domain}:{user}:{generator}:{rank}",
         "domain": domain,
         "config": config,
         "generator": generator,
@@ -154,6 +172,8 @@ def record(
         "faithful": reason.faithful,
         "text": reason.text,
     }
+    if after:
+        out["round"] = "after"
     if not movies:
         # Collaborative evidence may cite seen items outside the encoder's history window: store them too.
         cited = [e.item_id for evs in req.evidence.values() for e in evs[:EVIDENCE_PER_SCORER] if e.item_id]
@@ -165,14 +185,15 @@ def record(
     return out
 
 
-def generate(domain: str) -> list[dict]:
+def generate(domain: str, after: bool = False, only: tuple[str, ...] = GENERATORS) -> list[dict]:
     config = load_config(ROOT / "configs" / CONFIGS[domain])
     base = Pipeline(with_explain(config, "template"))
-    ctxs = contexts(domain, base)
+    ctxs = contexts(domain, base, after)
     pipes = {"template": base}
     rows: list[dict] = []
-    for generator in GENERATORS:
-        mine = [(key, ctx) for n, (key, ctx) in enumerate(ctxs) if ROTATION[n % len(ROTATION)] == generator]
+    rotation = AFTER_ROTATION if after else ROTATION
+    for generator in (g for g in GENERATORS if g in only):
+        mine = [(key, ctx) for n, (key, ctx) in enumerate(ctxs) if rotation[n % len(rotation)] == generator]
         if generator not in pipes:
             pipes[generator] = Pipeline(with_explain(config, generator), reuse=base)
         pipe = pipes[generator]
@@ -181,13 +202,15 @@ def generate(domain: str) -> list[dict]:
             requests = requests_from_trace(trace, pipe.catalog)
             for item, req in zip(trace.items, requests, strict=True):
                 assert item.reason is not None
-                rows.append(record(domain, config.name, generator, key, item.rank, req, item.reason, pipe.catalog))
+                rows.append(
+                    record(domain, config.name, generator, key, item.rank, req, item.reason, pipe.catalog, after)
+                )
             print(f"{domain} {generator} {key}: {trace.items[0].reason.text if trace.items else ''}", flush=True)  # type: ignore[union-attr]
     return rows
 
 
-def pool_path(domain: str) -> Path:
-    return DEFAULT_DIR / f"{domain}.jsonl"
+def pool_path(domain: str, after: bool = False) -> Path:
+    return DEFAULT_DIR / (f"{domain}-after.jsonl" if after else f"{domain}.jsonl")
 
 
 def keep_labels(rows: list[dict], path: Path) -> int:
@@ -242,10 +265,10 @@ def rate_table(reasons: list[LabelledReason], key: str) -> list[str]:
     return lines
 
 
-def report(split: str | None) -> str:
+def report(split: str | None, round_: str = "before") -> str:
     """Acceptable rates per generator, per domain, per generator x domain, and error counts (markdown)."""
-    reasons = [r for r in load_labelled() if split is None or r.split == split]
-    where = "all labelled reasons" if split is None else f"the {split} split"
+    reasons = [r for r in load_labelled() if (split is None or r.split == split) and r.round == round_]
+    where = ("all labelled reasons" if split is None else f"the {split} split") + f" of the {round_} round"
     lines = [f"Acceptable rate on {where} ({len(reasons)} reasons):", ""]
     lines += [*rate_table(reasons, "generator"), "", *rate_table(reasons, "domain"), ""]
     lines += ["| generator | " + " | ".join(DOMAINS) + " |", "|---|" + "---:|" * len(DOMAINS)]
@@ -279,13 +302,20 @@ def main() -> None:
     ap.add_argument("--split", choices=("dev", "heldout"), help="with --report: only this split")
     ap.add_argument("--domains", nargs="+", choices=DOMAINS, default=list(DOMAINS), help="domains to (re)generate")
     ap.add_argument("--force", action="store_true", help="overwrite a pool even when labelled reasons would be lost")
+    ap.add_argument("--after", action="store_true", help="the after round: grounded and tuned-local (see AFTER_*)")
+    ap.add_argument("--generators", nargs="+", choices=GENERATORS, default=list(GENERATORS),
+                    help="only (re)generate these generators' reasons; the pool keeps the others' rows")  # fmt: skip
     args = ap.parse_args()
     if args.report:
-        print(report(args.split))
+        print(report(args.split, "after" if args.after else "before"))
         return
     for domain in args.domains:
-        rows = generate(domain)
-        path = pool_path(domain)
+        path = pool_path(domain, args.after)
+        rows = generate(domain, args.after, tuple(args.generators))
+        if path.is_file():
+            # Rows of generators not asked for this time stay as they are (with their labels).
+            kept_rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            rows = [r for r in kept_rows if r["generator"] not in args.generators] + rows
         had = labelled_count(path)
         kept = keep_labels(rows, path)
         if kept < had and not args.force:

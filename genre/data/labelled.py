@@ -44,7 +44,7 @@ __all__ = [
 
 DEFAULT_DIR = PROJECT_ROOT / "sample_data" / "reasons" / "labelled"
 DOMAINS: tuple[str, ...] = ("movies", "products", "news")
-GENERATORS: tuple[str, ...] = ("local-llm", "tuned-local", "template")
+GENERATORS: tuple[str, ...] = ("local-llm", "tuned-local", "grounded", "template")
 ERROR_TYPES: tuple[str, ...] = (
     "invented_title",
     "wrong_title",
@@ -116,7 +116,10 @@ class _Record(_Strict):
     id: str = Field(min_length=1)
     domain: Literal["movies", "products", "news"]
     config: str = Field(min_length=1)
-    generator: Literal["local-llm", "tuned-local", "template"]
+    generator: Literal["local-llm", "tuned-local", "grounded", "template"]
+    round: Literal["before", "after"] = "before"
+    """``before``: written by the generators as they were when the labels were first made; ``after``: by the
+    grounded generators and verifier-era template (ids start with ``after:``)."""
     source: str = Field(min_length=1)
     """Who wrote the shown text: the generator, or ``template`` when it fell back."""
     user: str = Field(min_length=1)
@@ -137,8 +140,10 @@ class _Record(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> _Record:
         expected = f"{self.domain}:{self.user}:{self.generator}:{self.rank}"
+        if self.round == "after":
+            expected = "after:" + expected
         if self.id != expected:
-            raise ValueError(f"id {self.id!r} should be {expected!r} (domain:user:generator:rank)")
+            raise ValueError(f"id {self.id!r} should be {expected!r} ([after:]domain:user:generator:rank)")
         unlabelled = [e.kind for evs in self.evidence.values() for e in evs if e.label is None and e.item_id is None]
         if unlabelled:
             raise ValueError(f"{unlabelled[0]} evidence without an item_id needs its label")
@@ -194,7 +199,9 @@ class LabelledReason:
     domain: str
     config: str
     generator: str
-    """The explain component that was asked (``local-llm``, ``tuned-local``, ``template``)."""
+    """The explain component that was asked (``local-llm``, ``tuned-local``, ``grounded``, ``template``)."""
+    round: str
+    """``before`` or ``after`` (see the folder's README)."""
     source: str
     """Who wrote the text: the generator, or ``template`` when the generator fell back to it."""
     user: str
@@ -328,7 +335,11 @@ def load_labelled(
         from genre.data.movielens import load_movielens_100k
 
         movielens = load_movielens_100k()
-    splits = assign_splits((f"{rec.domain}/{rec.generator}", rec.id) for _, rec in records)
+    # "before" strata keep their original names, so adding the "after" round moved no reason between splits.
+    splits = assign_splits(
+        (f"{rec.domain}/{rec.generator}" if rec.round == "before" else f"after/{rec.domain}/{rec.generator}", rec.id)
+        for _, rec in records
+    )
     out = []
     for where, rec in records:
         if rec.domain == MOVIELENS_DOMAIN:
@@ -347,6 +358,7 @@ def load_labelled(
                 domain=rec.domain,
                 config=rec.config,
                 generator=rec.generator,
+                round=rec.round,
                 source=rec.source,
                 user=rec.user,
                 rank=rec.rank,

@@ -251,6 +251,20 @@ def render_verdict(verdict: Verdict | None) -> None:
             st.caption("No checkable claims.")
 
 
+def rejected_rows(reason: ReasonOut) -> list[dict[str, str]]:
+    """What the model wrote and was not shown, one row per candidate with why it was rejected."""
+    return [{"candidate": r.text, "rejected because": "; ".join(r.problems)} for r in reason.rejected]
+
+
+def render_rejected(reason: ReasonOut) -> None:
+    """The generated candidates that were not shown, on demand (stakeholders should see what the model wrote)."""
+    rows = rejected_rows(reason)
+    if not rows:
+        return
+    with st.expander(f"What the model wrote and was not shown ({len(rows)})", expanded=False):
+        st.dataframe(rows, hide_index=True)
+
+
 def render_item(item: RankedItem, slot: Any | None = None, pending: bool = False) -> None:
     """One ranked item: title, score, the reason with its claims coloured, the verdict badge and its
     expander, and the template reason when another reason is shown."""
@@ -264,9 +278,15 @@ def render_item(item: RankedItem, slot: Any | None = None, pending: bool = False
             st.markdown(md_escape(item.reason.text if item.reason else ""))
             return
         generator = item.reason.generator if item.reason else "none"
-        st.markdown(f"{reason_markdown(item)}  \n{faithfulness_badge(item)} :blue-badge[{md_escape(generator)}]")
+        fallback = ""
+        if item.reason is not None and item.reason.fallback:
+            fallback = " :orange-badge[fallback: no generated reason passed]"
+        st.markdown(
+            f"{reason_markdown(item)}  \n{faithfulness_badge(item)} :blue-badge[{md_escape(generator)}]{fallback}"
+        )
         if item.reason is not None:
             render_verdict(item.reason.verdict)
+            render_rejected(item.reason)
         template = item.template_reason
         if template is not None and item.reason is not None and template.text != item.reason.text:
             st.caption("Template reason: " + reason_markdown(item, template))

@@ -137,3 +137,27 @@ def _claim(start: int, end: int, supported: bool):
     from genre.core.verdict import Claim
 
     return Claim(kind="title", text="x", start=start, end=end, supported=supported)
+
+
+def test_a_fallback_shows_its_badge_and_what_the_model_wrote_on_demand():
+    from streamlit.testing.v1 import AppTest
+
+    def app() -> None:
+        from genre.core.types import RankedItem, ReasonOut, RejectedCandidate
+        from pages.common import ui
+
+        rejected = [RejectedCandidate(text="Like Heat (1995), it is Sci-Fi.", problems=["says 'Sci-Fi' is shared"])]
+        reason = ReasonOut(
+            text="Because you liked Heat (1995).", generator="template", fallback=True, rejected=rejected
+        )
+        item = RankedItem(rank=1, item_id="i", title="T", categories=[], score=1.0, scores={}, normalized={},
+                          contributions={}, evidence={}, reason=reason)  # fmt: skip
+        ui.render_item(item)
+
+    at = AppTest.from_function(app).run()
+    assert not at.exception
+    assert any("fallback: no generated reason passed" in m.value for m in at.markdown)
+    assert at.expander[0].label == "What the model wrote and was not shown (1)"
+    table = at.dataframe[0].value
+    assert list(table["candidate"]) == ["Like Heat (1995), it is Sci-Fi."]
+    assert list(table["rejected because"]) == ["says 'Sci-Fi' is shared"]
