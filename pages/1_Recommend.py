@@ -49,7 +49,10 @@ generator = st.sidebar.selectbox(
     "Reason generator",
     generators,
     key="rec_generator",
-    help="template is deterministic and instant; grounded and tuned-local write with SmolLM2 in slots the code fills, and every reason is checked claim by claim.",
+    help=(
+        "template is deterministic and instant; grounded and tuned-local write with SmolLM2 in slots the code "
+        "fills, and every reason is checked claim by claim."
+    ),
 )
 config = base_config
 try:

@@ -28,7 +28,10 @@ def add_recommend(sub: Subparsers) -> None:
     rec.add_argument("--k", type=int, help="number of recommendations (default: the config's k)")
     rec.add_argument(
         "--reasoner",
-        help="override the config's explain component: template, grounded, tuned-local, local-llm, hf-local, openai-compatible",
+        help=(
+            "override the config's explain component: template, grounded, tuned-local, local-llm, hf-local, "
+            "openai-compatible"
+        ),
     )
     rec.add_argument(
         "--generator-attention",
