@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from genre.core.types import Catalog, Item, ReasonRequest
 from genre.text.lexicon import phrase, word_set
 
-__all__ = ["ReasonEvidence", "bounds", "described_targets", "item_text", "said_of_item", "said_shared"]
+__all__ = ["VACUOUS", "ReasonEvidence", "bounds", "described_targets", "item_text", "said_of_item", "said_shared"]
 
 _SHARED_BEFORE = re.compile(
     r"\b(?:like|as with|as for|as in) (?:them|those|these|both)\b|\bshar(?:e|es|ing)\b"
@@ -54,7 +54,7 @@ _ENJOY = re.compile(
 _CLAUSE_END = re.compile(r"[,.;:!?]|\s[-–—]\s")
 # Words that say nothing checkable about what the item is: function words, praise, and the generic nouns
 # every recommendation uses ("a great new read", "the story of ...").
-_VACUOUS = word_set(
+VACUOUS = word_set(
     "a an the of to in on at for with and or by from as its their your our this that these those it them",
     "new great good nice fine wonderful exciting delicious perfect best fun interesting amazing lovely fresh",
     "wide whole range variety idea story thing things experience option options choice pick read watch",
@@ -195,7 +195,7 @@ def described_targets(ev: ReasonEvidence) -> list[tuple[int, int, list[str], lis
         if titled:
             start += titled.end()
         words = phrase(text[start:end].replace("¤", " "))
-        content = [w for w in words if w not in _VACUOUS and not w.isdigit()]
+        content = [w for w in words if w not in VACUOUS and not w.isdigit()]
         if content:
             out.append((start, end, content, [w for w in content if w not in own]))
     return out

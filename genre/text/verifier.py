@@ -43,7 +43,16 @@ from rapidfuzz import fuzz
 from genre.core.types import Catalog, Item, ReasonRequest
 from genre.core.verdict import Claim, Verdict, VerdictError
 from genre.text.claims import PROFILE, UNKNOWN, Span, split_claims
-from genre.text.evidence import SENTENCE_END, ReasonEvidence, bounds, described_targets, said_of_item, said_shared
+from genre.text.evidence import (
+    SENTENCE_END,
+    VACUOUS,
+    ReasonEvidence,
+    bounds,
+    described_targets,
+    item_text,
+    said_of_item,
+    said_shared,
+)
 from genre.text.form import form_problems
 from genre.text.lexicon import TitleKey, TitleMatcher, Vocabulary, normalize, numbers_in, phrase
 from genre.text.negation import contradictions
@@ -80,6 +89,14 @@ _FITS_INTEREST = re.compile(
     re.IGNORECASE,
 )
 """'It fits your current interest in <intent>' says the item is what the intent label names."""
+_LINK = re.compile(
+    r"\b(?:also (?:rated|bought|read|chose)|picked right after|next pick|often follows|often picked"
+    r"|close in description|description is close|a lot like|in common with|similar taste|popular|widely chosen"
+    r"|described in your profile"
+    r"|what you described|answers the question|backstory|follow-up|follows up)\b",
+    re.IGNORECASE,
+)
+"""Phrases that say why an item follows from the evidence (the fact plans' component phrases)."""
 _DESCRIPTION = re.compile(r"\bdescriptions?\b", re.IGNORECASE)
 _LIST_GAP = re.compile(r"\s*(?:,\s*|\s+and\s+|,\s*and\s+)\s*(?:the\s+)?", re.IGNORECASE)
 _APPROX_BEFORE = re.compile(r"\b(?:about|around|roughly|nearly|almost|over|more than|under|up to|some)\s+$", re.I)
@@ -201,6 +218,15 @@ class Verifier:
         if not evidential and not any(e == "empty" for e, _ in form):
             found.append(("no_evidence", "names no evidence: no history item, shared attribute or figure"))
         found += form
+        linked = (
+            any(c.supported and c.kind in ("attribute", "number") for c in claims)
+            or _LINK.search(text)
+            or _describes(ctx)
+        )
+        if not found and not linked:
+            # "Because you liked X, you may enjoy Y." names real titles and says nothing of what links them (a
+            # reason with other errors is rejected for those).
+            found.append(("no_evidence", "names titles but no link between them: no shared trait, figure or reason"))
         floor = self.config.min_fluency
         if floor is not None and fluency is not None and fluency < floor:
             found.append(("fluency", f"reads poorly: mean token log-probability {fluency:.2f} is below {floor:.2f}"))
@@ -401,6 +427,49 @@ class Verifier:
                 if value == span.value or (approximate and value and abs(value - span.value) <= 0.1 * abs(value)):
                     return _ok(span, where)
         return _bad(span, "unsupported_number", f"says '{span.text}', a figure found in no evidence")
+
+
+_FRAME_WORDS = frozenset(
+    [
+        "because",
+        "since",
+        "liked",
+        "like",
+        "enjoyed",
+        "enjoy",
+        "enjoys",
+        "love",
+        "loved",
+        "loves",
+        "might",
+        "would",
+        "should",
+        "could",
+        "will",
+        "also",
+        "fans",
+        "picked",
+        "pick",
+        "picks",
+        "next",
+        "choice",
+        "great",
+        "think",
+        "want",
+    ]
+)
+
+
+def _describes(ctx: ReasonEvidence) -> bool:
+    """Whether the text (titles blanked) says something of its own: two or more content words (compared by their
+    first five letters) of the item's description, tags or attributes, or six content words in all."""
+    own = {w[:5] for w in phrase(item_text(ctx.item)) if len(w) > 3} - {w[:5] for w in phrase(ctx.item.title)}
+    content = [w for w in phrase(ctx.plain) if len(w) > 3 and w not in VACUOUS and w not in _FRAME_WORDS]
+    # Six content words, or fourteen words in all, outside the titles is prose with something to say ("the
+    # sleeper now runs daily from mid-December with a new stop"), not the bare "Because you liked X, you may
+    # enjoy Y" frame.
+    outside = re.findall(r"[^\W\d_]+", ctx.plain.replace("¤", " "))
+    return len({w[:5] for w in content} & own) >= 2 or len(set(content)) >= 6 or len(outside) >= 14
 
 
 def _contains(tokens: tuple[str, ...], p: tuple[str, ...]) -> bool:

@@ -144,13 +144,17 @@ def test_a_history_title_as_the_target_is_wrong(verifier):
     text = "Because you liked Toy Story (1995), you may enjoy the movie My Best Friend's Wedding (1997)."
     verdict = verifier.verify(text, request_for("sense", ["toy", "wedding"]))
     assert verdict.errors == ["wrong_target"]
-    # The item itself as the target passes, and so does "X is a great pick".
-    assert verifier.verify(text.replace("My Best Friend's Wedding (1997)", "Sense and Sensibility (1995)"),
-                           request_for("sense", ["toy", "wedding"])).passed  # fmt: skip
+    # The item itself as the target is the right target, but a reason that says nothing of what links the
+    # two is generic (a person labelled every such reason not acceptable).
+    right = verifier.verify(text.replace("My Best Friend's Wedding (1997)", "Sense and Sensibility (1995)"),
+                            request_for("sense", ["toy", "wedding"]))  # fmt: skip
+    assert right.errors == ["no_evidence"] and all(c.supported for c in right.claims)
+    linked = "Because you liked Toy Story (1995), you may enjoy Sense and Sensibility (1995): it is popular."
+    assert verifier.verify(linked, request_for("sense", ["toy"])).passed
     pick = verifier.verify(
         "Toy Story (1995) fans: Sense and Sensibility is a great pick.", request_for("sense", ["toy"])
     )
-    assert pick.passed and any(c.kind == "target" and c.supported for c in pick.claims)
+    assert pick.errors == ["no_evidence"] and any(c.kind == "target" and c.supported for c in pick.claims)
 
 
 def test_saying_the_user_liked_the_item_itself_is_wrong(verifier):
