@@ -313,7 +313,7 @@ def test_when_no_candidate_passes_the_template_is_shown_as_a_fallback_with_the_r
 
 
 def test_a_title_outside_the_evidence_is_rejected(reasoner, monkeypatch):
-    stub(reasoner, monkeypatch, [("It shares {shared} with it, unlike Heat (1995).", -0.1)] * 2)
+    stub(reasoner, monkeypatch, [("Like {hist1}, it shares {shared} with it, unlike Heat (1995).", -0.1)] * 2)
     out = reasoner([toy_request()]).reasons[0]
     assert out.fallback
     assert any(
@@ -438,3 +438,21 @@ def pipe_requests(pipe, trace):
     from genre.components.reasoners.template import requests_from_trace
 
     return requests_from_trace(trace, pipe.catalog)
+
+
+@pytest.mark.parametrize(
+    ("slotted", "problem"),
+    [
+        ("Because you liked {hist1}, try this one next, because {why}.", "gives two reasons"),
+        ("Since {why}, you liked {hist2}.", "makes the user's liking a consequence"),
+        ("It shares {shared} with it and fits your interest in {intent}.", "says 'with it' before naming anything"),
+        ("It shares {shared} with {hist1} and {item}.", "lists {item} among what it is compared with"),
+        ("This should suit you: it shares {shared} with {hist1} and fits your current interest.", "without naming it"),
+    ],
+)
+def test_sentences_a_person_rejected_in_the_after_round_are_rejected(slotted, problem):
+    from genre.components.reasoners.slotted import reading_problems
+
+    assert any(problem in p for p in reading_problems(slotted)), reading_problems(slotted)
+    fine = "If you enjoyed {hist1}, try this next, because {why}: it shares {shared} with {hist2} too."
+    assert reading_problems(fine) == []

@@ -122,7 +122,7 @@ def openings(plan: FactPlan) -> list[str]:
 
 def slot_problems(slotted: str, slots: dict[str, str]) -> list[str]:
     """Why a slotted text cannot be filled: unknown slots, stray braces or brackets, a slot used twice."""
-    problems: list[str] = []
+    problems: list[str] = reading_problems(slotted)
     names = _SLOT.findall(slotted)
     unknown = sorted({n for n in names if n not in slots})
     if unknown:
@@ -282,3 +282,26 @@ def _own_words(text: str, plan: FactPlan) -> str:
         if value:
             own = own.replace(value, " ¶ ")
     return own
+
+
+def reading_problems(slotted: str) -> list[str]:
+    """Ways a slotted sentence reads wrong that a person rejected in the labelled after-round.
+
+    Two "because"/"since" clauses in one sentence; "you liked {histN}" as the consequence of a reason; "it"
+    compared with before anything was named; the item listed among what it shares a trait with; "your
+    (current) interest" left unnamed.
+    """
+    problems: list[str] = []
+    lowered = slotted.lower()
+    if len(re.findall(r"\b(?:because|since)\b", lowered)) > 1:
+        problems.append("gives two reasons ('because'/'since' twice)")
+    if re.search(r"(?:\{why\}|\bto \{hist\d\}|\bthan \{hist\d\})\s*,\s*you (?:liked|enjoyed|loved)\b", lowered):
+        problems.append("makes the user's liking a consequence ('…, you liked {hist}')")
+    opening = re.match(r"^(?:it|this)\b(.*?)\bwith it\b", lowered)
+    if opening and "{hist" not in opening.group(1):
+        problems.append("says 'with it' before naming anything 'it' could be")
+    if re.search(r"\{hist\d\}\s*(?:,|and|&)\s*\{item\}", slotted):
+        problems.append("lists {item} among what it is compared with")
+    if re.search(r"\byour (?:current )?interests?\b(?!\s+in\s+\{intent\})", lowered):
+        problems.append("mentions 'your interest' without naming it ({intent})")
+    return problems
