@@ -94,10 +94,10 @@ def plan_descriptions(plan: FactPlan) -> dict[str, str]:
     return out
 
 
-def messages(plan: FactPlan) -> list[dict[str, str]]:
-    """The chat: system turn, the few-shot turns, then this plan's slots."""
+def messages(plan: FactPlan, shots: bool = True) -> list[dict[str, str]]:
+    """The chat: system turn, the few-shot turns (when ``shots``), then this plan's slots."""
     chat = [{"role": "system", "content": SYSTEM}]
-    for slots, answer in _SHOTS:
+    for slots, answer in _SHOTS if shots else ():
         chat += [{"role": "user", "content": describe(slots)}, {"role": "assistant", "content": answer}]
     chat.append({"role": "user", "content": describe(plan_descriptions(plan))})
     return chat
