@@ -1,7 +1,8 @@
 """Grounded generators on fresh runs: how many shown reasons are generated, pass the verifier, and read varied.
 
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python bench/grounded_fresh.py [--k 10] [--movie-users 1,7,100,405]
-       [--profiles 6] [--candidates 4] [--generators grounded,tuned-local,tuned-local+prefill] [--show 30] [--write]
+       [--profiles 6] [--candidates 4] [--generators grounded,tuned-local,tuned-local+prefill] [--show 30]
+       [--adapter grounded] [--threads 1] [--write]
 
 Fresh runs, not the labelled set: MovieLens users (``configs/movies.toml``) and the example profiles
 of ``configs/products.toml`` and ``configs/news.toml`` are ranked (top ``--k``), and each generator
@@ -31,7 +32,7 @@ from genre import Pipeline, load_config
 from genre.components.env import Env
 from genre.components.reasoners.grounded import GroundedReasoner
 from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
-from genre.components.reasoners.tuned import TunedLocalReasoner
+from genre.components.reasoners.tuned import DEFAULT_ADAPTER, TunedLocalReasoner
 from genre.core.types import ReasonOut, ReasonRequest
 from genre.data import load_profiles
 from genre.data.users import dataset_user_context, example_profile_context
@@ -77,22 +78,23 @@ def runs(k: int, movie_users: list[str], profiles: int) -> list[Run]:
     return out
 
 
-def reasoner(name: str, candidates: int, catalog_env: Env) -> GroundedReasoner:
+def reasoner(name: str, candidates: int, catalog_env: Env, adapter: str) -> GroundedReasoner:
     if name == "grounded":
         r: GroundedReasoner = GroundedReasoner({"candidates": candidates})
     else:
-        r = TunedLocalReasoner({"candidates": candidates, "prefill": name.endswith("+prefill")})
+        config = {"candidates": candidates, "prefill": name.endswith("+prefill"), "adapter_path": adapter}
+        r = TunedLocalReasoner(config)
     r.prepare(catalog_env)
     return r
 
 
-def measure(name: str, all_runs: list[Run], candidates: int) -> Row:
+def measure(name: str, all_runs: list[Run], candidates: int, adapter: str) -> Row:
     row = Row(name)
     prepared: dict[int, GroundedReasoner] = {}  # one per catalog: the judge's verifier is built once
     for run in all_runs:
         catalog = run.verifier.catalog
         if id(catalog) not in prepared:
-            prepared[id(catalog)] = reasoner(name, candidates, Env(catalog, "cpu"))
+            prepared[id(catalog)] = reasoner(name, candidates, Env(catalog, "cpu"), adapter)
         r = prepared[id(catalog)]
         started = time.perf_counter()
         outs = r(run.requests, seed=0).reasons
@@ -140,14 +142,19 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--generators", default="grounded,tuned-local,tuned-local+prefill")
     ap.add_argument("--show", type=int, default=30)
+    ap.add_argument("--adapter", default=DEFAULT_ADAPTER, help="tuned-local's adapter_path (default: the shipped one)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: no spinning on a shared machine)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     command = "HF_HUB_OFFLINE=1 .venv/bin/python bench/grounded_fresh.py " + " ".join(sys.argv[1:])
     users = [u for u in args.movie_users.split(",") if u]
     all_runs = runs(args.k, users, args.profiles)
     requests = [q for run in all_runs for q in run.requests]
     template = [o.text for o in TemplateReasoner()(requests).reasons]
-    rows = [measure(name, all_runs, args.candidates) for name in args.generators.split(",") if name]
+    rows = [measure(name, all_runs, args.candidates, args.adapter) for name in args.generators.split(",") if name]
     body = (
         f"Fresh runs (not the labelled set): {len(all_runs)} users ({', '.join(r.source for r in all_runs)}), "
         f"top {args.k}, {args.candidates} candidates per item.\n\n{table(rows, template)}\n\n"

@@ -177,27 +177,43 @@ def test_tuned_local_shows_the_template_when_no_candidate_passes(tuned, monkeypa
     assert len(out.rejected) == 2
 
 
+@pytest.mark.parametrize(("variety", "second"), [(1.0, "If you enjoyed"), (0.0, "Because you liked")])
+def test_variety_picks_a_less_repeated_passing_candidate_within_a_call(tuned, monkeypatch, variety, second):
+    safe = "Because you liked {hist2}, this is a safe bet: it shares {shared} with it."
+    other = "If you enjoyed {hist2}, try this one next: it shares {shared} with it."
+    rows = [(safe, -0.5), (other, -0.7)] * 2  # two items, the same two candidates each
+    monkeypatch.setattr(tuned, "_generate", lambda plans, prefixes, seed: ([t for t, _ in rows], [f for _, f in rows]))
+    tuned.config = tuned.config.model_copy(update={"variety": variety})
+    first, then = tuned([toy_request(), toy_request()]).reasons
+    assert first.text.startswith("Because you liked") and then.text.startswith(second)
+    assert not first.fallback and not then.fallback
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_the_shipped_adapter_on_movielens_user_1():
-    """Real SmolLM2 + the shipped adapter on MovieLens user 1: no literal slot, no invented or wrong title."""
+    """Real SmolLM2 + the shipped adapter on MovieLens user 1, through the pipeline: no literal slot, no
+    invented or wrong title in any shown reason, and each reason carries its verdict."""
     from genre import Pipeline, load_config
-    from genre.components.reasoners.template import requests_from_trace
-    from genre.data.profiles import interactions_to_context
+    from genre.config import StageSpec
+    from genre.data.users import dataset_user_context
     from tests.conftest import ROOT
 
     assert (SHIPPED_ADAPTERS / DEFAULT_ADAPTER / "adapter_model.safetensors").is_file()
-    pipe = Pipeline(load_config(ROOT / "configs" / "movies.toml"))
-    trace = pipe.run(interactions_to_context(pipe.catalog, "1"), k=10, reasons=False)
-    requests = requests_from_trace(trace, pipe.catalog)
-    reasoner = TunedLocalReasoner()
-    reasoner.prepare(pipe.env)
-    outs = reasoner(requests).reasons
-    verifier = Verifier(pipe.catalog)
-    assert len(outs) == 10
-    for out, req in zip(outs, requests, strict=True):
-        assert "{" not in out.text and "}" not in out.text, out.text
-        verdict = verifier.verify(out.text, req)
-        assert not {"invented_title", "wrong_title", "wrong_target"} & set(verdict.errors), (out.text, verdict)
-        if not out.fallback:
-            assert out.generator == "tuned-local" and verdict.passed, (out.text, verdict.problems)
+    base = load_config(ROOT / "configs" / "movies.toml")
+    pipe = Pipeline(base.model_copy(update={"explain": StageSpec(component="tuned-local")}))
+    trace = pipe.run(dataset_user_context(pipe.catalog, "1"), k=10)
+    assert len(trace.items) == 10
+    generated = 0
+    for item in trace.items:
+        reason = item.reason
+        assert "{" not in reason.text and "}" not in reason.text, reason.text
+        assert reason.verdict is not None, reason.text
+        errors = set(reason.verdict.errors)
+        assert not {"invented_title", "wrong_title", "wrong_target"} & errors, (reason.text, reason.verdict.problems)
+        if reason.generator == "tuned-local":
+            generated += 1
+            assert reason.verdict.passed, (reason.text, reason.verdict.problems)
+        else:
+            assert reason.generator == "template" and reason.fallback
+    assert generated, [i.reason.text for i in trace.items]

@@ -133,6 +133,10 @@ class TunedLocalConfig(GroundedConfig):
     """A directory written by `python -m genre train-reasoner`, or a bare name for one under the cache's
     adapters/ folder (`train-reasoner --config configs/NAME.toml` writes adapters/NAME). The default is the
     shipped project-data adapter, trained on delexicalised product and news reasons (slotted sentences)."""
+    variety: float = Field(default=1.0, ge=0.0, le=10.0)
+    """How much a passing candidate loses for reusing the wording of reasons already chosen in the same call
+    (see the grounded reasoner). The adapter learned a few sentence shapes; at 0 the most fluent one wins
+    for most items of a run."""
     shots: bool = False
     """Worked examples before the plan. Off: the adapter learned the form from its training sentences, and the
     prompt without them is a quarter as long (146 tokens, not 533), so training and writing are that much faster."""
