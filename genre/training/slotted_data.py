@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from genre.components.reasoners.grounded import GroundedConfig, GroundedReasoner
 from genre.components.reasoners.plan import FactPlan, fill, make_plan, plain
-from genre.components.reasoners.slotted import judge_form, slot_problems
+from genre.components.reasoners.slotted import judge_form, plan_problems, slot_problems
 from genre.components.reasoners.template import TemplateReasoner
 from genre.core.errors import ModelUnavailableError
 from genre.core.types import Catalog, Item, ReasonRequest
@@ -160,7 +160,7 @@ def slotted_pair(
     slots = plan.slots()
     if not _SLOT.search(target):
         return None, "no slot"
-    if slot_problems(target, slots):
+    if slot_problems(target, slots) or plan_problems(target, plan):
         return None, "slot problem"
     own = _SLOT.sub(" ", target)
     if re.search(r"\d", own):

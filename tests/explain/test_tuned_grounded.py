@@ -17,7 +17,7 @@ from genre.components.reasoners import tuned as tuned_module
 from genre.components.reasoners.constrained import CONNECTING_WORDS
 from genre.components.reasoners.grounded import GroundedReasoner
 from genre.components.reasoners.plan import make_plan
-from genre.components.reasoners.slotted import SYSTEM, slot_problems
+from genre.components.reasoners.slotted import SYSTEM, plan_problems, slot_problems
 from genre.components.reasoners.tuned import DEFAULT_ADAPTER, SHIPPED_ADAPTERS, TunedLocalReasoner
 from genre.core.types import Evidence
 from genre.models import Generator
@@ -111,6 +111,19 @@ def test_vary_why_credits_the_strongest_history_item_to_a_co_rating_and_a_sequen
     co_rated, sequence = vary_why(toy_request(), random.Random(0))
     assert make_plan(co_rated).why.kind == "co-rated" and make_plan(co_rated).why.hist == "hist1"
     assert make_plan(sequence).why.phrase == "it is often picked right after {hist1}"
+
+
+def test_a_sentence_without_a_main_clause_and_an_unbacked_order_are_rejected():
+    plan = make_plan(toy_request())
+    headless = slot_problems("Right after {hist2}, and it shares {shared} with {hist1}.", plan.slots())
+    assert "no main clause after 'Right after {hist2}'" in headless
+    assert not slot_problems("Right after {hist2}, this is a safe bet.", plan.slots())
+    # The toy plan's strongest scorer co-rates: nothing says the item came after {hist2}.
+    assert plan_problems("Right after {hist2}, this is a safe bet.", plan) == [
+        "says it comes after {hist2}, but no sequence scorer said so"
+    ]
+    _, sequence = vary_why(toy_request(), random.Random(0))
+    assert plan_problems("Right after {hist1}, this is a safe bet.", make_plan(sequence)) == []
 
 
 # ---- the training example is the grounded prompt without prefill ------------------------------

@@ -36,7 +36,14 @@ from genre.components.reasoners.decoding import seeded_sampling, stop_when_compl
 from genre.components.reasoners.generated import GeneratedReasoner
 from genre.components.reasoners.local import encode_batch
 from genre.components.reasoners.plan import FactPlan, fill, make_plan
-from genre.components.reasoners.slotted import SYSTEM, judge_form, messages, openings, slot_problems
+from genre.components.reasoners.slotted import (
+    SYSTEM,
+    judge_form,
+    messages,
+    openings,
+    plan_problems,
+    slot_problems,
+)
 from genre.core.component import ComponentConfig, ReasonBatch
 from genre.core.types import ReasonOut, ReasonRequest, RejectedCandidate
 from genre.models import Generator, load_generator
@@ -175,7 +182,7 @@ class GroundedReasoner(GeneratedReasoner):
         slotted = sentences[0] if sentences else tail
         slots = plan.slots()
         problems = [] if sentences else ["unfinished sentence"]
-        problems += slot_problems(slotted, slots)
+        problems += slot_problems(slotted, slots) + plan_problems(slotted, plan)
         text = fill(slotted, slots)
         text = text[:1].upper() + text[1:]  # a candidate may open with {why}: "it is often picked…"
         if not problems:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from genre.components.reasoners.plan import FactPlan, plain
 from genre.text.hygiene import sentence_spans
 
-__all__ = ["SYSTEM", "describe", "judge_form", "messages", "openings", "slot_problems"]
+__all__ = ["SYSTEM", "describe", "judge_form", "messages", "openings", "plan_problems", "slot_problems"]
 
 SYSTEM = (
     "You explain a recommendation in one short sentence, written with the slots you are given. Never write a "
@@ -153,11 +153,33 @@ def slot_problems(slotted: str, slots: dict[str, str]) -> list[str]:
     for before in re.findall(r"(\w+)\W*\{item\}", slotted):
         if before.lower() in _NOT_BEFORE_ITEM:
             problems.append(f"{{item}} after '{before}' talks of the item as something else")
+    headless = _NO_MAIN_CLAUSE.match(slotted)
+    if headless:
+        problems.append(f"no main clause after '{headless.group(1).strip()}'")
     rest = _SLOT.sub("", slotted)
     if "{" in rest or "}" in rest:
         problems.append("unfilled brace left in the text")
     if re.search(r"\[[^\]]*\]", rest):
         problems.append("a bracketed placeholder that is no slot")
+    return problems
+
+
+_NO_MAIN_CLAUSE = re.compile(
+    r"^((?:right\s+)?(?:after|like|with|for)\b[^,.;:]*),\s*(?:and|because|since|but|so|as)\b", re.IGNORECASE
+)
+"""An opening phrase with no verb ("Right after {hist1},") followed straight by a conjunction: no sentence."""
+
+
+def plan_problems(slotted: str, plan: FactPlan) -> list[str]:
+    """Claims a slotted text makes with connecting words that its plan does not back.
+
+    "after {hist1}" says the item follows that one in time: only a sequential scorer says so.
+    """
+    problems: list[str] = []
+    kind = plan.why.kind if plan.why is not None else None
+    for name in re.findall(r"\bafter\s+\{(hist\d)\}", slotted, re.IGNORECASE):
+        if kind != "sequence":
+            problems.append(f"says it comes after {{{name}}}, but no sequence scorer said so")
     return problems
 
 
