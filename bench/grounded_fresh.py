@@ -105,12 +105,16 @@ def measure(name: str, all_runs: list[Run], candidates: int, adapter: str) -> Ro
     return row
 
 
-def table(rows: list[Row], template: list[str]) -> str:
-    lines = [
-        "| generator | reasons | generated (not fallback) | verifier pass | distinct-2 (template) | median words "
-        "| s per 10 reasons | load avg |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+HEADER = [
+    "| generator | reasons | generated (not fallback) | verifier pass | distinct-2 (template) | median words "
+    "| s per 10 reasons | load avg |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
+def table(rows: list[Row], template: list[str]) -> list[str]:
+    """One table line per generator (without the header)."""
+    lines = []
     for row in rows:
         n = max(len(row.outs), 1)
         generated = sum(not o.fallback for o in row.outs)
@@ -121,7 +125,7 @@ def table(rows: list[Row], template: list[str]) -> str:
             f"| {statistics.median(len(t.split()) for t in texts) if texts else 0:.0f} "
             f"| {10 * row.seconds / n:.1f} | {statistics.mean(row.load) if row.load else 0:.1f} |"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def show(row: Row, all_runs: list[Run], count: int) -> None:
@@ -144,6 +148,12 @@ def main() -> None:
     ap.add_argument("--show", type=int, default=30)
     ap.add_argument("--adapter", default=DEFAULT_ADAPTER, help="tuned-local's adapter_path (default: the shipped one)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: no spinning on a shared machine)")
+    ap.add_argument(
+        "--rows",
+        type=Path,
+        help="a file of table lines: this run's lines are added to it and the table shows them all "
+        "(generators measured in separate runs with the same users, k and candidates)",
+    )
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     import torch
@@ -155,10 +165,19 @@ def main() -> None:
     requests = [q for run in all_runs for q in run.requests]
     template = [o.text for o in TemplateReasoner()(requests).reasons]
     rows = [measure(name, all_runs, args.candidates, args.adapter) for name in args.generators.split(",") if name]
+    lines = table(rows, template)
+    commands = [command]
+    if args.rows is not None:
+        earlier = args.rows.read_text().splitlines() if args.rows.exists() else []
+        args.rows.write_text("\n".join([*earlier, *(f"{line} <!-- {command} -->" for line in lines)]) + "\n")
+        lines = [line.split(" <!-- ")[0] for line in earlier] + lines
+        commands = [line.split(" <!-- ")[1].removesuffix(" -->") for line in earlier if " <!-- " in line] + commands
     body = (
         f"Fresh runs (not the labelled set): {len(all_runs)} users ({', '.join(r.source for r in all_runs)}), "
-        f"top {args.k}, {args.candidates} candidates per item.\n\n{table(rows, template)}\n\n"
-        f"Command: `{command}`"
+        f"top {args.k}, {args.candidates} candidates per item, torch threads {args.threads}.\n\n"
+        + "\n".join(HEADER + lines)
+        + "\n\nCommands:\n"
+        + "\n".join(f"- `{c}`" for c in dict.fromkeys(commands))
     )
     print(body)
     for row in rows:

@@ -327,6 +327,8 @@ def test_cli_reports_a_malformed_reference_row_with_its_line(cache, tiny_catalog
     assert "bad.jsonl line 2: missing field 'intent'" in err
     assert main(["train-reasoner", "--config", str(config), "--steps", "0"]) == 2
     assert "invalid steps" in capsys.readouterr().err
+    assert main(["train-reasoner", "--config", str(config), "--threads", "0"]) == 2
+    assert "invalid threads: 0" in capsys.readouterr().err
 
 
 # ---- a bad adapter is a clear error naming its file ----------------------------------------
