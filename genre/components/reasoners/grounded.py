@@ -152,14 +152,14 @@ class GroundedReasoner(GeneratedReasoner):
         rows = [(i, k) for i in range(len(requests)) for k in range(n)]
         written, fluency = self._generate(plans, prefixes, self.config.seed if seed is None else seed)
         outs: list[ReasonOut] = []
-        used: set[tuple[str, str]] = set()
+        worded: set[tuple[str, str]] = set()
         for i, (req, plan) in enumerate(zip(requests, plans, strict=True)):
             cands = [
                 self._candidate(req, plan, prefixes[r] + written[r], fluency[r])
                 for r, (row_item, _) in enumerate(rows)
                 if row_item == i
             ]
-            outs.append(self._choose(req, plan, cands, used))
+            outs.append(self._choose(req, plan, cands, worded))
         fallbacks = sum(o.fallback for o in outs)
         notices = []
         if fallbacks:
@@ -190,16 +190,16 @@ class GroundedReasoner(GeneratedReasoner):
         return Candidate(slotted, text, problems, fluency)
 
     def _choose(
-        self, req: ReasonRequest, plan: FactPlan, cands: list[Candidate], used: set[tuple[str, str]] | None = None
+        self, req: ReasonRequest, plan: FactPlan, cands: list[Candidate], worded: set[tuple[str, str]] | None = None
     ) -> ReasonOut:
         """The passing candidate the model found most fluent, less ``variety`` times the share of its word
-        pairs an earlier reason of this call already showed (``used``, updated); else the template fallback."""
+        pairs an earlier reason of this call already showed (``worded``, updated); else the template fallback."""
         passing = [c for c in cands if not c.problems]
         rejected = [RejectedCandidate(text=c.text, problems=c.problems) for c in cands if c.problems]
         if not passing:
             fallback = self.template.write(req, plan)
             return fallback.model_copy(update={"fallback": True, "rejected": rejected})
-        seen = used if used is not None else set()
+        seen = worded if worded is not None else set()
         best = max(passing, key=lambda c: c.fluency - self.config.variety * _repeated(c.slotted, seen))
         seen.update(_pairs(best.slotted))
         used = set(re.findall(r"\{(\w+)\}", best.slotted))
