@@ -1,7 +1,7 @@
 """Grounded generators on fresh runs: how many shown reasons are generated, pass the verifier, and read varied.
 
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python bench/grounded_fresh.py [--k 10] [--movie-users 1,7,100,405]
-       [--profiles 6] [--candidates 4] [--generators grounded,tuned-local,tuned-local+prefill] [--show 30]
+       [--profiles 6] [--candidates 4] [--generators grounded,tuned-local+prefill,tuned-local-prefill] [--show 30]
        [--adapter grounded] [--threads 1] [--write]
 
 Fresh runs, not the labelled set: MovieLens users (``configs/movies.toml``) and the example profiles
@@ -10,7 +10,8 @@ writes the reasons of every run in one call. Per generator: the share of shown r
 wrote (the rest are template fallbacks), the share of shown reasons the claim verifier passes,
 distinct-2 of the shown reasons beside the template's for the same items, the median words, and
 seconds per 10 reasons (wall clock of the reasoner calls; the load average is printed beside it, as
-the machine is shared). ``tuned-local+prefill`` is tuned-local with the grounded openings prefilled.
+the machine is shared). ``tuned-local+prefill`` / ``tuned-local-prefill`` force the grounded openings'
+prefill on / off; ``tuned-local`` is its default config.
 ``--show`` prints that many shown tuned-local reasons with their item and named history, to read.
 ``--write`` replaces this benchmark's section of bench/RESULTS.md.
 """
@@ -82,7 +83,9 @@ def reasoner(name: str, candidates: int, catalog_env: Env, adapter: str) -> Grou
     if name == "grounded":
         r: GroundedReasoner = GroundedReasoner({"candidates": candidates})
     else:
-        config = {"candidates": candidates, "prefill": name.endswith("+prefill"), "adapter_path": adapter}
+        config: dict[str, object] = {"candidates": candidates, "adapter_path": adapter}
+        if name.endswith(("+prefill", "-prefill")):
+            config["prefill"] = name.endswith("+prefill")
         r = TunedLocalReasoner(config)
     r.prepare(catalog_env)
     return r
@@ -144,7 +147,7 @@ def main() -> None:
     ap.add_argument("--movie-users", default="1,7,100,405")
     ap.add_argument("--profiles", type=int, default=6, help="example profiles per product/news config")
     ap.add_argument("--candidates", type=int, default=4)
-    ap.add_argument("--generators", default="grounded,tuned-local,tuned-local+prefill")
+    ap.add_argument("--generators", default="grounded,tuned-local+prefill,tuned-local-prefill")
     ap.add_argument("--show", type=int, default=30)
     ap.add_argument("--adapter", default=DEFAULT_ADAPTER, help="tuned-local's adapter_path (default: the shipped one)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: no spinning on a shared machine)")

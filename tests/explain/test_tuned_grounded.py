@@ -124,6 +124,8 @@ def test_a_sentence_without_a_main_clause_and_an_unbacked_order_are_rejected():
     ]
     _, sequence = vary_why(toy_request(), random.Random(0))
     assert plan_problems("Right after {hist1}, this is a safe bet.", make_plan(sequence)) == []
+    # The sequence scorer cited {hist1}, not {hist2}.
+    assert plan_problems("Right after {hist2}, this is a safe bet.", make_plan(sequence)) != []
 
 
 # ---- the training example is the grounded prompt without prefill ------------------------------
@@ -156,14 +158,16 @@ def tuned(monkeypatch):
     """A prepared tuned-local whose adapter model is never loaded (tests stub ``_generate``)."""
     loaded: list = []
     monkeypatch.setattr(tuned_module, "load_tuned_generator", lambda device, path: loaded.append(path))
-    r = TunedLocalReasoner({"candidates": 2})
+    r = TunedLocalReasoner({"candidates": 2, "prefill": False})
     r.prepare(Env(CATALOG, "cpu"))
     r.loaded = loaded
     return r
 
 
-def test_tuned_local_loads_the_default_adapter_and_writes_without_prefill(tuned, monkeypatch):
+def test_tuned_local_loads_the_default_adapter_and_can_write_without_prefill(tuned, monkeypatch):
     assert isinstance(tuned, GroundedReasoner) and DEFAULT_ADAPTER == "grounded"
+    # Prefilled openings are the measured default (more candidates pass); the adapter also writes without.
+    assert TunedLocalReasoner().config.prefill is True and TunedLocalReasoner().config.shots is False
     assert tuned.loaded and tuned.loaded[0].name == "grounded"
     calls = []
 
@@ -176,7 +180,7 @@ def test_tuned_local_loads_the_default_adapter_and_writes_without_prefill(tuned,
 
     monkeypatch.setattr(tuned, "_generate", fake)
     out = tuned([toy_request()]).reasons[0]
-    assert calls == [["", ""]]  # no prefill: the adapter writes the whole sentence
+    assert calls == [["", ""]]  # prefill off: the adapter writes the whole sentence
     assert out.generator == "tuned-local" and not out.fallback
     assert out.text == "Like The Lion King (1994), this is a safe bet: it shares Animation and Children's with it."
     assert out.evidence_ids == ["71"]

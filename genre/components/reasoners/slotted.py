@@ -173,12 +173,12 @@ _NO_MAIN_CLAUSE = re.compile(
 def plan_problems(slotted: str, plan: FactPlan) -> list[str]:
     """Claims a slotted text makes with connecting words that its plan does not back.
 
-    "after {hist1}" says the item follows that one in time: only a sequential scorer says so.
+    "after {hist1}" says the item follows that one in time: only a sequential scorer citing that item says so.
     """
     problems: list[str] = []
-    kind = plan.why.kind if plan.why is not None else None
+    why = plan.why
     for name in re.findall(r"\bafter\s+\{(hist\d)\}", slotted, re.IGNORECASE):
-        if kind != "sequence":
+        if why is None or why.kind != "sequence" or why.hist != name:
             problems.append(f"says it comes after {{{name}}}, but no sequence scorer said so")
     return problems
 

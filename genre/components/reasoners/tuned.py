@@ -140,9 +140,11 @@ class TunedLocalConfig(GroundedConfig):
     shots: bool = False
     """Worked examples before the plan. Off: the adapter learned the form from its training sentences, and the
     prompt without them is a quarter as long (146 tokens, not 533), so training and writing are that much faster."""
-    prefill: bool = False
-    """Start each candidate with an opening written from the plan ("Because you liked {hist1},"). Off: the
-    adapter was trained to write the whole slotted sentence from exactly the prompt it sees, without one."""
+    prefill: bool = True
+    """Start each candidate with an opening written from the plan ("Because you liked {hist1},"), a different
+    one per candidate. The adapter also writes whole sentences without one, but on fresh runs (bench/
+    grounded_fresh.py) the prefilled candidates passed more often (92% vs 90% shown generated) and read more
+    varied (distinct-2 0.290 vs 0.252)."""
 
 
 _memo_lock = threading.Lock()
