@@ -128,6 +128,22 @@ def test_a_sentence_without_a_main_clause_and_an_unbacked_order_are_rejected():
     assert plan_problems("Right after {hist2}, this is a safe bet.", make_plan(sequence)) != []
 
 
+@pytest.mark.parametrize(
+    ("slotted", "problem"),
+    [
+        ("Since {why}, try this one next, because {hist2}.", "'because {hist2}' gives no reason"),
+        (
+            "If you enjoyed {hist2}, try this one next, and it fits your taste, and try it next, because {why}.",
+            "says again: next, try",
+        ),
+        ("It shares {shared} with {hist2} too.", "'too' with nothing before it"),
+    ],
+)
+def test_sentences_that_read_wrong_are_rejected(slotted, problem):
+    # Each of these passed the checks once and was shown on a fresh MovieLens run.
+    assert problem in slot_problems(slotted, make_plan(toy_request()).slots())
+
+
 # ---- the training example is the grounded prompt without prefill ------------------------------
 
 

@@ -153,6 +153,14 @@ def slot_problems(slotted: str, slots: dict[str, str]) -> list[str]:
     for before in re.findall(r"(\w+)\W*\{item\}", slotted):
         if before.lower() in _NOT_BEFORE_ITEM:
             problems.append(f"{{item}} after '{before}' talks of the item as something else")
+    for lead, name in re.findall(r"\b(because|since|as)\s+\{(hist\d|item)\}\s*(?:[.,;:!]|$)", slotted, re.I):
+        problems.append(f"'{lead.lower()} {{{name}}}' gives no reason")
+    own = [w.lower() for w in re.findall(r"[A-Za-z']+", _SLOT.sub(" ", slotted))]
+    again = sorted({w for w in own if own.count(w) > 1 and w not in _MAY_REPEAT})
+    if again:
+        problems.append("says again: " + ", ".join(again))
+    if re.search(r"^it shares \{shared\} with \{\w+\} too\.?$", slotted.strip(), re.I):
+        problems.append("'too' with nothing before it")
     headless = _NO_MAIN_CLAUSE.match(slotted)
     if headless:
         problems.append(f"no main clause after '{headless.group(1).strip()}'")
@@ -164,6 +172,11 @@ def slot_problems(slotted: str, slots: dict[str, str]) -> list[str]:
     return problems
 
 
+_MAY_REPEAT = frozenset(
+    {"a", "an", "the", "and", "it", "its", "it's", "this", "that", "with", "your", "you", "to", "of", "in", "is", "for"}
+)
+"""Words a sentence may use twice outside its slots; any other word said twice ("try this one next, and …
+try it next") is the model going round in circles."""
 _NO_MAIN_CLAUSE = re.compile(
     r"^((?:right\s+)?(?:after|like|with|for)\b[^,.;:]*),\s*(?:and|because|since|but|so|as)\b", re.IGNORECASE
 )
