@@ -157,6 +157,7 @@ def main() -> None:
         help="a file of table lines: this run's lines are added to it and the table shows them all "
         "(generators measured in separate runs with the same users, k and candidates)",
     )
+    ap.add_argument("--note", default="", help="a line printed under the table (e.g. what changed between rows)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     import torch
@@ -179,6 +180,7 @@ def main() -> None:
         f"Fresh runs (not the labelled set): {len(all_runs)} users ({', '.join(r.source for r in all_runs)}), "
         f"top {args.k}, {args.candidates} candidates per item, torch threads {args.threads}.\n\n"
         + "\n".join(HEADER + lines)
+        + (f"\n\n{args.note}" if args.note else "")
         + "\n\nCommands:\n"
         + "\n".join(f"- `{c}`" for c in dict.fromkeys(commands))
     )
