@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HIGHER = ("passed", "evidence_coverage", "distinct_2", "unique_sentences", "tokens_per_second", "bleu4", "rouge_l")
 
 
-SHIPPED = "tuned-local (products adapter)"
+SHIPPED = "tuned-local (grounded adapter)"
 
 
 def specs(adapter: Path) -> list[tuple[str, StageSpec]]:
@@ -56,13 +56,11 @@ def specs(adapter: Path) -> list[tuple[str, StageSpec]]:
         ("local-llm", StageSpec(component="local-llm", config={"attention": False})),
         (
             f"tuned-local ({adapter.name} adapter)",
-            StageSpec(component="tuned-local", config={"adapter_path": str(adapter), "attention": False}),
+            StageSpec(component="tuned-local", config={"adapter_path": str(adapter)}),
         ),
         (
             SHIPPED,
-            StageSpec(
-                component="tuned-local", config={"adapter_path": str(SHIPPED_ADAPTERS / "products"), "attention": False}
-            ),
+            StageSpec(component="tuned-local", config={"adapter_path": str(SHIPPED_ADAPTERS / "grounded")}),
         ),
     ]
 

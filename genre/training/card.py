@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from genre.components.reasoners.local import LocalLLMConfig
-from genre.components.reasoners.prompts import SYSTEM_PROMPT
-from genre.components.reasoners.tuned import CARD_FILE, TunedLocalReasoner, base_fingerprint, load_tuned_generator
+from genre.components.env import Env
+from genre.components.reasoners.slotted import SYSTEM
+from genre.components.reasoners.tuned import CARD_FILE, TunedLocalConfig, TunedLocalReasoner, base_fingerprint
 from genre.config import PipelineConfig
 from genre.evaluation.explanations import (
     REFERENCE_BATCH,
@@ -37,6 +37,8 @@ from genre.training.reasoner_data import ReferenceSet, TrainingExample
 __all__ = ["CARD_FORMAT", "MOVIELENS_LOADER", "adapter_card", "held_out_metrics", "is_movielens", "write_card"]
 
 CARD_FORMAT = 1
+PROMPT_KIND = "slotted"
+"""The prompt an adapter was trained under: the grounded reasoner's slotted prompt without prefill."""
 MOVIELENS_LOADER = "movielens-100k"
 
 
@@ -49,7 +51,7 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
 
 def system_prompt_sha() -> str:
     """A short hash of the system prompt the adapter was trained under (a changed prompt means retraining)."""
-    return hashlib.sha256(SYSTEM_PROMPT.encode()).hexdigest()[:16]
+    return hashlib.sha256(SYSTEM.encode()).hexdigest()[:16]
 
 
 def versions() -> dict[str, str]:
@@ -74,7 +76,8 @@ def adapter_card(
     examples: Sequence[TrainingExample],
     data_key: str,
     catalog: str,
-    prompt: LocalLLMConfig,
+    prompt: TunedLocalConfig,
+    survival: dict[str, dict[str, int]] | None = None,
     trainer: ReasonTrainer,
     settings: TuneSettings,
     num_layers: int,
@@ -101,6 +104,7 @@ def adapter_card(
             "loader": config.data.loader,
             "movielens": movielens,
             "reference_holdout": {"fraction": REFERENCE_HOLDOUT, "seed": REFERENCE_SPLIT_SEED, "by": "item"},
+            "survival": survival or {},
         },
         "redistributable": not movielens,
         "license_note": (
@@ -109,9 +113,11 @@ def adapter_card(
             else "trained on the project's own sample data"
         ),
         "prompt": {
+            "kind": PROMPT_KIND,
             "system_prompt_sha": system_prompt_sha(),
-            "max_evidence": prompt.max_evidence,
-            "prefill": prompt.prefill,
+            "prefill": False,
+            "shots": prompt.shots,
+            "vocabulary": prompt.vocabulary,
         },
         "steps": trainer.step,
         "epochs": round(trainer.step * settings.batch_size / len(examples), 2),
@@ -143,16 +149,26 @@ def is_movielens(config: PipelineConfig) -> bool:
 
 
 def held_out_metrics(out: Path, device: str, sets: Sequence[ReferenceSet], limit: int) -> dict[str, Any]:
-    """The saved adapter, loaded as ``tuned-local`` does, scored on up to ``limit`` held-out reference pairs."""
-    reasoner = TunedLocalReasoner({"adapter_path": str(out)})
-    reasoner.generator = load_tuned_generator(device, out)
+    """The saved adapter, loaded as ``tuned-local`` does, scored on up to ``limit`` held-out reference pairs.
+
+    Each domain is scored with a reasoner prepared on its own catalog (the judge checks claims against it);
+    the figures are the mean over domains weighted by their pairs.
+    """
     per_domain = math.ceil(limit / max(len(sets), 1))
-    cases = []
-    for ref in sets:
-        cases += reference_cases(ref.catalog, pairs=ref.pairs)[:per_domain]
-    cases = cases[:limit]
-    batches = [cases[i : i + REFERENCE_BATCH] for i in range(0, len(cases), REFERENCE_BATCH)]
     count_tokens, unit = token_counter()
-    row = score_generator(TunedLocalReasoner.name, reasoner, batches, count_tokens)
-    metrics = {k: v for k, v in row.__dict__.items() if k not in ("generator", "notices")}
-    return {"pairs": len(cases), "token_unit": unit, **metrics}
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for ref in sets:
+        cases = reference_cases(ref.catalog, pairs=ref.pairs)[:per_domain]
+        if not cases:
+            continue
+        reasoner = TunedLocalReasoner({"adapter_path": str(out)})
+        reasoner.prepare(Env(ref.catalog, device))
+        batches = [cases[i : i + REFERENCE_BATCH] for i in range(0, len(cases), REFERENCE_BATCH)]
+        row = score_generator(TunedLocalReasoner.name, reasoner, batches, count_tokens)
+        rows.append((len(cases), {k: v for k, v in row.__dict__.items() if k not in ("generator", "notices")}))
+    total = sum(n for n, _ in rows)
+    metrics: dict[str, Any] = {}
+    for key in rows[0][1] if rows else ():
+        values = [(n, m[key]) for n, m in rows if isinstance(m[key], int | float)]
+        metrics[key] = sum(n * v for n, v in values) / total if values and total else None
+    return {"pairs": total, "token_unit": unit, **metrics}

@@ -62,6 +62,8 @@ class TuneSettings(BaseModel):
     """Users of the config's catalog whose recommendations become template-reason examples."""
     template_items: int = Field(default=4, ge=1, le=50)
     """Top items explained per such user."""
+    composed: int = Field(default=2, ge=0, le=10)
+    """Composed slotted sentences per training request (:mod:`genre.training.composed`); 0 leaves them out."""
     seed: int = 0
     """Seeds the example order, the user sample and torch."""
     eval_pairs: int = Field(default=40, ge=0)

@@ -1,7 +1,8 @@
 """``python -m genre train-reasoner``: train (or resume) a LoRA adapter that writes faithful reasons.
 
 The steps: training pairs from the reference reasons and the config's pipeline
-(:mod:`genre.training.reasoner_data`), tokenized exactly as ``tuned-local`` prompts; LoRA training
+(:mod:`genre.training.reasoner_data`), delexicalised into slotted sentences
+(:mod:`genre.training.slotted_data`) and tokenized exactly as ``tuned-local`` prompts; LoRA training
 on the prepared SmolLM2 (:mod:`genre.training.lora`); the adapter saved with its card and scored
 on held-out reference pairs through :mod:`genre.evaluation.explanations` (:mod:`genre.training.card`).
 ``tuned-local`` (:mod:`genre.components.reasoners.tuned`) then loads it by name or path.
@@ -28,14 +29,8 @@ from genre.core.paths import PROJECT_ROOT
 from genre.models import GENERATOR_NAME, Generator, resolve_device
 from genre.training.card import adapter_card, held_out_metrics, is_movielens, write_card
 from genre.training.lora import CHECKPOINT_DIR, ReasonTrainer, TuneSettings, lora_config
-from genre.training.reasoner_data import (
-    ReferenceSet,
-    build_example,
-    data_hash,
-    load_reference_sets,
-    reference_pairs,
-    template_pairs,
-)
+from genre.training.reasoner_data import ReferenceSet, data_hash, load_reference_sets, template_pairs
+from genre.training.slotted_data import build_slotted_example, grounded_pairs
 
 if TYPE_CHECKING:
     from genre.config import PipelineConfig
@@ -88,12 +83,12 @@ def train_reasoner(
         )
     notes: list[str] = []
     sets = list(references) if references is not None else load_reference_sets()
-    pairs = reference_pairs(sets)
     if pipeline is None:
         from genre.pipeline import Pipeline
 
         pipeline = Pipeline(config, progress=progress)
-    pairs += template_pairs(pipeline, settings.template_users, settings.template_items, settings.seed)
+    templates = template_pairs(pipeline, settings.template_users, settings.template_items, settings.seed)
+    pairs, survival = grounded_pairs(sets, templates, pipeline.catalog, settings.composed, settings.seed)
 
     # Training, not generation: the LoRA initialization is seeded here, and the checkpoint keeps the RNG.
     torch.manual_seed(settings.seed)
@@ -101,7 +96,7 @@ def train_reasoner(
     model, tokenizer = load_base(device)
     prompter = TunedLocalReasoner({"adapter_path": str(out)})
     prompter.generator = Generator(model=model, tokenizer=tokenizer, device=device, name=GENERATOR_NAME)
-    examples = [build_example(prompter, p) for p in pairs]
+    examples = [build_slotted_example(prompter, p) for p in pairs]
     key = data_hash(examples)
     num_layers = int(model.config.num_hidden_layers)
     peft_model = get_peft_model(model, lora_config(settings, num_layers))
@@ -125,6 +120,7 @@ def train_reasoner(
         data_key=key,
         catalog=pipeline.catalog.name,
         prompt=prompter.config,
+        survival=survival,
         trainer=trainer,
         settings=settings,
         num_layers=num_layers,

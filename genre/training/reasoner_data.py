@@ -10,10 +10,9 @@ Every example is a (:class:`~genre.core.types.ReasonRequest`, reason) pair:
   catalog without interactions) and the template reasoner explains them. For MovieLens configs
   this is what teaches the model film titles and genres.
 
-**Same prompt as inference.** An example's input is exactly what the ``tuned-local`` reasoner
-feeds the model (``TransformersReasoner._input_text``: system prompt, the evidence-only prompt of
-:func:`~genre.components.reasoners.prompts.build_prompt`, the chat template, no prefill), tokenized
-the same way; the loss covers only the answer tokens (the reason and the end-of-turn token).
+**Same prompt as inference.** These literal pairs are delexicalised into slotted sentences and
+tokenized exactly as the grounded ``tuned-local`` prompts by :mod:`genre.training.slotted_data`;
+the loss covers only the answer tokens (the slotted sentence and the end-of-turn token).
 
 **Verified targets only.** A target the verifier (:mod:`genre.text.verifier`) rejects against its own
 request is left out: a reason with a wrong claim would teach the model to make it. Every reference and
@@ -30,10 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genre.components.reasoners.local import TransformersReasoner
 from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
 from genre.config import load_config
-from genre.core.errors import ModelUnavailableError
 from genre.core.paths import PROJECT_ROOT
 from genre.core.types import Catalog, HistoryEvent, ReasonRequest, UserContext
 from genre.data import load_catalog
@@ -51,7 +48,6 @@ __all__ = [
     "ReferenceSet",
     "TrainingExample",
     "TrainingPair",
-    "build_example",
     "data_hash",
     "load_reference_sets",
     "reference_pairs",
@@ -89,31 +85,6 @@ class TrainingExample:
     @property
     def prompt_length(self) -> int:
         return next(i for i, label in enumerate(self.labels) if label != -100)
-
-
-def build_example(reasoner: TransformersReasoner, pair: TrainingPair) -> TrainingExample:
-    """Tokenize a pair exactly as ``reasoner`` prompts at inference, with the loss on the answer only."""
-    tokenizer = reasoner.generator.tokenizer
-    prefix = reasoner.prefix(pair.request)
-    target = pair.target.strip()
-    if prefix:
-        if not target.startswith(prefix):
-            raise ValueError(f"with prefill on, the target must start with {prefix!r}. Got {target!r}")
-        target = target[len(prefix) :]
-    prompt = reasoner._input_text(pair.request, prefix)
-    special = not getattr(tokenizer, "chat_template", None)  # as TransformersReasoner._encode
-    prompt_ids = list(tokenizer(prompt, add_special_tokens=special)["input_ids"])
-    answer_ids = list(tokenizer(target, add_special_tokens=False)["input_ids"])
-    if tokenizer.eos_token_id is None:
-        raise ModelUnavailableError("the base model's tokenizer has no end-of-turn (eos) token to train on")
-    answer_ids.append(int(tokenizer.eos_token_id))
-    return TrainingExample(
-        input_ids=prompt_ids + answer_ids,
-        labels=[-100] * len(prompt_ids) + answer_ids,
-        prompt=prompt,
-        target=pair.target,
-        source=pair.source,
-    )
 
 
 @dataclass

@@ -17,7 +17,7 @@ def test_missing_adapter_is_shown_and_the_page_falls_back_to_the_template(cache,
     assert not at.exception
     shown = errors(at)
     assert len(shown) == 1
-    assert "tuned-local generator cannot start" in shown[0] and "adapters/products does not exist" in shown[0]
+    assert "tuned-local generator cannot start" in shown[0] and "adapters/grounded does not exist" in shown[0]
     assert "train-reasoner" in shown[0] and "showing template reasons instead" in shown[0]
     at.radio(key="rec_source").set_value("Example profile").run()
     at.sidebar.slider(key="rec_k").set_value(3)

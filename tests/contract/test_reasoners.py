@@ -6,7 +6,7 @@ moves the process-wide random state (torch, numpy, ``random``). A new reasoner g
 contract by one subclass of :class:`ReasonerContract`.
 
 template and openai-compatible (against a tiny local HTTP stub) run in the fast suite, local-llm also
-on a tiny random GPT-2; local-llm and tuned-local on the real SmolLM2 are ``slow``.
+on a tiny random GPT-2; local-llm and tuned-local (grounded, shipped adapter) on the real SmolLM2 are ``slow``.
 """
 
 from __future__ import annotations
@@ -182,13 +182,19 @@ class TestLocalLLM(LocalContract):
 
 
 @pytest.mark.slow
-class TestTunedLocal(LocalContract):
-    """The shipped project-data adapter, at its default sampling temperature."""
+class TestTunedLocal(ReasonerContract):
+    """The shipped project-data adapter under the grounded reasoner (slots, best of N, template fallback)."""
 
     @pytest.fixture(scope="class")
     def reasoner(self):
-        reasoner = TunedLocalReasoner(
-            {"adapter_path": str(SHIPPED_ADAPTERS / "products"), "max_new_tokens": 32, "attention": False}
-        )
+        reasoner = TunedLocalReasoner({"adapter_path": str(SHIPPED_ADAPTERS / "grounded"), "candidates": 2})
         reasoner.prepare(env())
         return reasoner
+
+    @contextmanager
+    def degraded(self, reasoner, monkeypatch):
+        with monkeypatch.context() as patch:
+            patch.setattr(
+                reasoner, "_generate", lambda plans, prefixes, seed: ([""] * len(prefixes), [0.0] * len(prefixes))
+            )
+            yield True

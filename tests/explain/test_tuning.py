@@ -16,7 +16,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from genre.cli import main
-from genre.components.reasoners.prompts import SYSTEM_PROMPT, build_prompt
+from genre.components.reasoners.plan import fill, make_plan
+from genre.components.reasoners.slotted import SYSTEM, messages
 from genre.components.reasoners.tuned import (
     ADAPTER_WEIGHTS,
     CARD_FILE,
@@ -33,7 +34,8 @@ from genre.data.references import ReferencePair
 from genre.models import Generator, generator_cache_path
 from genre.training.lora import ReasonTrainer, TuneSettings, lora_config
 from genre.training.reasoner import train_reasoner
-from genre.training.reasoner_data import ReferenceSet, TrainingPair, build_example
+from genre.training.reasoner_data import ReferenceSet
+from genre.training.slotted_data import SlottedPair, build_slotted_example
 from tests.conftest import tiny_config_dict
 from tests.explain.test_generators import env, three_requests
 
@@ -44,9 +46,9 @@ SMOL_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 TARGETS = [
-    "Because you liked Aladdin (1992), Toy Story (1995) is another animated comedy for the whole family.",
-    "Fans of Star Wars (1977) get more of the same space adventure in this sequel.",
-    "It suits the Summit Sleeping Bag you chose: both are Northwind gear for the outdoors.",
+    "Because you liked {hist1}, this is a safe bet: it shares {shared} with {hist2}.",
+    "Since {why}, try this one next: it shares {shared} with {hist1}.",
+    "If you enjoyed {hist1}, this should suit you, because {why}.",
 ]
 SMALL = TuneSettings(
     steps=4, batch_size=2, lr=5e-3, warmup_steps=1, lora_r=4, lora_alpha=8, tune_layers=2, template_users=3,
@@ -55,7 +57,8 @@ SMALL = TuneSettings(
 
 
 def tiny_tokenizer() -> PreTrainedTokenizerFast:
-    corpus = [SYSTEM_PROMPT, *(build_prompt(r) for r in three_requests()), *TARGETS] * 2
+    chats = [m["content"] for r in three_requests() for m in messages(make_plan(r))]
+    corpus = [SYSTEM, *chats, *TARGETS] * 2
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -109,8 +112,12 @@ def prompter(tokenizer, model=None, **config) -> TunedLocalReasoner:
     return reasoner
 
 
-def pairs() -> list[TrainingPair]:
-    return [TrainingPair(r, t, "test") for r, t in zip(three_requests(), TARGETS, strict=True)]
+def pairs() -> list[SlottedPair]:
+    out = []
+    for req, target in zip(three_requests(), TARGETS, strict=True):
+        plan = make_plan(req)
+        out.append(SlottedPair(req, plan, target, fill(target, plan.slots()), "test", target))
+    return out
 
 
 def fresh_trainer(base: Path, tokenizer, settings: TuneSettings, checkpoint: Path) -> ReasonTrainer:
@@ -118,7 +125,7 @@ def fresh_trainer(base: Path, tokenizer, settings: TuneSettings, checkpoint: Pat
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    examples = [build_example(prompter(tokenizer), p) for p in pairs()]
+    examples = [build_slotted_example(prompter(tokenizer), p) for p in pairs()]
     torch.manual_seed(settings.seed)
     peft_model = get_peft_model(model, lora_config(settings, model.config.num_hidden_layers))
     return ReasonTrainer(peft_model, examples, settings, "cpu", checkpoint, "data-key")
@@ -143,38 +150,7 @@ def write_adapter(base: Path, tokenizer, target: Path, **lora) -> Path:
     return target
 
 
-# ---- the training examples ------------------------------------------------------------------
-
-
-def test_example_prompt_is_exactly_the_inference_prompt_and_only_the_answer_is_labelled(tokenizer):
-    reasoner = prompter(tokenizer)
-    pair = pairs()[0]
-    ex = build_example(reasoner, pair)
-    # The text the reasoner generates from (no prefill: the adapter writes the whole sentence).
-    assert reasoner.prefix(pair.request) == ""
-    assert ex.prompt == reasoner._input_text(pair.request, "")
-    assert ex.prompt.startswith(f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n")
-    assert build_prompt(pair.request) in ex.prompt and ex.prompt.endswith("<|im_start|>assistant\n")
-    # ...tokenized as the reasoner tokenizes it for generate().
-    n = ex.prompt_length
-    assert ex.input_ids[:n] == reasoner._encode([ex.prompt])["input_ids"][0].tolist()
-    assert ex.labels[:n] == [-100] * n
-    assert ex.labels[n:] == ex.input_ids[n:]
-    assert tokenizer.decode(ex.input_ids[n:]) == pair.target + "<|im_end|>"
-    assert ex.input_ids[-1] == tokenizer.eos_token_id
-
-
-def test_example_with_prefill_continues_the_prefix_and_rejects_targets_that_do_not(tokenizer):
-    reasoner = prompter(tokenizer, prefill=True)
-    pair = pairs()[0]  # starts "Because you liked Aladdin (1992)", the strongest evidence
-    ex = build_example(reasoner, pair)
-    assert ex.prompt.endswith("<|im_start|>assistant\nBecause you liked Aladdin (1992)")
-    assert (
-        tokenizer.decode(ex.input_ids[ex.prompt_length :])
-        == ", Toy Story (1995) is" + TARGETS[0].split("is", 1)[1] + "<|im_end|>"
-    )
-    with pytest.raises(ValueError, match="must start with 'Because you liked"):
-        build_example(reasoner, pairs()[1])
+# ---- the trainer (the slotted examples themselves are tested in test_tuned_grounded.py) ------
 
 
 def test_the_cut_model_reproduces_the_whole_models_logits_on_the_answer(base, tokenizer, tmp_path):
@@ -244,10 +220,10 @@ def test_resume_refuses_a_checkpoint_of_other_settings(base, tokenizer, tmp_path
 
 def tiny_references(catalog) -> list[ReferencePair]:
     rows = [
-        ("b", ["a"], ["Outdoor", "Northwind"], "Because you liked the Alpine Tent, the Summit Sleeping Bag is more Northwind outdoor gear."),
+        ("b", ["a"], ["Outdoor", "Northwind"], "Because you liked the Alpine Tent, this is a safe bet: it shares Outdoor with it."),
         ("c", ["a", "b"], ["Outdoor"], "After the Alpine Tent and the Summit Sleeping Bag, the Trail Stove completes your outdoor kit."),
         ("a", ["b"], ["Outdoor", "Northwind"], "The Summit Sleeping Bag needs a shelter, and this Northwind tent is made for the same trips."),
-        ("e", ["d"], ["Kitchen", "Forge"], "Cooks who bought the Chef Knife often add this Forge pan for searing in the kitchen."),
+        ("e", ["d"], ["Kitchen", "Forge"], "If you enjoyed the Chef Knife, this should suit you, as it shares Kitchen with it."),
         ("d", ["e"], ["Kitchen"], "The Cast Iron Pan you liked pairs well with a sharp knife for your kitchen."),
         ("g", ["f"], ["Coffee", "Brewline"], "You liked the Pour Over Kettle, and this Brewline grinder makes the coffee fresher still."),
         ("f", ["g"], ["Coffee"], "With the Burr Grinder at home, a gooseneck kettle is the next step for pour over coffee."),
@@ -287,15 +263,25 @@ def test_train_reasoner_writes_adapter_and_card_and_the_generator_loads_it(base,
     assert card["lora"]["r"] == 4 and card["lora"]["alpha"] == 8 and card["lora"]["layers"] == [2, 3]
     assert card["lora"]["target_modules"] == list(SMALL.target_modules)
     assert [s for s, _ in card["loss_curve"]] == [1, 2, 3, 4] and all(v > 0 for _, v in card["loss_curve"])
-    sources = card["data"]["sources"]
-    assert sources["reference:tiny"] == 6  # 7 pairs, one recommended item held out
-    assert sources["template:tiny"] == 6  # 3 synthetic users x 2 items
-    assert len(card["data"]["hash"]) == 16 and card["data"]["examples"] == 12
+    sources, survival = card["data"]["sources"], card["data"]["survival"]
+    # Delexicalised references: one reads with slots only; the others keep a word no slot holds.
+    assert survival["reference:tiny"] == {"kept": 1, "slot problem": 5}
+    # "{n} people who rated {h} also rated this" says "rated" twice outside its slots (and holds a figure).
+    assert survival["template:tiny"] == {
+        "kept": 8,
+        "slot problem": 6,
+        "form: states no fact of the plan": 3,
+        "duplicate": 1,
+    }
+    assert sources == {"reference:tiny": 1, "template:tiny": 8, "composed:tiny": 47}
+    assert len(card["data"]["hash"]) == 16 and card["data"]["examples"] == 56
     assert card["data"]["movielens"] is False and card["redistributable"] is True
     assert card["prompt"] == {
+        "kind": "slotted",
         "system_prompt_sha": card["prompt"]["system_prompt_sha"],
-        "max_evidence": 3,
         "prefill": False,
+        "shots": False,
+        "vocabulary": "connecting",
     }
     assert card["device"] == "cpu" and card["train_seconds"] > 0 and card["cached_bottom_layers"] is True
     held = card["held_out"]
@@ -312,15 +298,13 @@ def test_train_reasoner_writes_adapter_and_card_and_the_generator_loads_it(base,
     ):
         assert key in held
 
-    # The same training data and settings give the same data hash (seeded, deterministic).
-    reasoner = TunedLocalReasoner({"adapter_path": str(out), "max_new_tokens": 8, "attention": False})
-    reasoner.prepare(tiny_pipeline.env)
+    # tuned-local loads it merged and runs the grounded path on it: slots filled or the template shown.
+    reasoner = TunedLocalReasoner({"adapter_path": str(out), "max_new_tokens": 8, "candidates": 2})
+    reasoner.prepare(env())
     assert reasoner.generator.name.endswith("+tiny")
-    reqs = three_requests()
-    outs = reasoner(reqs).reasons
-    assert len(outs) == 3 and all(o.text for o in outs)
-    streamed = list(reasoner.stream(reqs[:1]))
-    assert streamed and all(i == 0 for i, _ in streamed)
+    outs = reasoner(three_requests()).reasons
+    assert len(outs) == 3 and all(o.text and "{" not in o.text for o in outs)
+    assert all(o.fallback is (o.generator == "template") for o in outs)
 
 
 def test_movielens_adapters_may_not_be_written_into_the_repository(cache, tiny_catalog_file):
@@ -349,6 +333,8 @@ def test_cli_reports_a_malformed_reference_row_with_its_line(cache, tiny_catalog
     assert "bad.jsonl line 2: missing field 'intent'" in err
     assert main(["train-reasoner", "--config", str(config), "--steps", "0"]) == 2
     assert "invalid steps" in capsys.readouterr().err
+    assert main(["train-reasoner", "--config", str(config), "--threads", "0"]) == 2
+    assert "invalid threads: 0" in capsys.readouterr().err
 
 
 # ---- a bad adapter is a clear error naming its file ----------------------------------------
@@ -357,9 +343,9 @@ def test_cli_reports_a_malformed_reference_row_with_its_line(cache, tiny_catalog
 def test_adapter_path_is_a_directory_or_a_name_in_the_cache(cache):
     assert resolve_adapter("nothing-here") == cache / "adapters" / "nothing-here"
     # The project-data adapter ships in assets/ until one is trained into the cache.
-    assert resolve_adapter("products") == SHIPPED_ADAPTERS / "products"
-    (cache / "adapters" / "products").mkdir(parents=True)
-    assert resolve_adapter("products") == cache / "adapters" / "products"
+    assert resolve_adapter("grounded") == SHIPPED_ADAPTERS / "grounded"
+    (cache / "adapters" / "grounded").mkdir(parents=True)
+    assert resolve_adapter("grounded") == cache / "adapters" / "grounded"
     assert resolve_adapter("./mine") == Path("./mine")
     assert resolve_adapter("~/a/b") == Path.home() / "a" / "b"
 
@@ -434,93 +420,6 @@ def test_pipeline_with_a_missing_adapter_fails_at_build_naming_it(base, tiny_cat
     cfg = tiny_config_dict(tiny_catalog_file, explain={"component": "tuned-local", "config": {"adapter_path": "gone"}})
     with pytest.raises(ModelUnavailableError, match="adapters/gone does not exist"):
         Pipeline(parse_config(cfg), embedder_factory=lambda device: HashEmbedder())
-
-
-# ---- repair: a reason names a history title, or is written again from the prefill -----------
-
-
-class Scripted:
-    """Stands in for the batched generate: one list of replies per call, and a record of the calls."""
-
-    def __init__(self, *replies: list[str]) -> None:
-        self.replies = list(replies)
-        self.calls: list[tuple[list[str], list[str]]] = []
-
-    def __call__(self, texts: list[str], prefixes: list[str], seed: int) -> list[str]:
-        self.calls.append((texts, prefixes))
-        return self.replies.pop(0)
-
-
-def test_reasons_naming_no_history_title_are_rewritten_from_the_prefill(tokenizer):
-    reasoner = prompter(tokenizer)
-    reqs = three_requests()[:2]
-    script = Scripted(
-        ["A lovely pick for a cosy night in.", "Fans of Star Wars (1977) will enjoy this sequel's space battles."],
-        [", another animated comedy for the whole family."],
-    )
-    reasoner._generate = script
-    batch = reasoner(reqs)
-    outs = batch.reasons
-    assert batch.repaired == 1
-    assert outs[0].text == "Because you liked Aladdin (1992), another animated comedy for the whole family."
-    assert outs[0].generator == "tuned-local" and outs[0].evidence_ids == ["95"]
-    assert outs[1].text == "Fans of Star Wars (1977) will enjoy this sequel's space battles."
-    texts, prefixes = script.calls[1]
-    assert prefixes == ["Because you liked Aladdin (1992)"]
-    assert texts == [reasoner._input_text(reqs[0], "Because you liked Aladdin (1992)")]
-    # Generator attention reads the rewritten reason from the prefill it was written from.
-    assert reasoner.prefix_of(reqs[0], outs[0].text) == "Because you liked Aladdin (1992)"
-    assert reasoner.prefix_of(reqs[1], outs[1].text) == ""
-
-
-def test_a_reason_naming_a_title_outside_the_evidence_is_rewritten(tokenizer):
-    reasoner = prompter(tokenizer)
-    reasoner.env = env()  # the catalog the verifier knows titles from
-    reqs = three_requests()[1:2]  # Empire Strikes Back, because of Star Wars
-    script = Scripted(
-        ["Fans of Star Wars (1977) and Pulp Fiction (1994) will enjoy this sequel."],
-        [", the sequel continues the same space saga."],
-    )
-    reasoner._generate = script
-    batch = reasoner(reqs)
-    outs = batch.reasons
-    assert batch.repaired == 1
-    assert outs[0].text == "Because you liked Star Wars (1977), the sequel continues the same space saga."
-    assert script.calls[1][1] == ["Because you liked Star Wars (1977)"]
-    # Without a prepared catalog only the history-title test applies: the sentence is kept.
-    reasoner = prompter(tokenizer)
-    reasoner._generate = Scripted(["Fans of Star Wars (1977) and Pulp Fiction (1994) will enjoy this sequel."])
-    batch = reasoner(reqs)
-    assert "Pulp Fiction" in batch.reasons[0].text and batch.repaired == 0
-
-
-def test_repair_off_keeps_the_models_sentence(tokenizer):
-    reasoner = prompter(tokenizer, repair=False)
-    reasoner._generate = Scripted(["A lovely pick for a cosy night in."])
-    batch = reasoner(three_requests()[:1])
-    outs = batch.reasons
-    assert outs[0].text == "A lovely pick for a cosy night in." and outs[0].evidence_ids == []
-    assert batch.repaired == 0
-
-
-def test_a_stream_is_held_back_until_it_names_a_title_else_rewritten(tokenizer):
-    reasoner = prompter(tokenizer)
-    req = three_requests()[0]
-    streams = [["Since you liked ", "Aladdin (1992)", ", this ", "fits."]]
-    reasoner._stream_one = lambda text, prefix, seed: iter(streams.pop(0))
-    assert list(reasoner.stream([req])) == [(0, "Since you liked Aladdin (1992)"), (0, ", this "), (0, "fits.")]
-
-    streams = [["A lovely ", "pick for a ", "cosy night in."], [", another ", "animated comedy."]]
-    prompts: list[str] = []
-
-    def stream_one(text: str, prefix: str, seed: int):
-        prompts.append(prefix)
-        return iter(streams.pop(0))
-
-    reasoner._stream_one = stream_one
-    text = "".join(delta for _, delta in reasoner.stream([req]))
-    assert text == "Because you liked Aladdin (1992), another animated comedy."
-    assert prompts == ["", "Because you liked Aladdin (1992)"]
 
 
 def test_shipped_adapters_are_trained_on_project_data_only():

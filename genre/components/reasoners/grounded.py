@@ -14,6 +14,7 @@ reason is shown with ``fallback=True`` and the rejected candidates with their pr
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from dataclasses import dataclass
@@ -35,7 +36,14 @@ from genre.components.reasoners.decoding import seeded_sampling, stop_when_compl
 from genre.components.reasoners.generated import GeneratedReasoner
 from genre.components.reasoners.local import encode_batch
 from genre.components.reasoners.plan import FactPlan, fill, make_plan
-from genre.components.reasoners.slotted import SYSTEM, judge_form, messages, openings, slot_problems
+from genre.components.reasoners.slotted import (
+    SYSTEM,
+    judge_form,
+    messages,
+    openings,
+    plan_problems,
+    slot_problems,
+)
 from genre.core.component import ComponentConfig, ReasonBatch
 from genre.core.types import ReasonOut, ReasonRequest, RejectedCandidate
 from genre.models import Generator, load_generator
@@ -64,6 +72,14 @@ class GroundedConfig(ComponentConfig):
     """Words the model may write outside its slots. "connecting": only connectives, pronouns and verbs of
     liking and choosing (``CONNECTING_WORDS``), so every claim comes from a slot; "open": any word (titles,
     years and stray braces are still banned)."""
+    variety: float = Field(default=0.0, ge=0.0, le=10.0)
+    """How much a passing candidate loses for reusing the wording of reasons already chosen in the same call:
+    its fluency (mean token log-probability) minus ``variety`` times the share of its word pairs (slots
+    counted as words) those reasons used. 0: the most fluent passing candidate, always. Every candidate
+    weighed has passed the same checks; this only picks among them."""
+    shots: bool = True
+    """Show the model four worked examples (plan as slots, sentence written with them) before its plan. A
+    tuned adapter learned the form in training and needs none: the prompt is then 146 tokens, not 533."""
     prefill: bool = True
     """Start each candidate with an opening written from the plan ("Because you liked {hist1},"), a
     different one per candidate where the plan allows, and let the model go on. A 135M model that
@@ -101,9 +117,13 @@ class GroundedReasoner(GeneratedReasoner):
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
-        self._generator = load_generator(env.device)
+        self._generator = self._load(env)
         self._checker = Verifier(env.catalog)
         self._categories = env.catalog.category_names()
+
+    def _load(self, env: Env) -> Generator:
+        """The model that writes the candidates: the base SmolLM2 (``tuned-local`` merges its adapter in)."""
+        return load_generator(env.device)
 
     @property
     def generator(self) -> Generator:
@@ -132,13 +152,14 @@ class GroundedReasoner(GeneratedReasoner):
         rows = [(i, k) for i in range(len(requests)) for k in range(n)]
         written, fluency = self._generate(plans, prefixes, self.config.seed if seed is None else seed)
         outs: list[ReasonOut] = []
+        worded: set[tuple[str, str]] = set()
         for i, (req, plan) in enumerate(zip(requests, plans, strict=True)):
             cands = [
                 self._candidate(req, plan, prefixes[r] + written[r], fluency[r])
                 for r, (row_item, _) in enumerate(rows)
                 if row_item == i
             ]
-            outs.append(self._choose(req, plan, cands))
+            outs.append(self._choose(req, plan, cands, worded))
         fallbacks = sum(o.fallback for o in outs)
         notices = []
         if fallbacks:
@@ -161,21 +182,26 @@ class GroundedReasoner(GeneratedReasoner):
         slotted = sentences[0] if sentences else tail
         slots = plan.slots()
         problems = [] if sentences else ["unfinished sentence"]
-        problems += slot_problems(slotted, slots)
+        problems += slot_problems(slotted, slots) + plan_problems(slotted, plan)
         text = fill(slotted, slots)
         text = text[:1].upper() + text[1:]  # a candidate may open with {why}: "it is often picked…"
         if not problems:
             problems += self._judge(text, req)[1]
         return Candidate(slotted, text, problems, fluency)
 
-    def _choose(self, req: ReasonRequest, plan: FactPlan, cands: list[Candidate]) -> ReasonOut:
-        """The most fluent passing candidate, else the template reason marked as a fallback."""
+    def _choose(
+        self, req: ReasonRequest, plan: FactPlan, cands: list[Candidate], worded: set[tuple[str, str]] | None = None
+    ) -> ReasonOut:
+        """The passing candidate the model found most fluent, less ``variety`` times the share of its word
+        pairs an earlier reason of this call already showed (``worded``, updated); else the template fallback."""
         passing = [c for c in cands if not c.problems]
         rejected = [RejectedCandidate(text=c.text, problems=c.problems) for c in cands if c.problems]
         if not passing:
             fallback = self.template.write(req, plan)
             return fallback.model_copy(update={"fallback": True, "rejected": rejected})
-        best = max(passing, key=lambda c: c.fluency)
+        seen = worded if worded is not None else set()
+        best = max(passing, key=lambda c: c.fluency - self.config.variety * _repeated(c.slotted, seen))
+        seen.update(_pairs(best.slotted))
         used = set(re.findall(r"\{(\w+)\}", best.slotted))
         if "why" in used and plan.why is not None and plan.why.hist:
             used.add(plan.why.hist)
@@ -238,7 +264,7 @@ class GroundedReasoner(GeneratedReasoner):
     def _input_text(self, plan: FactPlan, prefix: str) -> str:
         """The chat-formatted few-shot prompt for ``plan`` with ``prefix`` begun as the answer."""
         tokenizer: Any = self.generator.tokenizer
-        chat = messages(plan)
+        chat = messages(plan, self.config.shots)
         if not getattr(tokenizer, "chat_template", None):
             turns = "\n\n".join(m["content"] for m in chat)
             return f"{SYSTEM}\n\n{turns}\n\nAnswer:" + (f" {prefix}" if prefix else "")
@@ -262,3 +288,15 @@ def _row(plan: FactPlan, prefix: str) -> RowSlots:
 def _has_sentence(text: str) -> bool:
     """Whether ``text`` holds one finished sentence: a candidate is one sentence, so it stops there."""
     return bool(sentence_spans(text + " ")[0])
+
+
+def _pairs(slotted: str) -> set[tuple[str, str]]:
+    """The word pairs of a slotted sentence, lowercased; a slot is one word ("{hist1}")."""
+    words = re.findall(r"\{\w+\}|[^\W_]+(?:['’][^\W_]+)*", slotted.lower())
+    return set(itertools.pairwise(words))
+
+
+def _repeated(slotted: str, used: set[tuple[str, str]]) -> float:
+    """The share of ``slotted``'s word pairs already in ``used`` (0 when it has none)."""
+    pairs = _pairs(slotted)
+    return len(pairs & used) / len(pairs) if pairs else 0.0

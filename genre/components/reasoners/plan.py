@@ -7,6 +7,10 @@ contributed most, said in plain words. Templates and models both write from it: 
 composes sentences from its fields, a model writes slots (``{item}``, ``{hist1}``…) that
 :meth:`FactPlan.slots` fills. A slot the plan has no value for is absent, never empty, so a reason
 can only say what the plan knows.
+
+Longer than 420 lines: the plan's parts (named history, what it shares, the intent it fits, the strongest
+component in words) are small rules that must agree with each other and with the verifier; they are kept
+together so one reading shows every fact a reason may state.
 """
 
 from __future__ import annotations

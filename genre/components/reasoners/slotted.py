@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from genre.components.reasoners.plan import FactPlan, plain
 from genre.text.hygiene import sentence_spans
 
-__all__ = ["SYSTEM", "describe", "judge_form", "messages", "openings", "slot_problems"]
+__all__ = ["SYSTEM", "describe", "judge_form", "messages", "openings", "plan_problems", "slot_problems"]
 
 SYSTEM = (
     "You explain a recommendation in one short sentence, written with the slots you are given. Never write a "
@@ -94,10 +94,10 @@ def plan_descriptions(plan: FactPlan) -> dict[str, str]:
     return out
 
 
-def messages(plan: FactPlan) -> list[dict[str, str]]:
-    """The chat: system turn, the few-shot turns, then this plan's slots."""
+def messages(plan: FactPlan, shots: bool = True) -> list[dict[str, str]]:
+    """The chat: system turn, the few-shot turns (when ``shots``), then this plan's slots."""
     chat = [{"role": "system", "content": SYSTEM}]
-    for slots, answer in _SHOTS:
+    for slots, answer in _SHOTS if shots else ():
         chat += [{"role": "user", "content": describe(slots)}, {"role": "assistant", "content": answer}]
     chat.append({"role": "user", "content": describe(plan_descriptions(plan))})
     return chat
@@ -153,11 +153,46 @@ def slot_problems(slotted: str, slots: dict[str, str]) -> list[str]:
     for before in re.findall(r"(\w+)\W*\{item\}", slotted):
         if before.lower() in _NOT_BEFORE_ITEM:
             problems.append(f"{{item}} after '{before}' talks of the item as something else")
+    for lead, name in re.findall(r"\b(because|since|as)\s+\{(hist\d|item)\}\s*(?:[.,;:!]|$)", slotted, re.I):
+        problems.append(f"'{lead.lower()} {{{name}}}' gives no reason")
+    own = [w.lower() for w in re.findall(r"[A-Za-z']+", _SLOT.sub(" ", slotted))]
+    again = sorted({w for w in own if own.count(w) > 1 and w not in _MAY_REPEAT})
+    if again:
+        problems.append("says again: " + ", ".join(again))
+    if re.search(r"^it shares \{shared\} with \{\w+\} too\.?$", slotted.strip(), re.I):
+        problems.append("'too' with nothing before it")
+    headless = _NO_MAIN_CLAUSE.match(slotted)
+    if headless:
+        problems.append(f"no main clause after '{headless.group(1).strip()}'")
     rest = _SLOT.sub("", slotted)
     if "{" in rest or "}" in rest:
         problems.append("unfilled brace left in the text")
     if re.search(r"\[[^\]]*\]", rest):
         problems.append("a bracketed placeholder that is no slot")
+    return problems
+
+
+_MAY_REPEAT = frozenset(
+    {"a", "an", "the", "and", "it", "its", "it's", "this", "that", "with", "your", "you", "to", "of", "in", "is", "for"}
+)
+"""Words a sentence may use twice outside its slots; any other word said twice ("try this one next, and …
+try it next") is the model going round in circles."""
+_NO_MAIN_CLAUSE = re.compile(
+    r"^((?:right\s+)?(?:after|like|with|for)\b[^,.;:]*),\s*(?:and|because|since|but|so|as)\b", re.IGNORECASE
+)
+"""An opening phrase with no verb ("Right after {hist1},") followed straight by a conjunction: no sentence."""
+
+
+def plan_problems(slotted: str, plan: FactPlan) -> list[str]:
+    """Claims a slotted text makes with connecting words that its plan does not back.
+
+    "after {hist1}" says the item follows that one in time: only a sequential scorer citing that item says so.
+    """
+    problems: list[str] = []
+    why = plan.why
+    for name in re.findall(r"\bafter\s+\{(hist\d)\}", slotted, re.IGNORECASE):
+        if why is None or why.kind != "sequence" or why.hist != name:
+            problems.append(f"says it comes after {{{name}}}, but no sequence scorer said so")
     return problems
 
 
