@@ -93,7 +93,8 @@ _FITS_INTEREST = re.compile(
 )
 """'It fits your current interest in <intent>' says the item is what the intent label names."""
 _LINK = re.compile(
-    r"\b(?:also (?:rated|bought|read|chose)|picked right after|next pick|often follows|often picked"
+    r"\b(?:also (?:rated|bought|read|chose)|picked right after|pick this right after|next pick|often follows"
+    r"|often picked|in its description"
     r"|close in description|description is close|a lot like|in common with|similar taste|popular|widely chosen"
     r"|described in your profile"
     r"|what you described|answers the question|backstory|follow-up|follows up)\b",
