@@ -112,7 +112,7 @@ def contexts(domain: str, pipe: Pipeline, after: bool = False) -> list[tuple[str
 
 
 def with_explain(config: PipelineConfig, generator: str) -> PipelineConfig:
-    spec = StageSpec(component=generator, config={} if generator in ("template", "grounded") else {"attention": False})
+    spec = StageSpec(component=generator, config={"attention": False} if generator == "local-llm" else {})
     return config.model_copy(update={"explain": spec})
 
 
