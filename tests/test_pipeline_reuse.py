@@ -18,7 +18,10 @@ class CountingReasoner(Reasoner):
         CALLS.append(len(requests))
         return ReasonBatch(
             [
-                ReasonOut(text=f"Because you liked {r.history[0].title}, try {r.item.title}.", generator="counting")
+                ReasonOut(
+                    text=f"Because you liked {r.history[0].title}, try {r.item.title}: people with similar taste liked it.",
+                    generator="counting",
+                )
                 for r in requests
             ]
         )
