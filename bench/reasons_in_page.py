@@ -35,7 +35,7 @@ from genre.pipeline.explain import FIRST_BATCH
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "movies.toml"
-GENERATORS = ("tuned-local", "local-llm", "template")
+GENERATORS = ("tuned-local", "grounded", "local-llm", "template")
 TARGET_FIRST_S, TARGET_ALL_S = 3.0, 20.0
 
 
