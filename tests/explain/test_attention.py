@@ -65,7 +65,11 @@ def tiny_bert(max_length: int = 32) -> EmbedderEncoder:
 
 def tiny_gpt2() -> Generator:
     """A 2-layer GPT-2 with random weights and a byte-level BPE trained here on the prompts (no chat template)."""
-    corpus = [SYSTEM_PROMPT, *(build_prompt(r) for r in three_requests())] * 2
+    return tiny_gpt2_on([SYSTEM_PROMPT, *(build_prompt(r) for r in three_requests())] * 2)
+
+
+def tiny_gpt2_on(corpus: list[str], n_positions: int = 1024) -> Generator:
+    """A 2-layer GPT-2 with random weights and a byte-level BPE (vocabulary 400) trained on ``corpus``."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -76,7 +80,7 @@ def tiny_gpt2() -> Generator:
     tok.train_from_iterator(corpus, trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=1024, n_embd=32, n_layer=2, n_head=2)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=n_positions, n_embd=32, n_layer=2, n_head=2)
     return Generator(model=GPT2LMHeadModel(config).eval(), tokenizer=tokenizer, device="cpu", name="tiny-gpt2")
 
 

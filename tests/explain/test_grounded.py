@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
 
 from genre.components.env import Env
 from genre.components.reasoners import grounded as grounded_module
@@ -336,21 +336,11 @@ def test_config_checks():
 
 def tiny_slot_model() -> Generator:
     """A 2-layer GPT-2 with random weights and a byte-level BPE trained on grounded's own prompts."""
+    from tests.explain.test_attention import tiny_gpt2_on
+
     probe = GroundedReasoner()
     probe.generator = Generator(model=None, tokenizer=None, device="cpu", name="probe")
-    corpus = [probe._input_text(make_plan(r), "") for r in three_requests()] * 2
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )  # fmt: skip
-    tok.train_from_iterator(corpus, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=2048, n_embd=32, n_layer=2, n_head=2)
-    return Generator(model=GPT2LMHeadModel(config).eval(), tokenizer=tokenizer, device="cpu", name="tiny-gpt2")
+    return tiny_gpt2_on([probe._input_text(make_plan(r), "") for r in three_requests()] * 2, n_positions=2048)
 
 
 class TestGrounded(ReasonerContract):
