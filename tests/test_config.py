@@ -104,3 +104,16 @@ def test_importing_genre_its_types_and_config_loads_no_torch():
     paths = [str(ROOT / "configs" / f"{name}.toml") for name in TORCH_FREE_CONFIGS]
     out = subprocess.run([sys.executable, "-c", code, *paths], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_with_generator_options_are_validated_and_kept() -> None:
+    from genre.config import with_generator
+
+    base = load_config(Path("configs/movies.toml"))
+    tuned = with_generator(base, "grounded", options={"candidates": 2})
+    assert tuned.explain.component == "grounded"
+    assert tuned.explain.config == {"candidates": 2}
+    # Same generator, no options: the config's own options stay.
+    assert with_generator(tuned, "grounded") is tuned
+    with pytest.raises(ConfigError, match=r"unknown key 'bogus'.*valid keys: candidates"):
+        with_generator(base, "grounded", options={"bogus": 1})

@@ -26,13 +26,18 @@ def parse_config(data: dict[str, Any], source: str = "config") -> PipelineConfig
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def with_generator(config: PipelineConfig, generator: str, source: str = "config") -> PipelineConfig:
-    """``config`` with another reason generator at its default options, validated (an unknown name
-    fails naming the built-ins); ``config`` itself when it already uses that generator."""
-    if generator == config.explain.component:
+def with_generator(
+    config: PipelineConfig, generator: str, source: str = "config", options: dict[str, Any] | None = None
+) -> PipelineConfig:
+    """``config`` with another reason generator, validated (an unknown name fails naming the built-ins).
+
+    ``options`` are the generator's own parameters; None keeps the config's when it already uses
+    ``generator`` and takes the defaults otherwise. A bad option fails here, naming the valid ones.
+    """
+    if options is None and generator == config.explain.component:
         return config
     data = config.model_dump(mode="json", exclude_none=True)
-    data["explain"] = {"component": generator}
+    data["explain"] = {"component": generator, "config": dict(options or {})}
     return parse_config(data, source=source)
 
 
