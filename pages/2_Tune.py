@@ -8,8 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from genre import GenreError, load_config, parse_config, save_config
-from genre.config import PipelineConfig
-from genre.core.types import RunTrace, UserContext, stable_hash
+from genre.config import PipelineConfig, with_generator
+from genre.core.errors import ConfigError
+from genre.core.types import RankedItem, RunTrace, UserContext, stable_hash
 from genre.data import load_profiles
 from genre.data.users import dataset_user_context, dataset_user_ids, example_profile_context
 from genre.evaluation.holdout import score_heldout
@@ -19,11 +20,14 @@ from genre.viz import compare_ranks, rank_movement_chart
 from pages.common.params import edit_params
 from pages.common.ui import (
     config_paths,
+    faithfulness_badge,
     get_holdout,
     get_pipeline,
     get_split_pipeline,
     md_escape,
     pick_config,
+    reason_markdown,
+    render_verdict,
     saved_config_dir,
     shipped_config_names,
     show_error,
@@ -104,16 +108,19 @@ with edit:
             spec["rerank"].append({"component": name, "config": params})
 
     explain_names = sorted(BUILTINS["explain"])
-    explain = st.selectbox(
-        "Reason generator",
-        explain_names,
-        index=explain_names.index(raw["explain"]["component"]),
-        key=f"{prefix}_explain",
-    )
-    spec["explain"] = {
-        "component": explain,
-        "config": raw["explain"].get("config", {}) if explain == raw["explain"]["component"] else {},
-    }
+    with st.expander(f"explain: {md_escape(raw['explain']['component'])}"):
+        explain = st.selectbox(
+            "Reason generator",
+            explain_names,
+            index=explain_names.index(raw["explain"]["component"]),
+            key=f"{prefix}_explain",
+            help="Its options below are the generator's own (style, length, sampling, adapter, endpoint); "
+            "the preview shows template reasons only, the A/B compare below can write these.",
+        )
+        explain_current = raw["explain"].get("config", {}) if explain == raw["explain"]["component"] else {}
+        explain_params, bad = edit_params("explain", explain, explain_current, f"{prefix}_explain_{explain}")
+        problems += bad
+        spec["explain"] = {"component": explain, "config": explain_params}
 
 edited: PipelineConfig | None = None
 if problems:
@@ -171,7 +178,11 @@ with preview:
         try:
             # The preview shows only the ranking: leave-one-out attribution (most of a run's time)
             # and profile attention are skipped so it follows a slider in well under a second.
-            quick = edited.model_copy(
+            # The template stands in for the generator too: a language model is not loaded to rank.
+            ranker = (
+                edited if edited.explain.component == "template" else with_generator(edited, "template", options={})
+            )
+            quick = ranker.model_copy(
                 update={
                     "attribution": edited.attribution.model_copy(update={"enabled": False, "profile_attention": False})
                 }
@@ -209,7 +220,8 @@ with preview:
 st.divider()
 st.subheader("A/B compare")
 paths = config_paths()
-options = (["(edited above)"] if edited is not None else []) + list(paths)
+# Always offered: a choice that vanished while an option is being fixed would move A to another config.
+options = ["(edited above)", *paths]
 col_a, col_b = st.columns(2)
 # Keyed by the base config, so picking another base resets the comparison to (edited, base).
 choice_a = col_a.selectbox("Config A", options, index=0, key=f"ab_a_{base_name}")
@@ -218,9 +230,82 @@ choice_b = col_b.selectbox("Config B", options, index=options.index(base_name), 
 
 def config_of(choice: str) -> PipelineConfig:
     if choice == "(edited above)":
-        assert edited is not None
+        if edited is None:
+            raise ConfigError("the edited config has problems (named above); fix them to compare it")
         return edited
     return load_config(paths[choice])
+
+
+def reason_cell(item: RankedItem, label: str) -> None:
+    """One config's reason for a shared item: its rank there, the coloured reason, the badges and the verdict."""
+    with st.container(border=True):
+        st.markdown(f"**{label}: rank {item.rank}** · score {item.score:.3f}")
+        generator = item.reason.generator if item.reason is not None else "none"
+        st.markdown(f"{reason_markdown(item)}  \n{faithfulness_badge(item)} :blue-badge[{md_escape(generator)}]")
+        if item.reason is not None:
+            render_verdict(item.reason.verdict)
+
+
+def render_ab_reasons(
+    names: tuple[str, str],
+    configs: tuple[PipelineConfig, PipelineConfig],
+    traces: tuple[RunTrace, RunTrace],
+    stale: bool,
+) -> None:
+    """The items both configs ranked, each config's reason side by side; writing generated ones on request.
+
+    ``stale``: the configs now chosen are not those that made ``traces``, so nothing is written with them.
+    """
+    (name_a, name_b), (trace_a, trace_b) = names, traces
+    in_b = {i.item_id: i for i in trace_b.items}
+    shared = [(a, in_b[a.item_id]) for a in trace_a.items if a.item_id in in_b]
+    if not shared:
+        st.info("A and B ranked no item in common, so no reasons can be compared on the same item.")
+        return
+    pending = {
+        "A": [a.rank for a, _ in shared if a.rank in trace_a.pending_reasons],
+        "B": [b.rank for _, b in shared if b.rank in trace_b.pending_reasons],
+    }
+    total = len(pending["A"]) + len(pending["B"])
+    if total:
+        st.caption(
+            f"{total} reasons are still template stand-ins for a generator. A language model writes about one "
+            "reason a second on CPU, so they are written only when asked."
+        )
+        if stale:
+            st.caption("Press Compare first: the reasons must come from the configs now chosen.")
+        elif st.button(f"Write {total} reasons", key="ab_reasons_run", icon=":material/edit_note:"):
+            bar = st.progress(0.0, text=f"Writing {total} reasons…")
+            done = 0
+            try:
+                for label, cfg, trace in zip(("A", "B"), configs, traces, strict=True):
+                    if not pending[label]:
+                        continue
+                    for _ in get_pipeline(cfg).iter_reasons(trace, pending[label]):
+                        done += 1
+                        bar.progress(done / total, text=f"Wrote {done} of {total} reasons ({label})")
+            except GenreError as exc:
+                show_error(f"Reason generation stopped: {exc}")
+            bar.empty()
+    head_a, head_b = st.columns(2)
+    head_a.markdown(f"**A: {md_escape(name_a)}**")
+    head_b.markdown(f"**B: {md_escape(name_b)}**")
+    for a, b in shared:
+        st.markdown(f"**{md_escape(a.title)}**")
+        left, right = st.columns(2)
+        with left:
+            reason_cell(a, "A")
+        with right:
+            reason_cell(b, "B")
+    only_a = [i.title for i in trace_a.items if i.item_id not in in_b]
+    shared_ids = {a.item_id for a, _ in shared}
+    only_b = [i.title for i in trace_b.items if i.item_id not in shared_ids]
+    notes = [
+        f"only A ranked {', '.join(only_a)}" if only_a else "",
+        f"only B ranked {', '.join(only_b)}" if only_b else "",
+    ]
+    if any(notes):
+        st.caption(md_escape("Not compared: " + "; ".join(n for n in notes if n) + "."))
 
 
 try:
@@ -295,3 +380,11 @@ if result is not None:
             other = heldout["B" if label == "A" else "A"]
             col.metric(f"{label}: NDCG@10", f"{r.ndcg:.3f}", delta=f"{r.ndcg - other.ndcg:+.3f}")
             col.caption(f"{len(r.hits)} of {r.heldout} held-out items in the top 10; Recall@10 {r.recall:.3f}")
+
+    # ---- both configs' reasons for the same items ----
+    if st.toggle(
+        "With reasons",
+        key="ab_with_reasons",
+        help="Both configs' reasons for the items both ranked, side by side, each with its verifier verdict.",
+    ):
+        render_ab_reasons((name_a, name_b), (cfg_a, cfg_b), (trace_a, trace_b), stale=made_from != ab_inputs)

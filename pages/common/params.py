@@ -8,6 +8,7 @@ import typing
 from typing import Any
 
 import streamlit as st
+from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from genre.registry import resolve
@@ -47,8 +48,48 @@ def _base_type(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _validation_problems(
+    stage: str, component: str, cls: type[Any], out: dict[str, Any], current: dict[str, Any]
+) -> list[str]:
+    """Check the options against the component's own Config (URL schemes, lengths, cross-field rules).
+
+    A field that fails is put back to its previous value in ``out``, like an out-of-range number, so
+    nothing half-valid travels on; each problem names the option, the rule and what was typed.
+    """
+    try:
+        cls.Config.model_validate(out)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = f"{stage} {component}"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if not error["loc"]:
+                problems.append(f"{where}: {message}")
+                continue
+            name = str(error["loc"][0])
+            if error["type"] == "missing":
+                problems.append(f"{where}: option {name!r} is required")
+                continue
+            typed = repr(error["input"])
+            # A validator that quotes the value already says what was typed.
+            problems.append(
+                f"{where}: option {name!r}: {message}" + ("" if typed in message else f"; you entered {typed}")
+            )
+            if name in current:
+                out[name] = current[name]
+            else:
+                out.pop(name, None)
+        return problems
+    return []
+
+
 def edit_params(stage: str, component: str, current: dict[str, Any], key: str) -> tuple[dict[str, Any], list[str]]:
-    """Widgets for every option of ``component``; returns (options that differ from defaults, problems)."""
+    """Widgets for every option of ``component``; returns (options that differ from defaults, problems).
+
+    Literal options get a selectbox, booleans a checkbox, numbers a number input checked against the
+    field's bounds, strings a text input checked by the Config's own validators, anything else JSON.
+    Every value with a problem is named and replaced by the one it had before.
+    """
     cls = resolve(stage, component)
     fields: dict[str, FieldInfo] = cls.Config.model_fields
     out: dict[str, Any] = {}
@@ -58,7 +99,9 @@ def edit_params(stage: str, component: str, current: dict[str, Any], key: str) -
             if name in current:
                 out[name] = current[name]
             continue
-        default = info.get_default(call_default_factory=True)
+        required = info.is_required()
+        # A required option has no default to fall back to (pydantic's "undefined" is no value to show).
+        default = None if required else info.get_default(call_default_factory=True)
         value = current.get(name, default)
         help_text = info.description
         wkey = f"{key}_{name}"
@@ -71,7 +114,7 @@ def edit_params(stage: str, component: str, current: dict[str, Any], key: str) -
             new = st.selectbox(
                 label, choices, index=choices.index(value) if value in choices else 0, key=wkey, help=help_text
             )
-        elif annotation in (int, float) and info.is_required() is False:
+        elif annotation in (int, float) and not required:
             cast = int if annotation is int else float
             # No min/max on the widget: a bounded number input keeps its old value while showing
             # the typed one. The typed value is taken, and an out-of-range one is named here.
@@ -88,7 +131,20 @@ def edit_params(stage: str, component: str, current: dict[str, Any], key: str) -
                 problems.append(f"{stage} {component}: option {name!r} {problem}; you entered {new:g}")
                 new = value
         elif annotation is str:
-            new = st.text_input(label, value=str(value or ""), key=wkey, help=help_text)
+            text = st.text_input(
+                label,
+                value="" if value is None else str(value),
+                key=wkey,
+                help=help_text,
+                placeholder="required" if required else ("unset" if optional else None),
+            )
+            if text.strip():
+                new = text
+            elif required:
+                continue  # reported as missing by the Config check below
+            else:
+                # An emptied optional option is unset; an emptied one with a default takes it back.
+                new = None if optional else default
         else:
             text = st.text_input(label, value=json.dumps(value), key=wkey, help=(help_text or "") + " (JSON)")
             try:
@@ -96,6 +152,10 @@ def edit_params(stage: str, component: str, current: dict[str, Any], key: str) -
             except json.JSONDecodeError as exc:
                 problems.append(f"{stage} {component}: option {name!r} is not valid JSON ({exc.msg})")
                 new = value
+        if new is None and default is None:
+            continue  # unset stays out of the config (TOML has no null)
         if new != default or name in current:
             out[name] = new
+    if not problems:
+        problems = _validation_problems(stage, component, cls, out, current)
     return out, problems

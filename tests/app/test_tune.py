@@ -144,3 +144,58 @@ def test_a_shipped_name_is_refused_and_saved_configs_default_to_the_cache(tmp_pa
     at.run()
     options = at.sidebar.selectbox(key="tune_config").options
     assert "my-products" in options and "products" in options
+
+
+def test_explain_options_get_widgets_and_travel_into_the_saved_config(saved_configs):
+    at = page("pages/2_Tune.py", "products")
+    at.run()
+    assert at.selectbox(key="tune_products_explain").value == "template"
+    at.number_input(key="tune_products_explain_template_max_evidence").set_value(1)
+    at.text_input(key="tune_save_name").set_value("products-one")
+    at.button(key="tune_save").click().run()
+    assert not at.exception and not errors(at)
+    assert load_config(saved_configs / "products-one.toml").explain.config == {"max_evidence": 1}
+
+    # Another generator brings its own options: a string is checked by the generator's own rules.
+    at.selectbox(key="tune_products_explain").set_value("openai-compatible").run()
+    assert any("explain openai-compatible: option 'model' is required" in e for e in errors(at))
+    at.text_input(key="tune_products_explain_openai-compatible_model").set_value("demo")
+    at.text_input(key="tune_products_explain_openai-compatible_base_url").set_value("ftp://example.org/v1").run()
+    bad = [e.replace("\\", "") for e in errors(at) if "base_url" in e]  # shown escaped, read unescaped
+    assert bad == [
+        "explain openai-compatible: option 'base_url': base_url must be an http:// or https:// URL. "
+        "Got 'ftp://example.org/v1'"
+    ]
+    assert at.button(key="tune_save").disabled
+    at.text_input(key="tune_products_explain_openai-compatible_base_url").set_value("http://127.0.0.1:9/v1")
+    at.number_input(key="tune_products_explain_openai-compatible_timeout_s").set_value(2.0).run()
+    assert not errors(at)
+    at.text_input(key="tune_save_name").set_value("products-remote")
+    at.button(key="tune_save").click().run()
+    assert not at.exception and not errors(at)
+    saved = load_config(saved_configs / "products-remote.toml").explain
+    assert saved.component == "openai-compatible"
+    assert saved.config == {"base_url": "http://127.0.0.1:9/v1", "model": "demo", "timeout_s": 2.0}
+
+
+def test_ab_compare_with_reasons_shows_both_configs_reasons_for_the_shared_items():
+    at = page("pages/2_Tune.py", "products")
+    at.run()
+    # A (edited) names one history item per reason, B (the shipped config) up to two.
+    at.number_input(key="tune_products_explain_template_max_evidence").set_value(1).run()
+    at.button(key="ab_run").click().run()
+    assert not at.exception and not errors(at)
+    at.toggle(key="ab_with_reasons").set_value(True).run()
+    assert not at.exception and not errors(at)
+    _, _, trace_a, trace_b, _, _ = at.session_state["ab_result"]
+    in_b = {i.item_id: i for i in trace_b.items}
+    shared = [(a, in_b[a.item_id]) for a in trace_a.items if a.item_id in in_b]
+    assert shared
+    cells = [m.value for m in at.markdown if m.value.startswith(("**A: rank", "**B: rank"))]
+    assert len(cells) == 2 * len(shared)
+    text = "\n".join(m.value for m in at.markdown)
+    for a, b in shared:
+        assert f"**A: rank {a.rank}**" in text and f"**B: rank {b.rank}**" in text
+    # Each cell carries its config's own reason and verdict badge.
+    assert text.count(":green-badge[faithful]") + text.count(":red-badge[not faithful]") == 2 * len(shared)
+    assert any(a.reason.text != b.reason.text for a, b in shared)
