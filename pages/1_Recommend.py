@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from genre import GenreError
 from genre.config import with_generator
+from genre.core.errors import ConfigError
 from genre.core.types import UserContext, stable_hash
 from genre.data import load_profiles
 from genre.data.users import (
@@ -20,6 +23,9 @@ from genre.data.users import (
     with_request,
 )
 from genre.registry import BUILTINS
+from pages.common.downloads import claim_rows, csv_download, ranked_rows, rejected_rows
+from pages.common.params import edit_params
+from pages.common.saved_profiles import saved_profiles_panel
 from pages.common.ui import (
     get_pipeline,
     get_store,
@@ -31,6 +37,7 @@ from pages.common.ui import (
     session_feedback_id,
     show_error,
     show_info,
+    show_warning,
 )
 
 st.set_page_config(page_title="GENRE · Recommend", page_icon="🎬", layout="wide")
@@ -54,13 +61,27 @@ generator = st.sidebar.selectbox(
         "fills, and every reason is checked claim by claim."
     ),
 )
+# Each generator's options, kept per config while the visitor tries other generators (Streamlit drops
+# the widgets of a generator not shown, so their values live here, and each widget starts from them).
+kept: dict[str, dict[str, Any]] = st.session_state.setdefault("rec_explain_options", {})
+kept_key = f"{config_name}/{generator}"
+if kept_key not in kept:
+    own = generator == base_config.explain.component
+    kept[kept_key] = dict(base_config.explain.config) if own else {}
+with st.sidebar.expander(f"{generator} options"):
+    options, option_problems = edit_params(
+        "explain", generator, kept[kept_key], f"rec_explain_{config_name}_{generator}"
+    )
+kept[kept_key] = options  # a bad value was named and replaced by the one before, so only good ones are kept
 config = base_config
 try:
-    config = with_generator(base_config, generator)  # a generator option the config lacks fails here
+    if option_problems:
+        raise ConfigError("; ".join(option_problems))
+    config = with_generator(base_config, generator, options=options)  # a bad combination fails here
     with st.spinner("Loading models and the catalog (first use only)…"):
         pipeline = get_pipeline(config)
 except GenreError as exc:
-    if generator == "template":
+    if generator == "template" and not option_problems:
         show_error(f"This pipeline cannot start: {exc}")
         st.stop()
     # A generator that cannot load (missing adapter, model or option) must not take the page down.
@@ -157,6 +178,10 @@ if problem:
     st.info(problem)
 
 store = get_store()
+if source == "Build a profile" and owner is not None:
+    saved_profiles_panel(
+        store, owner, named=bool(st.session_state.get("rec_profile_name", "").strip()), catalog=catalog
+    )
 use_feedback = st.sidebar.toggle(
     "Apply my feedback",
     value=True,
@@ -286,9 +311,8 @@ def show_generator_attention(rank: int) -> None:
 
 # Filled at the end of the script: the inspected item's reason may only be written below.
 attention_slot = st.empty()
-st.download_button(
-    "Download the run trace (JSON)", trace.to_json(), file_name=f"genre-{trace.run_id}.json", key="rec_download"
-)
+# Filled once the reasons are written, so every download holds the reasons shown.
+downloads_slot = st.empty()
 
 # Reasons are written last, so the ranking and charts are visible meanwhile: the top item in one
 # small batch (its reason shows in seconds), then all the others in one more; each row is filled
@@ -306,6 +330,34 @@ if current and trace.pending_reasons:
             render_item(trace.items[rank - 1], slots[rank])
         trace.pending_reasons = []
     progress.empty()
+    if store is not None:
+        # Recorded again now that the reasons are written: the stored run names the generator that wrote them.
+        try:
+            store.record_run(trace, user=user_key_of_trace)
+        except GenreError as exc:
+            show_warning(f"The run's reasons were not recorded in the feedback store: {exc}")
+
+with downloads_slot.container():
+    st.markdown("**Downloads** (each chart downloads as PNG from the camera icon of its toolbar)")
+    cols = st.columns(4)
+    with cols[0]:
+        csv_download("Ranked list (CSV)", ranked_rows(trace), f"genre-{trace.run_id}-ranked.csv", "rec_ranked_csv")
+    with cols[1]:
+        csv_download("Checked claims (CSV)", claim_rows(trace), f"genre-{trace.run_id}-claims.csv", "rec_claims_csv")
+    with cols[2]:
+        csv_download(
+            "Rejected candidates (CSV)", rejected_rows(trace), f"genre-{trace.run_id}-rejected.csv", "rec_rejected_csv"
+        )
+    with cols[3]:
+        st.download_button(
+            "Run trace (JSON)",
+            trace.to_json(),
+            file_name=f"genre-{trace.run_id}.json",
+            mime="application/json",
+            key="rec_download",
+            icon=":material/download:",
+            on_click="ignore",
+        )
 
 # Where the generator looked is computed on request only: it is a second pass over the prompt, and
 # most visitors never open it.
