@@ -58,8 +58,9 @@ def profile_payload(catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def _load(store: Any, owner: str, name: str, catalog: Catalog) -> None:
-    """Button callback (runs before the widgets are drawn): put a saved profile into the page's widgets."""
+def _load(store: Any, owner: str, catalog: Catalog) -> None:
+    """Button callback (runs before the widgets are drawn): put the chosen saved profile into the page's widgets."""
+    name = st.session_state.get("rec_saved_pick") or ""
     try:
         payload = store.load_profile(owner, name)
     except GenreError as exc:
@@ -83,12 +84,39 @@ def _load(store: Any, owner: str, name: str, catalog: Catalog) -> None:
 
 
 def _save(store: Any, owner: str, name: str, catalog: Catalog) -> None:
+    """Save the page's profile as ``name``; the outcome is shown at the top of the panel."""
+    st.session_state.pop(_CONFIRM, None)
     try:
         store.save_profile(owner, name, profile_payload(catalog))
     except GenreError as exc:
-        show_error(f"Could not save {name!r}: {exc}")
+        st.session_state[_NOTE] = ("error", f"Could not save {name!r}: {exc}")
     else:
-        st.success(md_escape(f"Saved the profile as {name!r}."))
+        st.session_state[_NOTE] = ("ok", f"Saved the profile as {name!r}.")
+
+
+def _keep(name: str) -> None:
+    """Button callback: the visitor chose not to overwrite ``name``."""
+    st.session_state.pop(_CONFIRM, None)
+    st.session_state[_NOTE] = ("info", f"Nothing was overwritten; {name!r} is as it was.")
+
+
+def _ask_save(store: Any, owner: str, catalog: Catalog) -> None:
+    """Save button callback: refuse a bad name, ask before overwriting, else save."""
+    st.session_state.pop(_CONFIRM, None)
+    name = st.session_state.get("rec_save_name", "")
+    problem = saved_name_problem(name)
+    if problem is not None:
+        st.session_state[_NOTE] = ("error", problem)
+        return
+    try:
+        exists = name in store.list_profiles(owner)
+    except GenreError as exc:
+        st.session_state[_NOTE] = ("error", f"Could not save {name!r}: {exc}")
+        return
+    if exists:
+        st.session_state[_CONFIRM] = name
+    else:
+        _save(store, owner, name, catalog)
 
 
 def saved_profiles_panel(store: Any | None, owner: str, named: bool, catalog: Catalog) -> None:
@@ -96,7 +124,7 @@ def saved_profiles_panel(store: Any | None, owner: str, named: bool, catalog: Ca
     with st.expander("Save or load this profile", expanded=False):
         note = st.session_state.pop(_NOTE, None)
         if note is not None:
-            (show_error if note[0] == "error" else st.success)(md_escape(note[1]))
+            {"ok": st.success, "info": st.info, "error": st.error}[note[0]](md_escape(note[1]))
         if store is None:
             st.info("Saving profiles needs the feedback store, which cannot be opened now (see the warning above).")
             return
@@ -110,35 +138,35 @@ def saved_profiles_panel(store: Any | None, owner: str, named: bool, catalog: Ca
         except GenreError as exc:
             show_error(f"Saved profiles cannot be listed: {exc}")
             return
-        name = st.text_input("Save as", key="rec_save_name", help=f"Up to {MAX_SAVED_NAME_CHARS} characters.")
-        if st.button("Save profile", key="rec_save_profile", icon=":material/save:"):
-            st.session_state.pop(_CONFIRM, None)
-            problem = saved_name_problem(name)
-            if problem is not None:
-                show_error(problem)
-            elif name in saved:
-                st.session_state[_CONFIRM] = name
-            else:
-                _save(store, owner, name, catalog)
-                saved = sorted({*saved, name})
+        st.text_input("Save as", key="rec_save_name", help=f"Up to {MAX_SAVED_NAME_CHARS} characters.")
+        # Callbacks run before the panel is drawn, so what it shows is already the outcome of the click.
+        st.button(
+            "Save profile",
+            key="rec_save_profile",
+            icon=":material/save:",
+            on_click=_ask_save,
+            args=(store, owner, catalog),
+        )
         pending = st.session_state.get(_CONFIRM)
         if pending is not None:
             st.warning(md_escape(f"A profile named {pending!r} is saved already. Overwrite it with this one?"))
             yes, no = st.columns(2)
-            if yes.button("Overwrite", key="rec_save_overwrite", type="primary"):
-                st.session_state.pop(_CONFIRM, None)
-                _save(store, owner, pending, catalog)
-            elif no.button("Keep the saved one", key="rec_save_cancel"):
-                st.session_state.pop(_CONFIRM, None)
-                st.info("Nothing was overwritten.")
+            yes.button(
+                "Overwrite",
+                key="rec_save_overwrite",
+                type="primary",
+                on_click=_save,
+                args=(store, owner, pending, catalog),
+            )
+            no.button("Keep the saved one", key="rec_save_cancel", on_click=_keep, args=(pending,))
         if saved:
-            pick = st.selectbox("Saved profiles", saved, key="rec_saved_pick")
+            st.selectbox("Saved profiles", saved, key="rec_saved_pick")
             st.button(
                 "Load",
                 key="rec_load_profile",
                 icon=":material/upload:",
                 on_click=_load,
-                args=(store, owner, pick, catalog),
+                args=(store, owner, catalog),
                 help="Replaces the history, the free text and the filters with the saved ones.",
             )
         else:

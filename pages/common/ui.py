@@ -95,6 +95,12 @@ def _pipeline_pool() -> PipelinePool:
     return PipelinePool(max_size=2 * MAX_PIPELINES)
 
 
+def reset_pipelines() -> None:
+    """Forget every built pipeline, in every session: the next one built for a config loads its current
+    model version (after an update or a rollback). Trained state stays cached on disk, so rebuilding is quick."""
+    _pipeline_pool.clear()
+
+
 def get_pipeline(config: PipelineConfig) -> Pipeline:
     """One prepared pipeline per distinct config, built from the last one over the same data.
 

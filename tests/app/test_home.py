@@ -32,3 +32,31 @@ def test_home_switches_domain():
     at.selectbox(key="home_config").set_value("products").run()
     assert not at.exception
     assert "Maya, trail runner training for her first ultra" in at.selectbox(key="home_profile").options
+
+
+def test_the_sidebar_names_the_home_page_home_and_lists_every_page(monkeypatch):
+    import streamlit as st
+
+    listed = []
+    original = st.navigation
+
+    def recording(pages, *args, **kwargs):
+        listed.append([(p.title, p.url_path, p._default) for p in pages])
+        return original(pages, *args, **kwargs)
+
+    monkeypatch.setattr(st, "navigation", recording)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    # The entry file's own name ("app") is no page title; every other page keeps its /Name address.
+    assert listed[-1] == [
+        ("Home", "", True),
+        ("Recommend", "Recommend", False),
+        ("Tune", "Tune", False),
+        ("Review", "Review", False),
+        ("Evaluate", "Evaluate", False),
+        ("Models", "Models", False),
+    ]
+    at.switch_page("pages/5_Models.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Models"

@@ -96,7 +96,12 @@ def test_a_built_profile_is_saved_overwritten_on_confirmation_and_loaded_back(st
     assert saved["text"] == "Road cycling" and saved["history"] == chosen_ids
     assert saved["categories"] == ["Running & Fitness"] and saved["price_max"] == 120.0
 
-    # Loading puts every field back.
+    at.text_area(key="rec_text").set_value("Commuting by bike")
+    at.text_input(key="rec_save_name").set_value("commute")
+    at.button(key="rec_save_profile").click().run()
+    assert store.list_profiles(owner) == ["commute", "weekend"]
+
+    # Loading puts every field back (the second of two saved profiles here).
     at.multiselect(key="rec_history").set_value([])
     at.text_area(key="rec_text").set_value("")
     at.multiselect(key="rec_categories").set_value([])

@@ -73,6 +73,45 @@ def test_the_server_config_turns_the_file_watcher_off():
     assert server["fileWatcherType"] == "none" and server["runOnSave"] is False
 
 
+def test_the_deploy_toolbar_is_hidden_and_table_downloads_stay():
+    from streamlit import config as st_config
+
+    client = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["client"]
+    assert client["toolbarMode"] == "viewer"
+    # The installed Streamlit documents "viewer" as the mode that hides deploy; data export is another option.
+    doc = st_config._config_options_template["client.toolbarMode"].description
+    assert '"viewer"' in doc and "deploy button" in doc
+    assert not client.get("disableDataExport", False)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("weekend", None),
+        ("Maïa's 🏃 plan", None),
+        ("", "empty"),
+        ("tab\there", "U+0009"),
+        ("zero\u200bwidth", "U+200B"),
+        ("x" * 80, None),
+        ("x" * 81, "at most 80 characters"),
+    ],
+)
+def test_saved_profile_names(name, problem):
+    from pages.common.saved_profiles import saved_name_problem
+
+    found = saved_name_problem(name)
+    assert found is None if problem is None else problem in found
+
+
+def test_plotly_config_downloads_png_under_a_safe_name():
+    from pages.common.downloads import csv_bytes, plotly_config
+
+    config = plotly_config("genre-ab12/../contributions chart")
+    assert config["toImageButtonOptions"] == {"format": "png", "filename": "genre-ab12-contributions-chart", "scale": 2}
+    assert config["displaylogo"] is False
+    assert csv_bytes([{"a": 1, "b": "x,y"}, {"a": 2}]).decode() == 'a,b\n1,"x,y"\n2,\n'
+
+
 def test_saved_configs_go_to_the_cache_unless_a_folder_is_named(tmp_path, monkeypatch):
     monkeypatch.delenv("GENRE_CONFIG_DIR", raising=False)
     monkeypatch.setenv("GENRE_CACHE_DIR", str(tmp_path / "cache"))
