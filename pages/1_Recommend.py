@@ -26,14 +26,13 @@ from genre.registry import BUILTINS
 from pages.common.downloads import claim_rows, csv_download, ranked_rows, rejected_rows
 from pages.common.params import edit_params
 from pages.common.saved_profiles import saved_profiles_panel
+from pages.common.trace_views import render_charts, render_item_detail
 from pages.common.ui import (
     get_pipeline,
     get_store,
     md_escape,
     pick_config,
-    render_charts,
     render_item,
-    render_item_detail,
     session_feedback_id,
     show_error,
     show_info,

@@ -192,3 +192,34 @@ def test_every_table_downloads_as_csv_and_every_chart_as_png(monkeypatch):
         assert config["toImageButtonOptions"]["format"] == "png"
         assert config["toImageButtonOptions"]["filename"].startswith(f"genre-{trace.run_id}-")
         assert config.get("displayModeBar", True) is not False
+
+
+def test_the_run_is_recorded_again_once_its_reasons_are_written(saved_configs, store_url, monkeypatch):
+    """The stored run must name the generator that wrote the reasons, not the template that stood in."""
+    from genre import load_config, save_config
+    from genre.config import StageSpec
+    from tests.conftest import ROOT
+
+    cfg = load_config(ROOT / "configs" / "products.toml")
+    counting = StageSpec(component="tests.pipeline.test_explain_batch:CountingReasoner")
+    save_config(
+        cfg.model_copy(update={"name": "products-counting", "explain": counting}),
+        saved_configs / "products-counting.toml",
+    )
+    recorded: list[tuple[str, list[str], str | None]] = []
+    original = FeedbackStore.record_run
+
+    def spy(self, trace, *, user=None, session_id=None):
+        recorded.append((trace.run_id, sorted({i.reason.generator for i in trace.items}), user))
+        return original(self, trace, user=user, session_id=session_id)
+
+    monkeypatch.setattr(FeedbackStore, "record_run", spy)
+    at = page("pages/1_Recommend.py", "products-counting")
+    at.run()
+    at.radio(key="rec_source").set_value("Example profile").run()
+    at.button(key="rec_run").click().run()
+    assert not at.exception and not errors(at)
+    trace = at.session_state["rec_trace"]
+    owner = at.session_state["rec_trace_user"]
+    # First when the list is shown (template stand-ins), then with the generator's reasons.
+    assert recorded == [(trace.run_id, ["template"], owner), (trace.run_id, ["counting"], owner)]
