@@ -267,14 +267,20 @@ def render_ab_reasons(
         "B": [b.rank for _, b in shared if b.rank in trace_b.pending_reasons],
     }
     total = len(pending["A"]) + len(pending["B"])
+    # The offer to write them goes once they are written, in the same run.
+    ask = st.empty()
     if total:
-        st.caption(
-            f"{total} reasons are still template stand-ins for a generator. A language model writes about one "
-            "reason a second on CPU, so they are written only when asked."
-        )
-        if stale:
-            st.caption("Press Compare first: the reasons must come from the configs now chosen.")
-        elif st.button(f"Write {total} reasons", key="ab_reasons_run", icon=":material/edit_note:"):
+        with ask.container():
+            st.caption(
+                f"{total} of these reasons are template stand-ins for a generator that has not written yet. A "
+                "language model takes seconds per reason on CPU, so they are written only when asked."
+            )
+            if stale:
+                st.caption("Press Compare first: the reasons must come from the configs now chosen.")
+                clicked = False
+            else:
+                clicked = st.button(f"Write {total} reasons", key="ab_reasons_run", icon=":material/edit_note:")
+        if clicked:
             bar = st.progress(0.0, text=f"Writing {total} reasons…")
             done = 0
             try:
@@ -286,6 +292,8 @@ def render_ab_reasons(
                         bar.progress(done / total, text=f"Wrote {done} of {total} reasons ({label})")
             except GenreError as exc:
                 show_error(f"Reason generation stopped: {exc}")
+            else:
+                ask.empty()
             bar.empty()
     head_a, head_b = st.columns(2)
     head_a.markdown(f"**A: {md_escape(name_a)}**")

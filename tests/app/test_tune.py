@@ -199,3 +199,35 @@ def test_ab_compare_with_reasons_shows_both_configs_reasons_for_the_shared_items
     # Each cell carries its config's own reason and verdict badge.
     assert text.count(":green-badge[faithful]") + text.count(":red-badge[not faithful]") == 2 * len(shared)
     assert any(a.reason.text != b.reason.text for a, b in shared)
+
+
+def test_ab_reasons_from_a_generator_are_written_only_on_request(saved_configs):
+    from genre import save_config
+    from genre.config import StageSpec
+    from tests.pipeline.test_explain_batch import CALLS
+
+    cfg = load_config(ROOT / "configs" / "products.toml")
+    counting = StageSpec(component="tests.pipeline.test_explain_batch:CountingReasoner")
+    save_config(
+        cfg.model_copy(update={"name": "products-counting", "explain": counting}),
+        saved_configs / "products-counting.toml",
+    )
+    at = page("pages/2_Tune.py", "products")
+    at.run()
+    at.selectbox(key="ab_b_products").set_value("products-counting").run()
+    at.button(key="ab_run").click().run()
+    CALLS.clear()
+    at.toggle(key="ab_with_reasons").set_value(True).run()
+    assert not at.exception and not errors(at)
+    assert CALLS == []  # nothing is generated until asked
+    _, _, trace_a, trace_b, _, _ = at.session_state["ab_result"]
+    shared = [i for i in trace_b.items if i.item_id in {a.item_id for a in trace_a.items}]
+    write = at.button(key="ab_reasons_run")
+    assert write.label == f"Write {len(shared)} reasons"
+    write.click().run()
+    assert not at.exception and not errors(at)
+    assert sorted(i for call in CALLS for i in call) == sorted(i.item_id for i in shared)
+    text = "\n".join(m.value for m in at.markdown)
+    assert text.count(":blue-badge[counting]") == len(shared)
+    assert text.count(":blue-badge[template]") == len(shared)  # A's own template reasons
+    assert not [b for b in at.button if b.key == "ab_reasons_run"]  # all written: nothing left to ask for
