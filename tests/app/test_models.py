@@ -117,3 +117,23 @@ def test_update_shows_its_progress_and_lists_the_new_version(versions_root, stor
     assert "feedback: 4 item events from 1 users -> 3 positives" in logged
     assert any("Model version v1 is current (1.5 s)" in s.value for s in at.success)
     assert at.metric[0].value == "v1" and list(at.dataframe[0].value["version"]) == ["v1"]
+
+
+def test_a_real_update_on_the_fast_config_makes_a_current_version(versions_root, store_url, saved_configs):
+    from genre.feedback import FeedbackStore
+
+    when = datetime(1998, 4, 23, tzinfo=UTC)
+    with FeedbackStore(store_url) as store:
+        store.add_event("1", "50", "like", config_name="movies-fast", created_at=when)
+        store.add_event("movielens-100k:2", "181", "rating", 5.0, created_at=when)
+    at = page("pages/5_Models.py", "movies-fast")
+    at.run()
+    at.button(key="models_update").click().run()
+    assert not at.exception and not errors(at)
+    logged = " ".join(m.value.replace("\\", "") for m in at.markdown)
+    assert "feedback: 2 item events from 2 users -> 2 positives" in logged
+    assert VersionRegistry("movies-fast").current_id() == "v1"
+    assert at.metric[0].value == "v1"
+    at.button(key="models_update").click().run()  # nothing new: said so, no new version
+    assert any("No new feedback since the current version" in i.value for i in at.info)
+    assert [v.version_id for v in VersionRegistry("movies-fast").list()] == ["v1"]
