@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from genre import GenreError
@@ -24,7 +22,7 @@ from genre.data.users import (
 )
 from genre.registry import BUILTINS
 from pages.common.downloads import claim_rows, csv_download, ranked_rows, rejected_rows
-from pages.common.params import edit_params
+from pages.common.params import kept_generator_options
 from pages.common.saved_profiles import saved_profiles_panel
 from pages.common.trace_views import render_charts, render_item_detail
 from pages.common.ui import (
@@ -60,18 +58,8 @@ generator = st.sidebar.selectbox(
         "fills, and every reason is checked claim by claim."
     ),
 )
-# Each generator's options, kept per config while the visitor tries other generators (Streamlit drops
-# the widgets of a generator not shown, so their values live here, and each widget starts from them).
-kept: dict[str, dict[str, Any]] = st.session_state.setdefault("rec_explain_options", {})
-kept_key = f"{config_name}/{generator}"
-if kept_key not in kept:
-    own = generator == base_config.explain.component
-    kept[kept_key] = dict(base_config.explain.config) if own else {}
 with st.sidebar.expander(f"{generator} options"):
-    options, option_problems = edit_params(
-        "explain", generator, kept[kept_key], f"rec_explain_{config_name}_{generator}"
-    )
-kept[kept_key] = options  # a bad value was named and replaced by the one before, so only good ones are kept
+    options, option_problems = kept_generator_options(config_name, base_config, generator, "rec")
 config = base_config
 try:
     if option_problems:

@@ -11,6 +11,7 @@ import streamlit as st
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
+from genre.config import PipelineConfig
 from genre.registry import resolve
 
 _SKIP = {"weights"}  # fusion weights get their own sliders
@@ -159,3 +160,22 @@ def edit_params(stage: str, component: str, current: dict[str, Any], key: str) -
     if not problems:
         problems = _validation_problems(stage, component, cls, out, current)
     return out, problems
+
+
+def kept_generator_options(
+    config_name: str, base: PipelineConfig, generator: str, page: str
+) -> tuple[dict[str, Any], list[str]]:
+    """Widgets for ``generator``'s options on ``page`` (a key prefix), whose values outlive a generator switch.
+
+    Streamlit drops the widgets of a generator that is not shown, so each generator's options are kept
+    in the session state per config and page, and its widgets start from them when it is picked again.
+    The config's own generator starts from the config's options, any other from its defaults. Returns
+    (options for ``with_generator``, problems); a bad value is named and the one before it is kept.
+    """
+    kept: dict[str, dict[str, Any]] = st.session_state.setdefault(f"{page}_explain_options", {})
+    slot = f"{config_name}/{generator}"
+    if slot not in kept:
+        kept[slot] = dict(base.explain.config) if generator == base.explain.component else {}
+    options, problems = edit_params("explain", generator, kept[slot], f"{page}_explain_{config_name}_{generator}")
+    kept[slot] = options
+    return options, problems
