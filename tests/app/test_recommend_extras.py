@@ -223,3 +223,28 @@ def test_the_run_is_recorded_again_once_its_reasons_are_written(saved_configs, s
     owner = at.session_state["rec_trace_user"]
     # First when the list is shown (template stand-ins), then with the generator's reasons.
     assert recorded == [(trace.run_id, ["template"], owner), (trace.run_id, ["counting"], owner)]
+
+
+def test_a_reason_style_picked_on_recommend_writes_that_style():
+    """The style option (helper A's) gets its selectbox from the Config like any Literal option."""
+    from genre.components.reasoners.template import TemplateConfig
+
+    if "style" not in TemplateConfig.model_fields:
+        pytest.skip("the template has no style option on this branch yet")
+    at = page("pages/1_Recommend.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="rec_generator").set_value("template").run()
+    at.radio(key="rec_source").set_value("Example profile").run()
+    at.button(key="rec_run").click().run()
+    one_line = [i.reason.text for i in at.session_state["rec_trace"].items]
+    style = at.selectbox(key="rec_explain_products_template_style")
+    assert {"one-line", "short", "bullets", "compare"} <= set(style.options)
+    style.set_value("bullets").run()
+    at.button(key="rec_run").click().run()
+    assert not at.exception and not errors(at)
+    trace = at.session_state["rec_trace"]
+    assert trace.config["explain"]["config"]["style"] == "bullets"
+    assert [i.reason.text for i in trace.items] != one_line
+    at.sidebar.selectbox(key="rec_generator").set_value("openai-compatible").run()
+    at.sidebar.selectbox(key="rec_generator").set_value("template").run()
+    assert at.selectbox(key="rec_explain_products_template_style").value == "bullets"
