@@ -140,6 +140,7 @@ class ScreenPair:
             faithful_right=faithful_right,
             comment=comment,
             context=self.context,
+            subject=self.user,
         )
 
 
