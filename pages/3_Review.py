@@ -40,8 +40,9 @@ from pages.common.ui import (
 )
 
 SINGLE, PAIRWISE = "Rate one generator", "Blind side by side"
+# Session-state key: per generator, the options last chosen in the single mode (kept when switching back).
+# (A comment, not a docstring: Streamlit would print a bare string in a page script.)
 GENERATOR_OPTIONS = "review_generator_options"
-"""Session-state key: per generator, the options last chosen in the single mode (kept when switching back)."""
 
 st.set_page_config(page_title="GENRE · Review", page_icon="📝", layout="wide")
 st.title("Review")
@@ -115,7 +116,7 @@ if mode == PAIRWISE:
             except GenreError as exc:
                 show_error(f"Could not read the users: {exc}")
             else:
-                batch = write_pairs(base_config, (arm_a, arm_b), users, k, made_for)
+                batch = write_pairs(base_config, (arm_a, arm_b), users, k, made_for, subject_label)
                 if batch is not None:
                     st.session_state[PAIRS] = batch
     batch = st.session_state.get(PAIRS)
@@ -286,16 +287,17 @@ if store is not None:
         if not summaries:
             st.caption("No side-by-side judgements yet.")
         else:
-            rows = summary_rows(summaries)
+            rows = summary_rows(summaries, arm_a)
             fig = win_rate_chart(
                 [f"{r['arm A']} vs {r['arm B']}" for r in rows],
-                [s.win_rate_a for s in summaries],
-                [s.win_rate_low for s in summaries],
-                [s.win_rate_high for s in summaries],
+                [r["_rate"] for r in rows],
+                [r["_low"] for r in rows],
+                [r["_high"] for r in rows],
             )
             if fig is not None:
                 st.plotly_chart(fig, key="review_win_chart", width="stretch")
-            st.dataframe(rows, hide_index=True, key="review_pair_summary")
+            table = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+            st.dataframe(table, hide_index=True, key="review_pair_summary")
             st.markdown("**Comments**")
             browse_comments(judged)
     elif not summary:

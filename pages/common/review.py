@@ -8,6 +8,7 @@ this module only collects input and renders. Every reason, title and comment is 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,8 @@ class PairBatch:
     users: list[UserPairs]
     made_for: str
     """Hash of the choices the batch answers (arms, users, items per user): others mark it stale."""
+    labels: dict[str, str]
+    """Per user key, what the page calls it (an example profile's name, "movielens user 7")."""
 
     @property
     def pairs(self) -> list[ScreenPair]:
@@ -100,7 +103,12 @@ class PairBatch:
 
 
 def write_pairs(
-    base: PipelineConfig, arms: tuple[Arm, Arm], users: list[tuple[str, UserContext]], k: int, made_for: str
+    base: PipelineConfig,
+    arms: tuple[Arm, Arm],
+    users: list[tuple[str, UserContext]],
+    k: int,
+    made_for: str,
+    label: Callable[[str], str] = str,
 ) -> PairBatch | None:
     """Both arms' reasons for each user's top ``k`` (each arm's pipeline from the shared pool); None on failure."""
     try:
@@ -120,7 +128,8 @@ def write_pairs(
     except GenreError as exc:
         show_error(f"Could not write the pairs: {exc}")
         return None
-    return PairBatch(id=stable_hash([made_for, secrets.token_hex(4)])[:8], users=users_pairs, made_for=made_for)
+    labels = {user: label(user) for user, _ in users}
+    return PairBatch(stable_hash([made_for, secrets.token_hex(4)])[:8], users_pairs, made_for, labels)
 
 
 def _reason_text(text: str) -> str:
@@ -152,7 +161,7 @@ def pairwise_form(batch: PairBatch, reviewer: str) -> list[Judgement] | None:
     with st.form(f"review_pairs_form_{batch.id}"):
         for user_pairs in batch.users:
             history = ", ".join(h.title for h in user_pairs.trace.history[-8:]) or "no history"
-            st.markdown(f"#### {md_escape(user_pairs.user)}")
+            st.markdown(f"#### {md_escape(batch.labels.get(user_pairs.user, user_pairs.user))}")
             st.caption("Recent history: " + md_escape(history))
             for pair in user_pairs.pairs:
                 with st.container(border=True):

@@ -30,10 +30,21 @@ def _rate(count: Any) -> str:
     return "not marked" if count.rate is None else f"{count.rate:.0%} ({count.yes}/{count.n})"
 
 
-def summary_rows(summaries: list[Any]) -> list[dict[str, Any]]:
-    """One table row per pair of arms: wins, A's win rate with its 95% interval, faithful rates, agreement."""
+def summary_rows(summaries: list[Any], first: Arm | None = None) -> list[dict[str, Any]]:
+    """One table row per pair of arms: wins, A's win rate with its 95% interval, faithful rates, agreement.
+
+    The store keeps each pair in a canonical order; a pair holding ``first`` (the page's arm A) is
+    turned round so that its "A" is the arm the reviewer picked as A. Numbers for the plot ride along
+    under the keys ``_rate``, ``_low`` and ``_high``.
+    """
     rows = []
     for s in summaries:
+        turn = first is not None and s.arm_b.key == first.key
+        a, b = (s.arm_b, s.arm_a) if turn else (s.arm_a, s.arm_b)
+        wins_a, wins_b = (s.wins_b, s.wins_a) if turn else (s.wins_a, s.wins_b)
+        faithful_a, faithful_b = (s.faithful_b, s.faithful_a) if turn else (s.faithful_a, s.faithful_b)
+        rate = s.win_rate_a if s.win_rate_a is None or not turn else 1.0 - s.win_rate_a
+        low, high = (1.0 - s.win_rate_high, 1.0 - s.win_rate_low) if turn else (s.win_rate_low, s.win_rate_high)
         if s.kappa is None:
             agreement = s.kappa_note or "not measured"
         else:
@@ -42,19 +53,22 @@ def summary_rows(summaries: list[Any]) -> list[dict[str, Any]]:
                 agreement += f"; {s.kappa_note}"
         rows.append(
             {
-                "arm A": f"{s.arm_a.label} [{s.arm_a.config_name}]",
-                "arm B": f"{s.arm_b.label} [{s.arm_b.config_name}]",
+                "arm A": f"{a.label} [{a.config_name}]",
+                "arm B": f"{b.label} [{b.config_name}]",
                 "judgements": s.n,
-                "A wins": s.wins_a,
-                "B wins": s.wins_b,
+                "A wins": wins_a,
+                "B wins": wins_b,
                 "ties": s.ties,
-                "A win rate": None if s.win_rate_a is None else round(s.win_rate_a, 3),
-                "95% interval": f"{s.win_rate_low:.0%} – {s.win_rate_high:.0%}",
-                "A faithful": _rate(s.faithful_a),
-                "B faithful": _rate(s.faithful_b),
+                "A win rate": None if rate is None else round(rate, 3),
+                "95% interval": f"{low:.0%} – {high:.0%}",
+                "A faithful": _rate(faithful_a),
+                "B faithful": _rate(faithful_b),
                 "reviewers": s.reviewers,
                 "agreement (kappa)": agreement,
                 "comments": s.n_comments,
+                "_rate": rate,
+                "_low": low,
+                "_high": high,
             }
         )
     return rows

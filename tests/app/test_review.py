@@ -90,3 +90,40 @@ def test_an_over_limit_comment_is_refused_naming_the_limit_and_nothing_is_saved(
     at.button(key="review_save").click().run()
     assert any("Saved 2 reviews" in s.value for s in at.success)
     assert sorted(len(e.comment or "") for e in FeedbackStore(store_url).events()) == [0, 0, 0, 1000]
+
+
+def test_a_generators_options_are_kept_when_switching_back_and_forth(store_url):
+    at = page("pages/3_Review.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="review_generator").set_value("template").run()
+    at.number_input(key="review_opts_template_max_evidence").set_value(1).run()
+    at.sidebar.selectbox(key="review_generator").set_value("openai-compatible").run()
+    at.number_input(key="review_opts_openai-compatible_max_evidence").set_value(4).run()
+    at.sidebar.selectbox(key="review_generator").set_value("template").run()
+    assert at.number_input(key="review_opts_template_max_evidence").value == 1
+    at.sidebar.selectbox(key="review_generator").set_value("openai-compatible").run()
+    assert at.number_input(key="review_opts_openai-compatible_max_evidence").value == 4
+    at.sidebar.selectbox(key="review_generator").set_value("template").run()
+    # The kept options are the ones the reasons are written with.
+    at.sidebar.slider(key="review_k").set_value(2)
+    at.button(key="review_run").click().run()
+    assert not at.exception and not errors(at)
+    trace = at.session_state["review_trace"][0]
+    assert trace.config["explain"] == {"component": "template", "config": {"max_evidence": 1}}
+
+
+def test_reviewed_reasons_are_kept_with_their_context_for_training(store_url):
+    at = page("pages/3_Review.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="review_generator").set_value("template")
+    at.sidebar.slider(key="review_k").set_value(2)
+    at.button(key="review_run").click().run()
+    assert not at.exception and not errors(at)
+    trace = at.session_state["review_trace"][0]
+    stored = FeedbackStore(store_url).reasons(trace.run_id)
+    assert sorted((r.item_id, r.generator, r.text) for r in stored) == sorted(
+        (i.item_id, "template", i.reason.text) for i in trace.items
+    )
+    assert all(r.context is not None and r.context["item_id"] == r.item_id for r in stored)
+    history = [h.item_id for h in trace.history]
+    assert all(r.context["history_ids"] == history for r in stored)

@@ -6,6 +6,8 @@ import pytest
 
 from genre import load_config
 from genre.feedback import FeedbackEvent, FeedbackStore
+from genre.feedback.choice import reviewed_explain
+from genre.feedback.pairwise import Arm
 from pages.common.review import PAIRS, REVIEWER, widget_key
 from tests.app.conftest import chart_titles, errors, page
 
@@ -38,6 +40,11 @@ def _write(at, both_orders: bool = False):
         if not both_orders or {p.left for p in batch.pairs} == {"first", "second"}:
             return batch
     raise AssertionError("twelve batches in a row put the same arm on the left of every item")
+
+
+def _table(at, column: str):
+    """The dataframe with ``column`` (AppTest does not expose a dataframe's key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 def _save(at):
@@ -81,14 +88,18 @@ def test_a_pick_on_screen_is_stored_as_that_arm_in_both_orders_and_resaving_stor
     # The HTML comment is stored as typed and shown only as table text, never rendered.
     assert next(j for j in stored if j.item_id == pairs[0].item_id).comment == HTML_COMMENT
     assert all("<b>" not in m.value and "<script>" not in m.value for m in [*at.markdown, *at.caption])
-    comments = at.dataframe(key="review_comments_table").value
+    comments = _table(at, "comment")
     assert list(comments["comment"]) == [HTML_COMMENT]
     # Saving again (or from a second tab) replaces the same judgements.
     _save(at)
     assert len(FeedbackStore(store_url).judgements()) == 4
-    summary = at.dataframe(key="review_pair_summary").value
+    summary = _table(at, "A win rate")
     assert len(summary) == 1 and summary.loc[0, "judgements"] == 4
     assert summary.loc[0, "A wins"] + summary.loc[0, "B wins"] == 3 and summary.loc[0, "ties"] == 1
+    # The table's A is the page's arm A (the store's canonical order puts it second).
+    page_a = Arm(generator="template", config_name="products")
+    assert summary.loc[0, "arm A"] == "template [products]"
+    assert summary.loc[0, "A wins"] == sum(j.winner == page_a for j in stored)
     assert "no item was judged by two or more reviewers" in summary.loc[0, "agreement (kappa)"]
     assert "Win rate of arm A (95% interval)" in chart_titles(at)
 
@@ -96,20 +107,21 @@ def test_a_pick_on_screen_is_stored_as_that_arm_in_both_orders_and_resaving_stor
 def test_a_second_reviewer_on_the_same_items_gives_an_agreement(store_url):
     at = _pairwise(k=2)
     batch = _write(at)
-    for i in range(2):
-        at.radio(key=widget_key(batch, i, "pick")).set_value("left")
-    _save(at)
-    at.button(key="review_reviewer_change").click().run()
-    at.text_input(key="review_reviewer_input").set_value("Grace")
-    at.button(key="FormSubmitter:review_reviewer_form-Start reviewing").click().run()
-    assert at.session_state[REVIEWER] == "Grace"
-    for i in range(2):
-        at.radio(key=widget_key(batch, i, "pick")).set_value("left")
-    _save(at)
+    for reviewer in ("Ada", "Grace"):
+        if reviewer != "Ada":
+            at.button(key="review_reviewer_change").click().run()
+            at.text_input(key="review_reviewer_input").set_value(reviewer)
+            at.button(key="FormSubmitter:review_reviewer_form-Start reviewing").click().run()
+            assert at.session_state[REVIEWER] == reviewer
+        at.radio(key=widget_key(batch, 0, "pick")).set_value("left")
+        at.radio(key=widget_key(batch, 1, "pick")).set_value("tie")
+        _save(at)
     stored = FeedbackStore(store_url).judgements()
     assert sorted(j.reviewer for j in stored) == ["Ada", "Ada", "Grace", "Grace"]
-    summary = at.dataframe(key="review_pair_summary").value
-    assert "2 shared items" in summary.loc[0, "agreement (kappa)"] or "undefined" in summary.loc[0, "agreement (kappa)"]
+    # Two reviewers, two shared items, the same answers on each: Cohen's kappa is 1.
+    summary = _table(at, "A win rate")
+    assert summary.loc[0, "agreement (kappa)"].startswith("1.00 (cohen, 2 shared items)")
+    assert summary.loc[0, "reviewers"] == 2
 
 
 def test_an_empty_review_and_marks_without_a_pick_store_nothing(store_url):
@@ -173,7 +185,7 @@ def test_prefer_reviewed_shows_the_decision_from_reviews_and_saves_a_user_copy(s
     at.number_input(key="review_prefer_min").set_value(3)
     at.toggle(key="review_prefer_on").set_value(True).run()
     assert not at.exception and not errors(at)
-    scores = at.dataframe(key="review_prefer_scores").value
+    scores = _table(at, "review score")
     assert dict(zip(scores["generator"], scores["review score"], strict=True)) == {"local-llm": 0.0, "template": 1.0}
     notice = " ".join(i.value for i in at.info)
     assert "On: runs of products would use template" in notice and "kept by reviews" in notice
@@ -188,4 +200,8 @@ def test_prefer_reviewed_shows_the_decision_from_reviews_and_saves_a_user_copy(s
     assert not errors(at)
     saved = load_config(saved_configs / "products-reviewed.toml")
     assert saved.feedback.prefer_reviewed is True and saved.feedback.min_reviews == 4
-    assert saved.name == "products-reviewed"
+    assert saved.name == "products-reviewed" and saved.feedback.reviews_from == "products"
+    # The copy decides from the reviews made with the original (stored under "products").
+    three = saved.feedback.model_copy(update={"min_reviews": 3})
+    spec, choice = reviewed_explain(saved.model_copy(update={"feedback": three}), None)
+    assert spec.component == "template" and choice.scores == {"local-llm": 0.0, "template": 1.0}
