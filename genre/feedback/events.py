@@ -7,6 +7,7 @@ exists, the item was shown in it).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -20,6 +21,10 @@ REASON_KINDS: tuple[str, ...] = ("reason_rating", "reason_faithful")
 EVENT_KINDS: tuple[str, ...] = ITEM_KINDS + REASON_KINDS
 
 RATING_KINDS = frozenset({"rating", "reason_rating"})
+OPINION_KINDS = frozenset({"like", "dislike", "not_interested"})
+"""Opinions on an item that replace one another: a user's latest like, dislike or not-interested stands."""
+APPEND_KINDS = frozenset({"click"})
+"""Kinds where every event counts (each click is a new click); all the others are latest-wins."""
 RATING_MIN, RATING_MAX = 1.0, 5.0
 
 
@@ -67,6 +72,25 @@ class FeedbackEvent(BaseModel):
     def _empty_is_none(cls, v: str | None) -> str | None:
         # One spelling for "absent", so a CSV round trip (where both are an empty cell) is exact.
         return v if v else None
+
+
+def event_slot(event: FeedbackEvent) -> str | None:
+    """The key under which ``event`` replaces an earlier one, or None for kinds that append (clicks).
+
+    Latest wins per slot, so a repeated Like, a re-saved review or a changed rating is stored once:
+    an item opinion (like, dislike, not_interested) per (user, item), whichever kind; an item rating
+    per (user, item); a reason verdict (reason_rating, reason_faithful) per (user, run, item,
+    generator, kind). Built as JSON so no id can fake a separator.
+    """
+    if event.kind in APPEND_KINDS:
+        return None
+    if event.kind in OPINION_KINDS:
+        parts = ["opinion", event.user, event.item_id]
+    elif event.kind == "rating":
+        parts = ["rating", event.user, event.item_id]
+    else:
+        parts = [event.kind, event.user, event.run_id or "", event.item_id, event.generator or ""]
+    return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
 
 
 def check_event(event: FeedbackEvent, require_generator: bool = True) -> FeedbackEvent:
