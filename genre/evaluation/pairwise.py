@@ -25,6 +25,7 @@ from genre.pipeline import Pipeline
 ScreenPick = Literal["left", "right", "tie"]
 Side = Literal["first", "second"]
 """The arms as the caller listed them: ``first`` is arms[0], ``second`` arms[1]."""
+SIDES: tuple[Side, Side] = ("first", "second")
 
 
 def arm_config(base: PipelineConfig, arm: Arm) -> PipelineConfig:
@@ -170,6 +171,15 @@ def write_all_reasons(
     return copy
 
 
+def _reporter(
+    on_reason: Callable[[str, Side, RankedItem], None] | None, user: str, side: Side
+) -> Callable[[RankedItem], None] | None:
+    """``on_reason`` bound to one user and side, as :meth:`Pipeline.explain_items` calls it (None stays None)."""
+    if on_reason is None:
+        return None
+    return lambda item: on_reason(user, side, item)
+
+
 def build_pairs(
     pipelines: tuple[Pipeline, Pipeline],
     arms: tuple[Arm, Arm],
@@ -194,13 +204,8 @@ def build_pairs(
     for user, ctx in users:
         trace = pipelines[0].run(ctx, k=k, reasons=False)
         traces = []
-        for side, pipeline in zip(("first", "second"), pipelines, strict=True):
-
-            def landed(item: RankedItem, side: Side = side, user: str = user) -> None:  # type: ignore[assignment]
-                if on_reason is not None:
-                    on_reason(user, side, item)
-
-            traces.append(write_all_reasons(pipeline, trace, landed))
+        for side, pipeline in zip(SIDES, pipelines, strict=True):
+            traces.append(write_all_reasons(pipeline, trace, _reporter(on_reason, user, side)))
         requests = requests_from_trace(trace, pipelines[0].catalog)
         pairs = []
         for item_1, item_2, request in zip(traces[0].items, traces[1].items, requests, strict=True):

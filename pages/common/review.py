@@ -31,6 +31,8 @@ PAIRS = "review_pairs"
 """Session-state key of the current batch of blind pairs (a :class:`PairBatch`)."""
 ARM_OPTIONS = "review_arm_options"
 """Session-state key: per (arm, generator), the options last chosen, so switching back keeps them."""
+ALWAYS_NAMED = frozenset({"style"})
+"""Options an arm names even at their default value (the reason style, once generators have one)."""
 PICKS = {"left": "Left is better", "right": "Right is better", "tie": "Tie"}
 
 
@@ -51,7 +53,7 @@ def ask_reviewer() -> str | None:
             help=f"Asked once per browser session and stored with every judgement (up to {MAX_REVIEWER_CHARS} "
             "characters).",
         )
-        go = st.form_submit_button("Start reviewing")
+        go = st.form_submit_button("Start reviewing", key="review_reviewer_start")
     if go:
         try:
             st.session_state[REVIEWER] = check_reviewer(typed)
@@ -60,6 +62,10 @@ def ask_reviewer() -> str | None:
         else:
             st.rerun()
     return None
+
+
+def _named_defaults(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: fields[k].get_default(call_default_factory=True) for k in ALWAYS_NAMED if k in fields}
 
 
 def pick_arm(side: str, base: PipelineConfig, default: str) -> tuple[Arm | None, list[str]]:
@@ -79,9 +85,14 @@ def pick_arm(side: str, base: PipelineConfig, default: str) -> tuple[Arm | None,
     remembered[(side, generator)] = options
     if problems:
         return None, problems
-    # Options at their defaults are dropped, so two arms that write alike have equal keys (and are refused).
+    # Options at their defaults are dropped, so two arms that write alike have equal keys (and are refused);
+    # the style is always named, since it is what a reader compares ("template · style=one-line").
     fields = resolve("explain", generator).Config.model_fields
-    own = {k: v for k, v in options.items() if k not in fields or v != fields[k].get_default(call_default_factory=True)}
+    own = {
+        k: v
+        for k, v in {**_named_defaults(fields), **options}.items()
+        if k in ALWAYS_NAMED or k not in fields or v != fields[k].get_default(call_default_factory=True)
+    }
     return Arm(generator=generator, options=own, config_name=base.name), []
 
 

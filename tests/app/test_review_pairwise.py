@@ -111,7 +111,7 @@ def test_a_second_reviewer_on_the_same_items_gives_an_agreement(store_url):
         if reviewer != "Ada":
             at.button(key="review_reviewer_change").click().run()
             at.text_input(key="review_reviewer_input").set_value(reviewer)
-            at.button(key="FormSubmitter:review_reviewer_form-Start reviewing").click().run()
+            at.button(key="review_reviewer_start").click().run()
             assert at.session_state[REVIEWER] == reviewer
         at.radio(key=widget_key(batch, 0, "pick")).set_value("left")
         at.radio(key=widget_key(batch, 1, "pick")).set_value("tie")
@@ -150,14 +150,14 @@ def test_the_reviewer_name_is_asked_once_and_control_characters_are_refused(stor
     at = _pairwise(reviewer=None)
     assert at.button(key="review_pair_run").disabled
     at.text_input(key="review_reviewer_input").set_value("Ada\x1b[31m")
-    at.button(key="FormSubmitter:review_reviewer_form-Start reviewing").click().run()
+    at.button(key="review_reviewer_start").click().run()
     assert any("control or invisible characters" in e and "U+001B" in e for e in errors(at))
     assert REVIEWER not in at.session_state
     at.text_input(key="review_reviewer_input").set_value("x" * 81)
-    at.button(key="FormSubmitter:review_reviewer_form-Start reviewing").click().run()
+    at.button(key="review_reviewer_start").click().run()
     assert any("81 characters long; the limit is 80" in e for e in errors(at))
     at.text_input(key="review_reviewer_input").set_value("  Ada Lovelace ")
-    at.button(key="FormSubmitter:review_reviewer_form-Start reviewing").click().run()
+    at.button(key="review_reviewer_start").click().run()
     assert at.session_state[REVIEWER] == "Ada Lovelace"
     assert not at.button(key="review_pair_run").disabled
     assert any("Reviewing as **Ada Lovelace**" in m.value for m in at.markdown)

@@ -163,7 +163,7 @@ def test_build_a_profile_run_compare_and_screenshot(server):
         # ---- Review: one blind side-by-side judgement (template against template naming one item) ----
         page.get_by_role("link", name="Review").click()
         _settle(page)
-        expect(page.get_by_role("heading", name="Review")).to_be_visible()
+        expect(page.get_by_role("heading", name="Review", exact=True)).to_be_visible()
         page.get_by_text("Blind side by side", exact=True).click()
         _settle(page)
         page.get_by_label("Your name", exact=True).fill("Browser reviewer")
