@@ -19,6 +19,7 @@ from genre.components.reasoners.template import requests_from_trace
 from genre.config import PipelineConfig, with_generator
 from genre.core.errors import InputError
 from genre.core.types import RankedItem, ReasonOut, ReasonRequest, RunTrace, UserContext, stable_hash
+from genre.data.request_records import request_record
 from genre.feedback.pairwise import Arm, Judgement
 from genre.pipeline import Pipeline
 
@@ -57,26 +58,12 @@ def left_side(seed: int, user: str, item_id: str, first: Arm, second: Arm) -> Si
 
 
 def context_record(request: ReasonRequest) -> dict[str, Any]:
-    """The item's request as a labelled-set record's evidence fields (ids and scores, no catalog text).
+    """The item's request as a record (:func:`genre.data.request_records.request_record`, a labelled record's fields).
 
-    The one place the format is chosen, so a serializer in :mod:`genre.data.labelled` can replace it:
-    training rebuilds the fact plan from these ids against the catalog, exactly as it does for the
-    labelled set (MovieLens text may not be stored, so only ids, scores and labels of attribute evidence).
+    Training rebuilds the fact plan from it (:mod:`genre.training.review_data`). The items' fields are
+    kept: the review store lives in the user's cache, and a record then reads back without the catalog.
     """
-    return {
-        "item_id": request.item.item_id,
-        "history_ids": [h.item_id for h in request.history],
-        "intent": [{"label": lab.label, "probability": lab.probability} for lab in request.intent.labels],
-        "contributions": dict(request.contributions),
-        "evidence": {
-            name: [
-                {"kind": e.kind, "item_id": e.item_id, "weight": e.weight, "label": None if e.item_id else e.label}
-                for e in evs
-            ]
-            for name, evs in request.evidence.items()
-        },
-        "cold_start": request.cold_start,
-    }
+    return request_record(request)
 
 
 @dataclass

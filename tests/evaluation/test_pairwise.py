@@ -7,6 +7,7 @@ import pytest
 from genre.config import parse_config
 from genre.core.errors import GenreError, InputError
 from genre.core.types import HistoryEvent, UserContext
+from genre.data.request_records import request_from_record
 from genre.evaluation.pairwise import arm_config, build_pairs, check_arms, left_side
 from genre.feedback.pairwise import Arm
 from genre.pipeline import Pipeline
@@ -57,6 +58,9 @@ def test_both_arms_explain_the_same_items_and_a_pick_on_screen_is_stored_as_that
         assert p.left_reason.text == (p.reason_first if p.left == "first" else p.reason_second).text
         assert p.context is not None and p.context["item_id"] == p.item_id
         assert p.context["history_ids"] == [h.item_id for h in (CAMPER if p.user == "camper" else COOK).history]
+        # Training reads the context back into the request both reasons were written from, without the catalog.
+        request = request_from_record(p.context)
+        assert request.item.title == p.title and [h.item_id for h in request.history] == p.context["history_ids"]
         for pick, arm, reason in (("left", p.left_arm, p.left_reason), ("right", p.right_arm, p.right_reason)):
             j = p.judgement("Ada", pick, faithful_left=True, faithful_right=False, comment="ok")
             chosen = j.arm_a if j.choice == "a" else j.arm_b
