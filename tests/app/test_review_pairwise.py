@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from genre import load_config
+from genre.data import load_catalog
 from genre.feedback import FeedbackEvent, FeedbackStore
 from genre.feedback.choice import reviewed_explain
 from genre.feedback.pairwise import Arm
+from genre.training.review_data import review_pairs
 from pages.common.review import PAIRS, REVIEWER, widget_key
 from tests.app.conftest import chart_titles, errors, page
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +105,14 @@ def test_a_pick_on_screen_is_stored_as_that_arm_in_both_orders_and_resaving_stor
     assert summary.loc[0, "A wins"] == sum(j.winner == page_a for j in stored)
     assert "no item was judged by two or more reviewers" in summary.loc[0, "agreement (kappa)"]
     assert "Win rate of arm A (95% interval)" in chart_titles(at)
+    # train-reasoner --from-reviews reads these judgements: faithful winners teach, the rest are skipped.
+    catalog = load_catalog(load_config(ROOT / "configs" / "products.toml").data)
+    used = review_pairs(FeedbackStore(store_url), "products", catalog)
+    assert used.judgements == 4 and len(used.pairs) == 2
+    assert used.skipped == {"ties": 1, "winner not marked faithful": 1}
+    assert sorted(p.target for p in used.pairs) == sorted(
+        p.left_reason.text for p in pairs if picks[p.item_id] == "left"
+    )
 
 
 def test_a_second_reviewer_on_the_same_items_gives_an_agreement(store_url):
