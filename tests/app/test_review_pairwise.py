@@ -216,3 +216,17 @@ def test_prefer_reviewed_shows_the_decision_from_reviews_and_saves_a_user_copy(s
     three = saved.feedback.model_copy(update={"min_reviews": 3})
     spec, choice = reviewed_explain(saved.model_copy(update={"feedback": three}), None)
     assert spec.component == "template" and choice.scores == {"local-llm": 0.0, "template": 1.0}
+
+
+def test_two_tabs_judging_the_same_items_store_each_judgement_once_latest_wins(store_url):
+    tabs = [_pairwise(k=2), _pairwise(k=2)]
+    batches = [_write(tab) for tab in tabs]
+    # Each tab drew its own left/right order; the items and arms are the same.
+    assert [p.item_id for p in batches[0].pairs] == [p.item_id for p in batches[1].pairs]
+    for tab, batch, pick in zip(tabs, batches, ("left", "tie"), strict=True):
+        for i in range(2):
+            tab.radio(key=widget_key(batch, i, "pick")).set_value(pick)
+        _save(tab)
+        assert not errors(tab)
+    stored = FeedbackStore(store_url).judgements()
+    assert len(stored) == 2 and {j.choice for j in stored} == {"tie"}
