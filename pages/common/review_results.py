@@ -14,7 +14,7 @@ import streamlit as st
 
 from genre import GenreError, parse_config, save_config
 from genre.config import PipelineConfig
-from genre.feedback.choice import choose_generator
+from genre.feedback.choice import choose_generator, review_score
 from genre.feedback.pairwise import Arm, Judgement
 from pages.common.ui import md_escape, saved_config_dir, shipped_config_names, show_error
 
@@ -184,8 +184,8 @@ def prefer_reviewed_panel(store: Any, config_name: str, config: PipelineConfig) 
             "reviews": acc.n,
             "faithful rate": None if acc.faithful_rate is None else round(acc.faithful_rate, 3),
             "mean rating (1-5)": None if acc.mean_rating is None else round(acc.mean_rating, 2),
-            "review score": None if name not in choice.scores else round(choice.scores[name], 3),
-            "counts": acc.n >= min_reviews,
+            "review score": None if (score := review_score(acc)) is None else round(score, 3),
+            "enough reviews": acc.n >= min_reviews,
         }
         for name, acc in reviews.items()
     ]
