@@ -63,6 +63,8 @@ def summary_rows(summaries: list[Any], first: Arm | None = None) -> list[dict[st
                 "95% interval": f"{low:.0%} – {high:.0%}",
                 "A faithful": _rate(faithful_a),
                 "B faithful": _rate(faithful_b),
+                # Far from half hints that reviewers favour a side rather than a reason.
+                "left side won": f"{s.left_picks} of {s.wins_a + s.wins_b}",
                 "reviewers": s.reviewers,
                 "agreement (kappa)": agreement,
                 "comments": s.n_comments,

@@ -103,6 +103,7 @@ def test_a_pick_on_screen_is_stored_as_that_arm_in_both_orders_and_resaving_stor
     page_a = Arm(generator="template", config_name="products")
     assert summary.loc[0, "arm A"] == "template [products]"
     assert summary.loc[0, "A wins"] == sum(j.winner == page_a for j in stored)
+    assert summary.loc[0, "left side won"] == "2 of 3"  # picks: left, right, tie, left
     assert "no item was judged by two or more reviewers" in summary.loc[0, "agreement (kappa)"]
     assert "Win rate of arm A (95% interval)" in chart_titles(at)
     # train-reasoner --from-reviews reads these judgements: faithful winners teach, the rest are skipped.
