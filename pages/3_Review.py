@@ -40,7 +40,7 @@ from pages.common.ui import (
 )
 
 SINGLE, PAIRWISE = "Rate one generator", "Blind side by side"
-# Session-state key: per generator, the options last chosen in the single mode (kept when switching back).
+# Session-state key: per (config, generator), the options last chosen in the single mode (kept when switching back).
 # (A comment, not a docstring: Streamlit would print a bare string in a page script.)
 GENERATOR_OPTIONS = "review_generator_options"
 
@@ -146,12 +146,13 @@ if mode == PAIRWISE:
 else:
     generators = list(dict.fromkeys([base_config.explain.component, *sorted(BUILTINS["explain"])]))
     generator = st.sidebar.selectbox("Reason generator under review", generators, key="review_generator")
-    remembered: dict[str, dict] = st.session_state.setdefault(GENERATOR_OPTIONS, {})
-    if generator not in remembered:
-        remembered[generator] = dict(base_config.explain.config if generator == base_config.explain.component else {})
+    remembered: dict[tuple[str, str], dict] = st.session_state.setdefault(GENERATOR_OPTIONS, {})
+    slot = (base_config.name, generator)
+    if slot not in remembered:
+        remembered[slot] = dict(base_config.explain.config if generator == base_config.explain.component else {})
     with st.sidebar.expander("Generator options", expanded=False):
-        options, problems = edit_params("explain", generator, remembered[generator], f"review_opts_{generator}")
-    remembered[generator] = options
+        options, problems = edit_params("explain", generator, remembered[slot], f"review_opts_{generator}")
+    remembered[slot] = options
     k = st.sidebar.slider("Items to review", 1, 10, 5, key="review_k")
     for problem in problems:
         show_error(problem)

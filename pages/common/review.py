@@ -30,7 +30,7 @@ REVIEWER = "genre_reviewer"
 PAIRS = "review_pairs"
 """Session-state key of the current batch of blind pairs (a :class:`PairBatch`)."""
 ARM_OPTIONS = "review_arm_options"
-"""Session-state key: per (arm, generator), the options last chosen, so switching back keeps them."""
+"""Session-state key: per (config, arm, generator), the options last chosen, so switching back keeps them."""
 ALWAYS_NAMED = frozenset({"style"})
 """Options an arm names even at their default value (the reason style, once generators have one)."""
 PICKS = {"left": "Left is better", "right": "Right is better", "tie": "Tie"}
@@ -74,15 +74,16 @@ def pick_arm(side: str, base: PipelineConfig, default: str) -> tuple[Arm | None,
     generator = st.selectbox(
         f"Arm {side} generator", names, index=names.index(default), key=f"review_arm_{side.lower()}_generator"
     )
-    remembered: dict[tuple[str, str], dict[str, Any]] = st.session_state.setdefault(ARM_OPTIONS, {})
-    if (side, generator) not in remembered:
+    remembered: dict[tuple[str, str, str], dict[str, Any]] = st.session_state.setdefault(ARM_OPTIONS, {})
+    slot = (base.name, side, generator)
+    if slot not in remembered:
         own = base.explain.config if generator == base.explain.component else {}
-        remembered[(side, generator)] = dict(own)
+        remembered[slot] = dict(own)
     with st.expander(f"Arm {side} options", expanded=False):
         options, problems = edit_params(
-            "explain", generator, remembered[(side, generator)], f"review_arm_{side.lower()}_{generator}"
+            "explain", generator, remembered[slot], f"review_arm_{side.lower()}_{generator}"
         )
-    remembered[(side, generator)] = options
+    remembered[slot] = options
     if problems:
         return None, problems
     # Options at their defaults are dropped, so two arms that write alike have equal keys (and are refused);
