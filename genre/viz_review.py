@@ -42,6 +42,6 @@ def win_rate_chart(
         xaxis={"range": [0, 1], "tickformat": ".0%", "title": "arm A's win rate (ties count half)"},
         yaxis={"automargin": True},
         height=160 + 60 * len(rows),
-        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+        margin={"l": 10, "r": 30, "t": 50, "b": 40},  # room for the 100% tick label,
     )
     return fig

@@ -162,8 +162,11 @@ def prefer_reviewed_panel(store: Any, config_name: str, config: PipelineConfig) 
     except GenreError as exc:
         show_error(f"Cannot read the reviews: {exc}")
         return
+    # Widget keys name the config: another config's toggle or name must not carry over.
     cols = st.columns([1, 1, 2])
-    prefer = cols[0].toggle("Prefer reviewed", value=config.feedback.prefer_reviewed, key="review_prefer_on")
+    prefer = cols[0].toggle(
+        "Prefer reviewed", value=config.feedback.prefer_reviewed, key=f"review_prefer_on_{config_name}"
+    )
     min_reviews = int(
         cols[1].number_input(
             "Min reviews per generator",
@@ -171,7 +174,7 @@ def prefer_reviewed_panel(store: Any, config_name: str, config: PipelineConfig) 
             max_value=100_000,
             value=config.feedback.min_reviews,
             step=1,
-            key="review_prefer_min",
+            key=f"review_prefer_min_{config_name}",
         )
     )
     choice = choose_generator(config.explain.component, reviews, min_reviews)
@@ -206,9 +209,11 @@ def prefer_reviewed_panel(store: Any, config_name: str, config: PipelineConfig) 
     )
     shipped = config_name in shipped_config_names()
     default = f"{config_name}-reviewed" if shipped else config_name
-    name = cols[2].text_input("Save as config", value=default, key="review_prefer_name")
+    name = cols[2].text_input("Save as config", value=default, key=f"review_prefer_name_{config_name}")
     unchanged = prefer == config.feedback.prefer_reviewed and min_reviews == config.feedback.min_reviews
-    if st.button("Save prefer reviewed", key="review_prefer_save", disabled=unchanged and name == config_name):
+    if st.button(
+        "Save prefer reviewed", key=f"review_prefer_save_{config_name}", disabled=unchanged and name == config_name
+    ):
         if not re.fullmatch(CONFIG_NAME, name or ""):
             st.error(
                 "Name the config with 1-48 lower-case letters, digits, '-' or '_' (starting with a letter or digit)."

@@ -194,21 +194,21 @@ def test_prefer_reviewed_shows_the_decision_from_reviews_and_saves_a_user_copy(s
         store.add_events(events)
     at = page("pages/3_Review.py", "products")
     at.run()
-    at.number_input(key="review_prefer_min").set_value(3)
-    at.toggle(key="review_prefer_on").set_value(True).run()
+    at.number_input(key="review_prefer_min_products").set_value(3)
+    at.toggle(key="review_prefer_on_products").set_value(True).run()
     assert not at.exception and not errors(at)
     scores = _table(at, "review score")
     assert dict(zip(scores["generator"], scores["review score"], strict=True)) == {"local-llm": 0.0, "template": 1.0}
     notice = " ".join(i.value for i in at.info)
     assert "On: runs of products would use template" in notice and "kept by reviews" in notice
     # Asking for more reviews than stored: no choice, and the notice says why.
-    at.number_input(key="review_prefer_min").set_value(4).run()
+    at.number_input(key="review_prefer_min_products").set_value(4).run()
     assert any("needs two or more" in i.value for i in at.info)
-    at.text_input(key="review_prefer_name").set_value("products")
-    at.button(key="review_prefer_save").click().run()
+    at.text_input(key="review_prefer_name_products").set_value("products")
+    at.button(key="review_prefer_save_products").click().run()
     assert any("'products' is a shipped config" in e for e in errors(at))
-    at.text_input(key="review_prefer_name").set_value("products-reviewed")
-    at.button(key="review_prefer_save").click().run()
+    at.text_input(key="review_prefer_name_products").set_value("products-reviewed")
+    at.button(key="review_prefer_save_products").click().run()
     assert not errors(at)
     saved = load_config(saved_configs / "products-reviewed.toml")
     assert saved.feedback.prefer_reviewed is True and saved.feedback.min_reviews == 4
