@@ -263,3 +263,22 @@ def test_upserts_compile_for_postgresql():
         )  # fmt: skip
         sql = str(stmt.returning(table.c.id).compile(dialect=postgresql.dialect()))
         assert "ON CONFLICT" in sql and "WHERE" in sql and isinstance(stmt, sa.Insert)
+
+
+@pytest.mark.parametrize(
+    "comment,message",
+    [("x" * 20_000, "20,000 characters long; the limit is 1,000"), ("a\x00b", r"U\+0000"), ("\u202eevil", r"U\+202E")],
+)
+def test_event_comments_too_long_or_with_control_characters_store_nothing(store, comment, message):
+    store.record_run(make_trace("r1", ["a"], user="rev"))
+    with pytest.raises(FeedbackError, match=message):
+        store.add_events(
+            [
+                FeedbackEvent(user="rev", item_id="a", kind="reason_faithful", value=1, run_id="r1"),
+                FeedbackEvent(user="rev", item_id="a", kind="reason_rating", value=4, run_id="r1", comment=comment),
+            ]
+        )
+    assert store.count_events() == 0
+    # markup and line breaks are plain text, kept as typed
+    e = store.add_event("rev", "a", "reason_rating", 4, run_id="r1", comment="<b>x</b>\n**y**")
+    assert store.events() == [e] and e.comment == "<b>x</b>\n**y**"
