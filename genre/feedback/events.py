@@ -8,11 +8,13 @@ exists, the item was shown in it).
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from genre.core.errors import FeedbackError
+from genre.data.users import MAX_COMMENT_CHARS
 
 ITEM_KINDS: tuple[str, ...] = ("like", "dislike", "rating", "click", "not_interested")
 """Feedback on a recommended item."""
@@ -26,6 +28,40 @@ OPINION_KINDS = frozenset({"like", "dislike", "not_interested"})
 APPEND_KINDS = frozenset({"click"})
 """Kinds where every event counts (each click is a new click); all the others are latest-wins."""
 RATING_MIN, RATING_MAX = 1.0, 5.0
+
+
+COMMENT_WHITESPACE = frozenset("\n\r\t")
+"""Control characters a comment may hold (a multi-line text box writes them)."""
+
+
+def bad_chars(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """Code points of ``text`` in Unicode category C* (control, format, private use, unassigned), as U+XXXX.
+
+    None belongs in a name or a comment: they hide text (bidi overrides, zero-width) or break
+    terminals, and NUL cannot even be stored in PostgreSQL text.
+    """
+    return [f"U+{ord(c):04X}" for c in text if c not in allowed and unicodedata.category(c).startswith("C")]
+
+
+def check_comment(comment: str | None, where: str = "the comment") -> str | None:
+    """``comment`` as stored (None when blank), or FeedbackError when too long or holding control characters.
+
+    Comments are plain text: nothing interprets markup in them, and pages must escape them when shown.
+    """
+    if comment is None:
+        return None
+    if not isinstance(comment, str):
+        raise FeedbackError(f"{where} must be text, not {type(comment).__name__}")
+    if not comment.strip():
+        return None
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise FeedbackError(f"{where} is {len(comment):,} characters long; the limit is {MAX_COMMENT_CHARS:,}")
+    bad = bad_chars(comment, COMMENT_WHITESPACE)
+    if bad:
+        raise FeedbackError(
+            f"{where} contains control or invisible characters ({', '.join(sorted(set(bad)))}); remove them"
+        )
+    return comment
 
 
 def utc(value: datetime) -> datetime:
@@ -120,6 +156,8 @@ def check_event(event: FeedbackEvent, require_generator: bool = True) -> Feedbac
             raise FeedbackError(f"{where}: reason_faithful takes 1 (faithful) or 0 (not faithful); got {v!r}")
     elif v is not None:
         raise FeedbackError(f"{where}: a {event.kind} takes no value; got {v:g}")
+    if event.comment is not None:
+        check_comment(event.comment, f"{where}: the comment")
     if require_generator and event.kind in REASON_KINDS and event.generator is None:
         raise FeedbackError(
             f"{where}: feedback on a reason must name the generator that wrote it "

@@ -13,7 +13,6 @@ pages must escape them when they show them.
 from __future__ import annotations
 
 import json
-import unicodedata
 from datetime import datetime
 from typing import Any, Literal
 
@@ -21,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from genre.core.errors import FeedbackError
 from genre.data.users import MAX_COMMENT_CHARS
-from genre.feedback.events import _now, utc
+from genre.feedback.events import _now, bad_chars, check_comment, utc
 
 __all__ = [
     "CHOICES",
@@ -40,14 +39,6 @@ CHOICES: tuple[str, ...] = ("a", "b", "tie")
 SCREEN_PICKS: tuple[str, ...] = ("left", "right", "tie")
 """What the reviewer clicked."""
 _FLIP = {"a": "b", "b": "a", "tie": "tie"}
-_COMMENT_WHITESPACE = frozenset("\n\r\t")
-"""Control characters a comment may hold (a multi-line text box writes them)."""
-
-
-def _bad_chars(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
-    # Category C*: control, format (bidi overrides, zero-width), private use and unassigned code points;
-    # none belongs in a name, and NUL cannot even be stored in PostgreSQL text.
-    return [f"U+{ord(c):04X}" for c in text if c not in allowed and unicodedata.category(c).startswith("C")]
 
 
 def check_reviewer(name: str) -> str:
@@ -59,30 +50,13 @@ def check_reviewer(name: str) -> str:
         raise FeedbackError("the reviewer name is empty: type your name before judging")
     if len(name) > MAX_REVIEWER_CHARS:
         raise FeedbackError(f"the reviewer name is {len(name):,} characters long; the limit is {MAX_REVIEWER_CHARS}")
-    bad = _bad_chars(name)
+    bad = bad_chars(name)
     if bad:
         raise FeedbackError(
             f"the reviewer name {name!r} contains control or invisible characters ({', '.join(sorted(set(bad)))}); "
             "use letters, digits, spaces and punctuation"
         )
     return name
-
-
-def _check_comment(comment: str | None) -> str | None:
-    if comment is None:
-        return None
-    if not isinstance(comment, str):
-        raise FeedbackError(f"the comment must be text, not {type(comment).__name__}")
-    if not comment.strip():
-        return None
-    if len(comment) > MAX_COMMENT_CHARS:
-        raise FeedbackError(f"the comment is {len(comment):,} characters long; the limit is {MAX_COMMENT_CHARS:,}")
-    bad = _bad_chars(comment, _COMMENT_WHITESPACE)
-    if bad:
-        raise FeedbackError(
-            f"the comment contains control or invisible characters ({', '.join(sorted(set(bad)))}); remove them"
-        )
-    return comment
 
 
 class Arm(BaseModel):
@@ -219,7 +193,7 @@ class Judgement(BaseModel):
     @field_validator("comment", mode="before")
     @classmethod
     def _comment(cls, v: Any) -> str | None:
-        return _check_comment(v)
+        return check_comment(v)
 
     @field_validator("run_id", mode="before")
     @classmethod

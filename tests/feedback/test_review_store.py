@@ -17,7 +17,7 @@ from genre.feedback import FeedbackEvent
 from genre.feedback.pairwise import Arm, Judgement
 from genre.feedback.store import FeedbackStore
 from genre.feedback.store.judgements import JUDGEMENT_FIELDS
-from tests.feedback.test_store import T0, V1_DDL, make_trace
+from tests.feedback.test_store import FORK, T0, V1_DDL, make_trace
 
 TUNED = Arm(generator="tuned-local", options={"style": "short"}, config_name="movies")
 TEMPLATE = Arm(generator="template", options={"style": "one-line"}, config_name="movies")
@@ -263,3 +263,45 @@ def test_upserts_compile_for_postgresql():
         )  # fmt: skip
         sql = str(stmt.returning(table.c.id).compile(dialect=postgresql.dialect()))
         assert "ON CONFLICT" in sql and "WHERE" in sql and isinstance(stmt, sa.Insert)
+
+
+@pytest.mark.parametrize(
+    "comment,message",
+    [("x" * 20_000, "20,000 characters long; the limit is 1,000"), ("a\x00b", r"U\+0000"), ("\u202eevil", r"U\+202E")],
+)
+def test_event_comments_too_long_or_with_control_characters_store_nothing(store, comment, message):
+    store.record_run(make_trace("r1", ["a"], user="rev"))
+    with pytest.raises(FeedbackError, match=message):
+        store.add_events(
+            [
+                FeedbackEvent(user="rev", item_id="a", kind="reason_faithful", value=1, run_id="r1"),
+                FeedbackEvent(user="rev", item_id="a", kind="reason_rating", value=4, run_id="r1", comment=comment),
+            ]
+        )
+    assert store.count_events() == 0
+    # markup and line breaks are plain text, kept as typed
+    e = store.add_event("rev", "a", "reason_rating", 4, run_id="r1", comment="<b>x</b>\n**y**")
+    assert store.events() == [e] and e.comment == "<b>x</b>\n**y**"
+
+
+def _same_answers(url: str, tab: int, start) -> None:
+    start.wait(30)
+    with FeedbackStore(url) as s:
+        for n in range(10):  # the same judgement and the same Like, over and over, from each "tab"
+            s.save_judgement(judge(pick="left" if (tab + n) % 2 else "tie"))
+            s.add_event("u", "i1", "like")
+
+
+def test_two_tabs_submitting_the_same_answers_at_once_store_one_row_each(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tabs.sqlite3'}"
+    FeedbackStore(url).close()  # created before the fork: no connection crosses it
+    start = FORK.Event()
+    procs = [FORK.Process(target=_same_answers, args=(url, tab, start)) for tab in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    with FeedbackStore(url) as s:
+        assert s.count_judgements() == 1 and s.count_events() == 1
