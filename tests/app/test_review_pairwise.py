@@ -156,6 +156,10 @@ def test_a_20000_character_comment_is_refused_naming_the_limit(store_url):
     _save(at)
     assert any("is 20,000 characters long; the limit is 1,000" in e for e in errors(at))
     assert FeedbackStore(store_url).judgements() == []
+    at.text_input(key=widget_key(batch, 0, "comment")).set_value("fine\x00 really")
+    _save(at)
+    assert any("control or invisible characters (U+0000)" in e for e in errors(at))
+    assert FeedbackStore(store_url).judgements() == []
 
 
 def test_the_reviewer_name_is_asked_once_and_control_characters_are_refused(store_url):
