@@ -60,6 +60,9 @@ class FeedbackConfig(BaseModel):
     and says so in every run's notices. Off by default: [explain] alone decides."""
     min_reviews: int = Field(default=20, ge=1, le=100_000)
     """With `prefer_reviewed`: reason feedback events a generator needs before its reviews count."""
+    reviews_from: str | None = Field(default=None, min_length=1)
+    """With `prefer_reviewed`: read the reviews stored under this config name instead of this config's own, so
+    a saved copy of a config (the Review page saves one) decides from the reviews made with the original."""
 
 
 class PipelineConfig(BaseModel):

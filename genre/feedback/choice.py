@@ -86,7 +86,7 @@ def reviewed_explain(
 ) -> tuple[StageSpec, GeneratorChoice]:
     """The [explain] spec a pipeline should build under ``prefer_reviewed``, and the choice behind it.
 
-    ``reviews`` default to the feedback store's (``FeedbackStore().generator_acceptance(config.name)``);
+    ``reviews`` default to the feedback store's for this config (or for ``[feedback] reviews_from``);
     a store that cannot be read keeps [explain] and says so. A chosen generator other than the
     config's runs with its default options.
     """
@@ -98,7 +98,7 @@ def reviewed_explain(
             from genre.feedback.store import FeedbackStore
 
             with FeedbackStore() as store:
-                reviews = store.generator_acceptance(config.name)
+                reviews = store.generator_acceptance(config.feedback.reviews_from or config.name)
         except GenreError as exc:
             return config.explain, GeneratorChoice(
                 current, current, notice=f"Reason generator: {current} from [explain]; reviews unavailable ({exc})."

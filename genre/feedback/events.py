@@ -7,11 +7,14 @@ exists, the item was shown in it).
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from genre.core.errors import FeedbackError
+from genre.data.users import MAX_COMMENT_CHARS
 
 ITEM_KINDS: tuple[str, ...] = ("like", "dislike", "rating", "click", "not_interested")
 """Feedback on a recommended item."""
@@ -20,7 +23,45 @@ REASON_KINDS: tuple[str, ...] = ("reason_rating", "reason_faithful")
 EVENT_KINDS: tuple[str, ...] = ITEM_KINDS + REASON_KINDS
 
 RATING_KINDS = frozenset({"rating", "reason_rating"})
+OPINION_KINDS = frozenset({"like", "dislike", "not_interested"})
+"""Opinions on an item that replace one another: a user's latest like, dislike or not-interested stands."""
+APPEND_KINDS = frozenset({"click"})
+"""Kinds where every event counts (each click is a new click); all the others are latest-wins."""
 RATING_MIN, RATING_MAX = 1.0, 5.0
+
+
+COMMENT_WHITESPACE = frozenset("\n\r\t")
+"""Control characters a comment may hold (a multi-line text box writes them)."""
+
+
+def bad_chars(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """Code points of ``text`` in Unicode category C* (control, format, private use, unassigned), as U+XXXX.
+
+    None belongs in a name or a comment: they hide text (bidi overrides, zero-width) or break
+    terminals, and NUL cannot even be stored in PostgreSQL text.
+    """
+    return [f"U+{ord(c):04X}" for c in text if c not in allowed and unicodedata.category(c).startswith("C")]
+
+
+def check_comment(comment: str | None, where: str = "the comment") -> str | None:
+    """``comment`` as stored (None when blank), or FeedbackError when too long or holding control characters.
+
+    Comments are plain text: nothing interprets markup in them, and pages must escape them when shown.
+    """
+    if comment is None:
+        return None
+    if not isinstance(comment, str):
+        raise FeedbackError(f"{where} must be text, not {type(comment).__name__}")
+    if not comment.strip():
+        return None
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise FeedbackError(f"{where} is {len(comment):,} characters long; the limit is {MAX_COMMENT_CHARS:,}")
+    bad = bad_chars(comment, COMMENT_WHITESPACE)
+    if bad:
+        raise FeedbackError(
+            f"{where} contains control or invisible characters ({', '.join(sorted(set(bad)))}); remove them"
+        )
+    return comment
 
 
 def utc(value: datetime) -> datetime:
@@ -69,6 +110,25 @@ class FeedbackEvent(BaseModel):
         return v if v else None
 
 
+def event_slot(event: FeedbackEvent) -> str | None:
+    """The key under which ``event`` replaces an earlier one, or None for kinds that append (clicks).
+
+    Latest wins per slot, so a repeated Like, a re-saved review or a changed rating is stored once:
+    an item opinion (like, dislike, not_interested) per (user, item), whichever kind; an item rating
+    per (user, item); a reason verdict (reason_rating, reason_faithful) per (user, run, item,
+    generator, kind). Built as JSON so no id can fake a separator.
+    """
+    if event.kind in APPEND_KINDS:
+        return None
+    if event.kind in OPINION_KINDS:
+        parts = ["opinion", event.user, event.item_id]
+    elif event.kind == "rating":
+        parts = ["rating", event.user, event.item_id]
+    else:
+        parts = [event.kind, event.user, event.run_id or "", event.item_id, event.generator or ""]
+    return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+
+
 def check_event(event: FeedbackEvent, require_generator: bool = True) -> FeedbackEvent:
     """Raise FeedbackError naming the problem if ``event`` is invalid on its own; return it otherwise.
 
@@ -96,6 +156,8 @@ def check_event(event: FeedbackEvent, require_generator: bool = True) -> Feedbac
             raise FeedbackError(f"{where}: reason_faithful takes 1 (faithful) or 0 (not faithful); got {v!r}")
     elif v is not None:
         raise FeedbackError(f"{where}: a {event.kind} takes no value; got {v:g}")
+    if event.comment is not None:
+        check_comment(event.comment, f"{where}: the comment")
     if require_generator and event.kind in REASON_KINDS and event.generator is None:
         raise FeedbackError(
             f"{where}: feedback on a reason must name the generator that wrote it "

@@ -30,7 +30,7 @@ from genre.models import GENERATOR_NAME, Generator, resolve_device
 from genre.training.card import adapter_card, held_out_metrics, is_movielens, write_card
 from genre.training.lora import CHECKPOINT_DIR, ReasonTrainer, TuneSettings, lora_config
 from genre.training.reasoner_data import ReferenceSet, data_hash, load_reference_sets, template_pairs
-from genre.training.slotted_data import build_slotted_example, grounded_pairs
+from genre.training.slotted_data import SlottedPair, build_slotted_example, grounded_pairs
 
 if TYPE_CHECKING:
     from genre.config import PipelineConfig
@@ -63,11 +63,16 @@ def train_reasoner(
     pipeline: Pipeline | None = None,
     references: Sequence[ReferenceSet] | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    extra: Sequence[SlottedPair] = (),
+    extra_survival: dict[str, dict[str, int]] | None = None,
+    extra_repeat: int = 1,
 ) -> TrainResult:
     """Train (or resume) an adapter for ``config``'s catalog and write it with its card to ``out``.
 
     ``out`` defaults to ``<cache>/adapters/<config name>``. ``references`` defaults to every
     reference domain's pairs; a malformed reference row raises a DataError naming file and line.
+    ``extra`` are already slotted pairs from elsewhere (reviews, :mod:`genre.training.review_data`),
+    each used ``extra_repeat`` times; ``extra_survival`` adds their outcomes to the card.
     """
     import torch
     from peft import get_peft_model
@@ -89,6 +94,9 @@ def train_reasoner(
         pipeline = Pipeline(config, progress=progress)
     templates = template_pairs(pipeline, settings.template_users, settings.template_items, settings.seed)
     pairs, survival = grounded_pairs(sets, templates, pipeline.catalog, settings.composed, settings.seed)
+    # A few reviewed reasons among hundreds of generated pairs would barely move the adapter: repeat them.
+    pairs += [p for p in extra for _ in range(extra_repeat)]
+    survival |= extra_survival or {}
 
     # Training, not generation: the LoRA initialization is seeded here, and the checkpoint keeps the RNG.
     torch.manual_seed(settings.seed)

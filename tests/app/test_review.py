@@ -21,7 +21,7 @@ def test_reviews_are_stored_summarized_and_exportable(store_url):
     at.select_slider(key="review_rating_1").set_value(5)
     at.radio(key="review_faithful_2").set_value("no")
     at.text_input(key="review_comment_1").set_value("Names the exact headlamp I owned — convincing.")
-    at.button[-1].click().run()  # the form's submit button
+    at.button(key="review_save").click().run()
     assert not at.exception and not errors(at)
     assert any("Saved 3 reviews" in s.value for s in at.success)
     events = FeedbackStore(store_url).events()
@@ -46,7 +46,7 @@ def test_a_corrupt_store_warns_and_the_page_still_works(tmp_path, monkeypatch):
     at.sidebar.selectbox(key="review_generator").set_value("template")
     at.button(key="review_run").click().run()
     assert not at.exception and not errors(at)
-    at.button[-1].click().run()
+    at.button(key="review_save").click().run()
     assert any("nothing was saved" in e for e in errors(at))
 
 
@@ -82,11 +82,48 @@ def test_an_over_limit_comment_is_refused_naming_the_limit_and_nothing_is_saved(
     at.sidebar.slider(key="review_k").set_value(2)
     at.button(key="review_run").click().run()
     at.text_input(key="review_comment_2").set_value("c" * 1001)
-    at.button[-1].click().run()
+    at.button(key="review_save").click().run()
     assert not at.exception
     assert any("the comment on item 2 is 1,001 characters long; the limit is 1,000" in e for e in errors(at))
     assert FeedbackStore(store_url).events() == []
     at.text_input(key="review_comment_2").set_value("c" * 1000)
-    at.button[-1].click().run()
+    at.button(key="review_save").click().run()
     assert any("Saved 2 reviews" in s.value for s in at.success)
     assert sorted(len(e.comment or "") for e in FeedbackStore(store_url).events()) == [0, 0, 0, 1000]
+
+
+def test_a_generators_options_are_kept_when_switching_back_and_forth(store_url):
+    at = page("pages/3_Review.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="review_generator").set_value("template").run()
+    at.number_input(key="review_opts_template_max_evidence").set_value(1).run()
+    at.sidebar.selectbox(key="review_generator").set_value("openai-compatible").run()
+    at.number_input(key="review_opts_openai-compatible_max_evidence").set_value(4).run()
+    at.sidebar.selectbox(key="review_generator").set_value("template").run()
+    assert at.number_input(key="review_opts_template_max_evidence").value == 1
+    at.sidebar.selectbox(key="review_generator").set_value("openai-compatible").run()
+    assert at.number_input(key="review_opts_openai-compatible_max_evidence").value == 4
+    at.sidebar.selectbox(key="review_generator").set_value("template").run()
+    # The kept options are the ones the reasons are written with.
+    at.sidebar.slider(key="review_k").set_value(2)
+    at.button(key="review_run").click().run()
+    assert not at.exception and not errors(at)
+    trace = at.session_state["review_trace"][0]
+    assert trace.config["explain"] == {"component": "template", "config": {"max_evidence": 1}}
+
+
+def test_reviewed_reasons_are_kept_with_their_context_for_training(store_url):
+    at = page("pages/3_Review.py", "products")
+    at.run()
+    at.sidebar.selectbox(key="review_generator").set_value("template")
+    at.sidebar.slider(key="review_k").set_value(2)
+    at.button(key="review_run").click().run()
+    assert not at.exception and not errors(at)
+    trace = at.session_state["review_trace"][0]
+    stored = FeedbackStore(store_url).reasons(trace.run_id)
+    assert sorted((r.item_id, r.generator, r.text) for r in stored) == sorted(
+        (i.item_id, "template", i.reason.text) for i in trace.items
+    )
+    assert all(r.context is not None and r.context["item_id"] == r.item_id for r in stored)
+    history = [h.item_id for h in trace.history]
+    assert all(r.context["history_ids"] == history for r in stored)

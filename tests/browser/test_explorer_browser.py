@@ -1,7 +1,8 @@
 """One real-browser walk through the explorer: Debian chromium driven by Playwright (never `playwright install`).
 
 Builds a movie profile on Recommend, waits for the charts and generated reasons, compares two
-configs on Tune, and saves the README screenshot to assets/screenshot.png.
+configs on Tune, saves the README screenshot to assets/screenshot.png, and makes one blind side-by-side
+judgement on Review.
 """
 
 from __future__ import annotations
@@ -157,6 +158,33 @@ def test_build_a_profile_run_compare_and_screenshot(server):
         expect(page.get_by_text("Overlap@10", exact=True)).to_be_visible()
         expect(page.get_by_text("A: NDCG@10", exact=True)).to_be_visible()
         expect(page.get_by_text("Rank movement, overlap@10").first).to_be_visible()
+        assert not page.get_by_test_id("stException").count()
+
+        # ---- Review: one blind side-by-side judgement (template against template naming one item) ----
+        page.get_by_role("link", name="Review").click()
+        _settle(page)
+        expect(page.get_by_role("heading", name="Review", exact=True)).to_be_visible()
+        page.get_by_text("Blind side by side", exact=True).click()
+        _settle(page)
+        page.get_by_label("Your name", exact=True).fill("Browser reviewer")
+        page.get_by_role("button", name="Start reviewing").click()
+        _settle(page)
+        expect(page.get_by_text("Reviewing as")).to_be_visible()
+        _pick(page, "Arm B generator", "template")
+        _settle(page)
+        page.get_by_text("Arm B options", exact=True).click()
+        evidence = page.get_by_label("max evidence", exact=True).last  # arm B's: arm A's options come first
+        evidence.fill("1")
+        evidence.press("Enter")
+        _settle(page)
+        page.get_by_role("button", name="Write both arms' reasons").click()
+        _settle(page, timeout=300_000)
+        expect(page.get_by_text("Left is better").first).to_be_visible()
+        page.get_by_text("Left is better").first.click()
+        page.get_by_role("button", name="Save judgements").click()
+        _settle(page)
+        expect(page.get_by_text("Saved 1 judgement as Browser reviewer.")).to_be_visible()
+        expect(page.get_by_text("Win rate of arm A (95% interval)").first).to_be_visible()
         assert not page.get_by_test_id("stException").count()
         browser.close()
     assert SCREENSHOT.stat().st_size > 50_000

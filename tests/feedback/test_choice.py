@@ -93,10 +93,11 @@ def test_reviews_are_read_from_the_feedback_store_by_default(tiny_catalog_file, 
     url = f"sqlite:///{tmp_path / 'reviews.sqlite3'}"
     monkeypatch.setenv("GENRE_FEEDBACK_URL", url)
     with FeedbackStore(url) as store:
-        for _ in range(3):
-            store.add_event("reviewer", "b", "reason_rating", 2.0, generator="template", config_name="tiny")
-            store.add_event("reviewer", "b", "reason_rating", 5.0, generator=CAREFUL, config_name="tiny")
-            store.add_event("reviewer", "b", "reason_faithful", 1.0, generator=CAREFUL, config_name="other")
+        # Three reviewers: one reviewer's verdicts on one reason are latest-wins, so they would count once.
+        for who in ("ann", "bob", "cy"):
+            store.add_event(who, "b", "reason_rating", 2.0, generator="template", config_name="tiny")
+            store.add_event(who, "b", "reason_rating", 5.0, generator=CAREFUL, config_name="tiny")
+            store.add_event(who, "b", "reason_faithful", 1.0, generator=CAREFUL, config_name="other")
         assert store.generator_acceptance("tiny")[CAREFUL].n == 3
     assert isinstance(build(tiny_catalog_file, prefer_reviewed=True, min_reviews=3).reasoner, CarefulReasoner)
     assert type(build(tiny_catalog_file, prefer_reviewed=True, min_reviews=4).reasoner) is TemplateReasoner

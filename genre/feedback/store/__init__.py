@@ -9,12 +9,16 @@ invalid event as :class:`~genre.core.errors.FeedbackError`; no raw driver traceb
 
 Modules, lowest first: ``engine`` (URL, engine, pragmas, busy timeout, error translation),
 ``schema`` (tables and migrations), ``repositories`` (runs, events), ``review_stats``,
-``profiles``, ``transfer`` (CSV/JSONL export and import), ``feedback_store`` (all of them on one
-database).
+``profiles``, ``transfer`` (CSV/JSONL export and import), ``judgements`` (pairwise judgements:
+latest-wins, summaries, export), ``reason_texts`` (the reasons a run showed, joined to their
+reviews), ``feedback_store`` (all of them on one database).
 """
 
+from genre.feedback.pair_summary import PairSummary, RateCount
 from genre.feedback.store.engine import BUSY_TIMEOUT_MS, ENV_URL, Database, default_url
 from genre.feedback.store.feedback_store import FeedbackStore
+from genre.feedback.store.judgements import JUDGEMENT_FIELDS
+from genre.feedback.store.reason_texts import ReviewedReason, StoredReason
 from genre.feedback.store.repositories import ANONYMOUS, EventFilter
 from genre.feedback.store.review_stats import GeneratorAcceptance
 from genre.feedback.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration
@@ -25,6 +29,7 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "ENV_URL",
     "EXPORT_FIELDS",
+    "JUDGEMENT_FIELDS",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "Database",
@@ -32,5 +37,9 @@ __all__ = [
     "FeedbackStore",
     "GeneratorAcceptance",
     "Migration",
+    "PairSummary",
+    "RateCount",
+    "ReviewedReason",
+    "StoredReason",
     "default_url",
 ]

@@ -160,7 +160,8 @@ def first_line(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def _dialect_insert(conn: sa.Connection, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+def dialect_insert(conn: sa.Connection, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL spell them alike)."""
     # Imported here: only the dialect in use is loaded (the PostgreSQL one is never needed for SQLite).
     name = conn.dialect.name
     if name == "sqlite":
@@ -176,9 +177,9 @@ def _dialect_insert(conn: sa.Connection, table: sa.Table) -> sqlite.Insert | pos
 
 def insert_ignore(conn: sa.Connection, table: sa.Table, keys: list[str]) -> sa.Insert:
     """INSERT that does nothing when a row with the same ``keys`` exists (race-free upsert)."""
-    return _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=keys)
+    return dialect_insert(conn, table).on_conflict_do_nothing(index_elements=keys)
 
 
 def upsert(conn: sa.Connection, table: sa.Table, keys: list[str], update: dict[str, Any]) -> sa.Insert:
     """INSERT that updates the ``update`` columns when a row with the same ``keys`` exists."""
-    return _dialect_insert(conn, table).on_conflict_do_update(index_elements=keys, set_=update)
+    return dialect_insert(conn, table).on_conflict_do_update(index_elements=keys, set_=update)

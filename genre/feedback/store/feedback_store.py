@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from genre.feedback.store.engine import Database
+from genre.feedback.store.judgements import PairwiseRepository
 from genre.feedback.store.profiles import ProfileRepository
+from genre.feedback.store.reason_texts import ReasonTextRepository
 from genre.feedback.store.repositories import RunRepository
 from genre.feedback.store.review_stats import ReviewStatistics
 from genre.feedback.store.schema import applied_versions, migrate
 from genre.feedback.store.transfer import EventTransfer
 
 
-class FeedbackStore(EventTransfer, RunRepository, ReviewStatistics, ProfileRepository):
+class FeedbackStore(
+    EventTransfer, RunRepository, ReviewStatistics, ProfileRepository, PairwiseRepository, ReasonTextRepository
+):
     """Durable feedback: open once per process (or per explorer session) and share.
 
     ``url`` is, in order: the argument, ``$GENRE_FEEDBACK_URL``, or

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from genre.core.errors import FeedbackError
 from genre.core.types import RunTrace
-from genre.feedback.events import EVENT_KINDS, REASON_KINDS, FeedbackEvent, check_event, utc
-from genre.feedback.store.engine import Database, insert_ignore
+from genre.feedback.events import EVENT_KINDS, REASON_KINDS, FeedbackEvent, check_event, event_slot, utc
+from genre.feedback.store.engine import Database, dialect_insert, insert_ignore
 from genre.feedback.store.schema import events, runs, sessions, users
 
 ANONYMOUS = "anonymous"
@@ -78,12 +78,16 @@ class RunRepository(Repository):
         return session_id
 
     def record_run(self, trace: RunTrace, *, user: str | None = None, session_id: str | None = None) -> None:
-        """Remember which items a run showed, so feedback can refer to it (recording twice is a no-op).
+        """Remember which items a run showed, so feedback can refer to it.
 
-        The user is ``user``, else the trace's ``user.user_id``, else :data:`ANONYMOUS`.
+        The user is ``user``, else the trace's ``user.user_id``, else :data:`ANONYMOUS`. Recording a
+        run again changes nothing, except that once the trace holds reasons the run's generator
+        becomes the one that wrote them: a page records its run before the reasons are written (so
+        feedback can refer to it at once) and again after.
         """
         key = user or trace.user.user_id or ANONYMOUS
         generator = next((i.reason.generator for i in trace.items if i.reason is not None), None)
+        from_reasons = generator is not None
         if generator is None:
             generator = (trace.config.get("explain") or {}).get("component")
         with self.db.write(f"recording run {trace.run_id}") as conn:
@@ -94,17 +98,17 @@ class RunRepository(Repository):
                 is None
             ):
                 raise FeedbackError(f"unknown session id {session_id!r}: start it with start_session(user)")
-            conn.execute(
-                insert_ignore(conn, runs, ["run_id"]).values(
-                    run_id=trace.run_id,
-                    user_key=key,
-                    config_name=trace.config_name,
-                    created_at=trace.created_at,
-                    shown=[i.item_id for i in trace.items],
-                    generator=generator,
-                    session_id=session_id,
-                )
-            )
+            row = {
+                "run_id": trace.run_id, "user_key": key, "config_name": trace.config_name,
+                "created_at": trace.created_at, "shown": [i.item_id for i in trace.items],
+                "generator": generator, "session_id": session_id,
+            }  # fmt: skip
+            stmt = dialect_insert(conn, runs).values(**row)
+            if from_reasons:
+                stmt = stmt.on_conflict_do_update(index_elements=["run_id"], set_={"generator": generator})
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=["run_id"])
+            conn.execute(stmt)
 
     def run_items(self, run_id: str) -> list[str] | None:
         """Item ids a recorded run showed, in rank order (None for a run known only from an import)."""
@@ -138,6 +142,24 @@ def row_event(r: Any) -> FeedbackEvent:
     )  # fmt: skip
 
 
+def replace_event(conn: sa.Connection, e: FeedbackEvent, keep_id: bool) -> FeedbackEvent:
+    """Store a latest-wins event in its slot; returns what the slot holds afterwards.
+
+    One upsert, so two concurrent writers (two browser tabs) still leave one row. The stored row
+    keeps its id; an event older than the stored one changes nothing (the stored one is returned).
+    """
+    row = event_row(e, keep_id) | {"slot": event_slot(e)}
+    stmt = dialect_insert(conn, events).values(**row)
+    content = {k: stmt.excluded[k] for k in row if k not in ("id", "slot")}
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["slot"], set_=content, where=events.c.created_at <= stmt.excluded.created_at
+    )
+    new_id = conn.execute(stmt.returning(events.c.id)).scalar()
+    if new_id is not None:
+        return e.model_copy(update={"id": int(new_id)})
+    return row_event(conn.execute(sa.select(events).where(events.c.slot == row["slot"])).one())
+
+
 def insert_events(
     conn: sa.Connection,
     events_in: Iterable[FeedbackEvent],
@@ -159,16 +181,28 @@ def insert_events(
     known_users: set[str] = set()
     pending: list[FeedbackEvent] = []
 
-    def flush() -> None:
-        if not pending:
-            return
-        rows = [event_row(e, keep_ids) for e in pending]
+    def insert_appended(batch: list[FeedbackEvent]) -> None:
+        rows = [event_row(e, keep_ids) for e in batch]
         if keep_ids:
             conn.execute(events.insert(), rows)
-            stored.extend(pending)
+            stored.extend(batch)
         else:
             ids = conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True), rows)
-            stored.extend(e.model_copy(update={"id": int(i)}) for e, i in zip(pending, ids.scalars(), strict=True))
+            stored.extend(e.model_copy(update={"id": int(i)}) for e, i in zip(batch, ids.scalars(), strict=True))
+
+    def flush() -> None:
+        # In input order: runs of append-only events go in one INSERT, each latest-wins one by upsert.
+        batch: list[FeedbackEvent] = []
+        for e in pending:
+            if event_slot(e) is None:
+                batch.append(e)
+                continue
+            if batch:
+                insert_appended(batch)
+                batch = []
+            stored.append(replace_event(conn, e, keep_ids))
+        if batch:
+            insert_appended(batch)
         pending.clear()
 
     for n, raw in enumerate(events_in):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from genre.core.errors import StoreUnavailableError
-from genre.feedback.events import utc
+from genre.feedback.events import FeedbackEvent, event_slot, utc
 from genre.feedback.store.engine import ENV_URL, Database
 
 MIGRATION_LOCK_ID = 7306412
@@ -92,6 +92,40 @@ events = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("generator", sa.Text),
     sa.Column("config_name", sa.Text),
+    sa.Column("slot", sa.Text),  # what a latest-wins event replaces (events.event_slot); NULL for clicks
+)  # fmt: skip
+sa.Index("ux_events_slot", events.c.slot, unique=True)
+judgements = sa.Table(
+    "judgements", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("reviewer", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("item_id", sa.Text, nullable=False),
+    sa.Column("arm_a_key", sa.Text, nullable=False),  # Arm.key: canonical JSON, parsed back into the Arm
+    sa.Column("arm_b_key", sa.Text, nullable=False),
+    sa.Column("config_a", sa.Text, nullable=False),  # copied out of the keys so queries can filter on them
+    sa.Column("config_b", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(64)),  # no foreign key: a judgement may come from an unrecorded run
+    sa.Column("shown_left", sa.String(1), nullable=False),
+    sa.Column("choice", sa.String(3), nullable=False),
+    sa.Column("faithful_a", sa.Boolean),
+    sa.Column("faithful_b", sa.Boolean),
+    sa.Column("comment", sa.Text),
+    sa.Column("reason_a", sa.Text, nullable=False),
+    sa.Column("reason_b", sa.Text, nullable=False),
+    sa.Column("context", sa.JSON),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("reviewer", "subject", "item_id", "arm_a_key", "arm_b_key", name="uq_judgements_identity"),
+)  # fmt: skip
+reasons = sa.Table(
+    "reasons", metadata,
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("item_id", sa.Text, primary_key=True),
+    sa.Column("generator", sa.Text, primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("options", sa.JSON),
+    sa.Column("context", sa.JSON),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )  # fmt: skip
 
 
@@ -145,6 +179,71 @@ def _v2(conn: sa.Connection) -> None:
         conn.exec_driver_sql(stmt)
 
 
+_V3_LATEST_WINS = ("like", "dislike", "not_interested", "rating", "reason_rating", "reason_faithful")
+
+
+def _v3(conn: sa.Connection) -> None:
+    """Latest-wins events (a slot per event, older duplicates removed), pairwise judgements, reason texts."""
+    md = sa.MetaData()
+    sa.Table(
+        "judgements", md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("reviewer", sa.Text, nullable=False),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("item_id", sa.Text, nullable=False),
+        sa.Column("arm_a_key", sa.Text, nullable=False),
+        sa.Column("arm_b_key", sa.Text, nullable=False),
+        sa.Column("config_a", sa.Text, nullable=False),
+        sa.Column("config_b", sa.Text, nullable=False),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("shown_left", sa.String(1), nullable=False),
+        sa.Column("choice", sa.String(3), nullable=False),
+        sa.Column("faithful_a", sa.Boolean),
+        sa.Column("faithful_b", sa.Boolean),
+        sa.Column("comment", sa.Text),
+        sa.Column("reason_a", sa.Text, nullable=False),
+        sa.Column("reason_b", sa.Text, nullable=False),
+        sa.Column("context", sa.JSON),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("reviewer", "subject", "item_id", "arm_a_key", "arm_b_key", name="uq_judgements_identity"),
+    )  # fmt: skip
+    sa.Table("runs", md, sa.Column("run_id", sa.String(64), primary_key=True))
+    sa.Table(
+        "reasons", md,
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), primary_key=True),
+        sa.Column("item_id", sa.Text, primary_key=True),
+        sa.Column("generator", sa.Text, primary_key=True),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("options", sa.JSON),
+        sa.Column("context", sa.JSON),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+    )  # fmt: skip
+    md.create_all(conn, tables=[md.tables["judgements"], md.tables["reasons"]])
+    conn.exec_driver_sql("ALTER TABLE events ADD COLUMN slot TEXT")
+    conn.exec_driver_sql("CREATE INDEX ix_judgements_arms ON judgements (arm_a_key, arm_b_key)")
+    # Before v3 every click of Like or Save reviews appended a row; the latest per slot is what the
+    # person meant last, so the earlier duplicates go (they skewed every average) and the rest get slots.
+    ev = sa.table(
+        "events", sa.column("id"), sa.column("user_key"), sa.column("run_id"), sa.column("item_id"),
+        sa.column("kind"), sa.column("generator"), sa.column("created_at", UTCDateTime), sa.column("slot"),
+    )  # fmt: skip
+    latest: dict[str, tuple[datetime, int]] = {}
+    drop: list[int] = []
+    for r in conn.execute(sa.select(ev).where(ev.c.kind.in_(_V3_LATEST_WINS)).order_by(ev.c.created_at, ev.c.id)):
+        slot = event_slot(
+            FeedbackEvent(user=r.user_key, run_id=r.run_id, item_id=r.item_id, kind=r.kind, generator=r.generator)
+        )
+        assert slot is not None
+        if slot in latest:
+            drop.append(latest[slot][1])
+        latest[slot] = (r.created_at, r.id)
+    for start in range(0, len(drop), 500):
+        conn.execute(sa.delete(ev).where(ev.c.id.in_(drop[start : start + 500])))
+    for slot, (_, row_id) in latest.items():
+        conn.execute(sa.update(ev).where(ev.c.id == row_id).values(slot=slot))
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ux_events_slot ON events (slot)")
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step; ``apply`` runs inside the opening transaction."""
@@ -157,6 +256,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, runs and item feedback events", _v1),
     Migration(2, "reason feedback, sessions, saved profiles, indexes", _v2),
+    Migration(3, "latest-wins feedback events, pairwise judgements, reason texts", _v3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

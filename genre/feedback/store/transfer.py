@@ -11,13 +11,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 
 from genre.core.errors import FeedbackError, StoreUnavailableError
-from genre.feedback.events import FeedbackEvent, check_event
+from genre.feedback.events import FeedbackEvent, check_event, event_slot
 from genre.feedback.store.repositories import EventFilter, EventRepository, insert_events, row_event
 from genre.feedback.store.schema import events
 
@@ -38,24 +38,37 @@ class EventTransfer(EventRepository):
         Columns are :data:`EXPORT_FIELDS`; an empty cell is None; times are ISO 8601 in UTC.
         """
         rows = self.events(filters)
-        with _open_out(Path(path)) as fh:
+        with open_out(Path(path)) as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(EXPORT_FIELDS)
             for e in rows:
                 d = _export_dict(e)
-                writer.writerow(["" if d[k] is None else _csv_text(d[k]) for k in EXPORT_FIELDS])
+                writer.writerow(["" if d[k] is None else csv_text(d[k]) for k in EXPORT_FIELDS])
         return len(rows)
 
     def export_jsonl(self, path: str | Path, filters: EventFilter | None = None) -> int:
         """Write events as JSON lines (one object per event, keys :data:`EXPORT_FIELDS`)."""
         rows = self.events(filters)
-        with _open_out(Path(path)) as fh:
+        with open_out(Path(path)) as fh:
             for e in rows:
                 fh.write(json.dumps(_export_dict(e), ensure_ascii=False) + "\n")
         return len(rows)
 
+    def export_events(
+        self, path: str | Path, fmt: Literal["csv", "jsonl"] = "jsonl", filters: EventFilter | None = None
+    ) -> int:
+        """:meth:`export_csv` or :meth:`export_jsonl` by name (the pages offer both)."""
+        if fmt == "csv":
+            return self.export_csv(path, filters)
+        if fmt == "jsonl":
+            return self.export_jsonl(path, filters)
+        raise FeedbackError(f"unknown export format {fmt!r}; valid formats: csv, jsonl")
+
     def import_file(self, path: str | Path, *, keep_ids: bool = True) -> int:
-        """Import a CSV or JSONL export in one transaction; returns the number of events added.
+        """Import a CSV or JSONL export in one transaction; returns the number of events stored.
+
+        A latest-wins event (every kind but click) replaces the stored one in its slot when it is
+        at least as recent, so merging the same export twice never doubles a like or a rating.
 
         With ``keep_ids`` (the default) each event keeps its id, so an export imported into an
         empty store exports again byte for byte; an event whose id is already stored with the same
@@ -64,7 +77,7 @@ class EventTransfer(EventRepository):
         by events but not recorded here are added without their shown items.
         """
         p = Path(path)
-        parsed = read_export(p)
+        parsed = latest_per_slot(read_export(p))
         stored: list[FeedbackEvent] = []
         with self.db.write(f"importing {p}") as conn:
             todo = _not_yet_stored(conn, parsed, p) if keep_ids else parsed
@@ -78,6 +91,21 @@ class EventTransfer(EventRepository):
                     sa.text("SELECT setval(pg_get_serial_sequence('events', 'id'), (SELECT max(id) FROM events))")
                 )
         return len(stored)
+
+
+def latest_per_slot(parsed: list[FeedbackEvent]) -> list[FeedbackEvent]:
+    """``parsed`` with only the latest event of each slot (an export written before v3 may repeat one).
+
+    Dropping the superseded ones before inserting keeps an import idempotent: otherwise the later
+    event would overwrite the earlier one's row, and importing again would find that id changed.
+    """
+    latest: dict[str, int] = {}
+    for n, e in enumerate(parsed):
+        slot = event_slot(e)
+        if slot is not None and (slot not in latest or parsed[latest[slot]].created_at <= e.created_at):
+            latest[slot] = n
+    keep = set(latest.values())
+    return [e for n, e in enumerate(parsed) if event_slot(e) is None or n in keep]
 
 
 def _not_yet_stored(conn: sa.Connection, parsed: list[FeedbackEvent], p: Path) -> list[FeedbackEvent]:
@@ -106,12 +134,14 @@ def _export_dict(e: FeedbackEvent) -> dict[str, Any]:
     return {k: d[k] for k in EXPORT_FIELDS}
 
 
-def _csv_text(v: Any) -> str:
+def csv_text(v: Any) -> str:
+    """A CSV cell for ``v``: floats by ``repr`` so a round trip is exact."""
     return repr(v) if isinstance(v, float) else str(v)
 
 
 @contextmanager
-def _open_out(p: Path) -> Iterator[TextIO]:
+def open_out(p: Path) -> Iterator[TextIO]:
+    """``p`` opened for writing UTF-8 text (its folder created); StoreUnavailableError when it cannot be."""
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fh = p.open("w", encoding="utf-8", newline="")
