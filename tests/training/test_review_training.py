@@ -42,6 +42,7 @@ def test_train_from_reviews_adds_faithful_winners_and_scores_the_held_out_change
         run = train_from_reviews(
             config, store, SMALL, out=tmp_path / "adapter", heldout_limit=3, repeat=2, pipeline=tiny_pipeline,
             labelled=heldout, references=[ReferenceSet("tiny", catalog, tiny_references(catalog))],
+            before=tmp_path / "no-adapter-here",
         )  # fmt: skip
     assert run.reviews.judgements == len(pairs)
     held = sum(p.request.item.item_id == pairs[0].request.item.item_id and p.request.history == pairs[0].request.history
@@ -58,10 +59,11 @@ def test_train_from_reviews_adds_faithful_winners_and_scores_the_held_out_change
         and review["slotted"] == kept
         and review["preference_pairs"] == len(run.reviews.pairs)
     )
-    # No adapter existed: the base model without one (grounded) is the "before"; both wrote the held-out request.
+    # No adapter to compare with: the base model alone (grounded) is the "before"; both wrote the held-out request.
     assert run.before is not None and run.before.label == "grounded (no adapter yet)" and run.before.reasons == 1
     assert run.after is not None and run.after.label.startswith("tuned-local retrained") and run.after.reasons == 1
     assert review["after"]["reasons"] == 1 and 0.0 <= review["after"]["passed"] <= 1.0
+    assert len(review["after"]["texts"]) == 1 and review["after"]["texts"][0]  # kept for a person to label
     assert any("DPO step not run" in n for n in run.notes)
 
 
