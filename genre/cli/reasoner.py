@@ -52,6 +52,11 @@ def add_train_reasoner(sub: Subparsers) -> None:
         help="held-out labelled requests the old and the new adapter write for (default 12; 0 skips)",
     )
     rv.add_argument(
+        "--before",
+        type=Path,
+        help="adapter to compare the new one with (default: the one in --out, else tuned-local's default adapter)",
+    )
+    rv.add_argument(
         "--review-repeat", type=int, default=4, help="times each reviewed pair is used (default 4; they are few)"
     )
     tr.set_defaults(handler=_train_reasoner)
@@ -71,10 +76,10 @@ def _train_reasoner(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     settings = settings_from(steps=args.steps, seed=args.seed, eval_pairs=args.eval_pairs)
     config = load_config(args.config)
-    if not args.from_reviews and (args.store or args.heldout_limit != 12 or args.review_repeat != 4):
+    if not args.from_reviews and (args.store or args.before or args.heldout_limit != 12 or args.review_repeat != 4):
         from genre.core.errors import InputError
 
-        raise InputError("--store, --heldout-limit and --review-repeat go with --from-reviews")
+        raise InputError("--store, --before, --heldout-limit and --review-repeat go with --from-reviews")
     try:
         if args.from_reviews:
             return _from_reviews(args, config, settings)
@@ -104,15 +109,14 @@ def _from_reviews(args: argparse.Namespace, config: PipelineConfig, settings: Tu
             out=args.out,
             heldout_limit=args.heldout_limit,
             repeat=args.review_repeat,
+            before=args.before,
             progress=True,
             resume=args.resume,
         )
     _report(run.result)
     for note in run.notes:
         print(f"reviews: {note}")
-    for source, outcomes in sorted(run.survival.items()):
-        print(f"{source}: {outcomes.get('kept', 0)} of {sum(outcomes.values())} reviewed reasons kept, "
-              f"each used {args.review_repeat} times")  # fmt: skip
+    print(f"reviews: each reviewed pair kept above is used {args.review_repeat} times")
     if run.before is not None and run.after is not None:
         print(f"held-out labelled requests ({run.after.reasons}), before and after:")
         print(f"  before: {run.before.line()}")

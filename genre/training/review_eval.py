@@ -2,8 +2,8 @@
 
 The change is measured on the **held-out labelled requests** of the config (``sample_data/reasons/labelled``,
 split ``heldout``; none of them is ever trained on, :func:`genre.training.review_data.heldout_keys`):
-the adapter in ``--out`` before training (or the base model without an adapter, ``grounded``, when
-there is none yet) and the new one each write a reason for the same requests, and the claim verifier
+the adapter tuned-local used before (the one in ``--out``, else the default adapter, else the base
+model alone as ``grounded``) and the new one each write a reason for the same requests, and the claim verifier
 checks what each shows. A person's "acceptable" needs a person: relabel the new reasons with
 ``bench/make_label_pool.py`` for that.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genre.components.reasoners.grounded import GroundedReasoner
-from genre.components.reasoners.tuned import TunedLocalReasoner, adapter_dir
+from genre.components.reasoners.tuned import DEFAULT_ADAPTER, TunedLocalReasoner, adapter_dir, resolve_adapter
 from genre.core.errors import InputError, ModelUnavailableError
 from genre.core.types import ReasonRequest
 from genre.text.verifier import Verifier
@@ -54,6 +54,8 @@ class HeldoutScore:
     """Share naming a title that is no catalog title."""
     wrong_title: float
     """Share naming a catalog title that is neither the item nor in the evidence."""
+    texts: list[str] = field(default_factory=list)
+    """The shown reasons, in request order (kept in the card, for a person to read and label)."""
 
     def line(self) -> str:
         return (
@@ -95,11 +97,13 @@ def score_on(
 ) -> HeldoutScore:
     """Let a prepared reasoner write a reason per request (in batches) and check each shown one."""
     rows: list[tuple[bool, bool, list[str]]] = []
+    texts: list[str] = []
     for start in range(0, len(requests), BATCH):
         batch = list(requests[start : start + BATCH])
         for reason, req in zip(reasoner(batch).reasons, batch, strict=True):
             verdict = verifier.verify(reason.text, req)
             rows.append((verdict.passed, not reason.fallback, list(verdict.errors)))
+            texts.append(reason.text)
     n = max(len(rows), 1)
     return HeldoutScore(
         label=label,
@@ -109,16 +113,33 @@ def score_on(
         model_passed=sum(p and m for p, m, _ in rows) / n,
         invented=sum("invented_title" in e for _, _, e in rows) / n,
         wrong_title=sum("wrong_title" in e for _, _, e in rows) / n,
+        texts=texts,
     )
 
 
+def has_adapter(path: Path | None) -> bool:
+    return path is not None and (path / "adapter_config.json").is_file()
+
+
+def default_before(out: Path) -> Path | None:
+    """What tuned-local used before this training: the adapter in ``out``, else the default one
+    (trained into the cache or shipped); None when neither exists (the base model writes alone)."""
+    if has_adapter(out):
+        return out
+    default = resolve_adapter(DEFAULT_ADAPTER)
+    return default if has_adapter(default) else None
+
+
 def _score_adapter(
-    out: Path, requests: Sequence[ReasonRequest], pipeline: Pipeline, label: str | None = None
+    adapter: Path | None, requests: Sequence[ReasonRequest], pipeline: Pipeline, label: str | None = None
 ) -> HeldoutScore:
-    has_adapter = (out / "adapter_config.json").is_file()
-    reasoner: GroundedReasoner = TunedLocalReasoner({"adapter_path": str(out)}) if has_adapter else GroundedReasoner({})
+    reasoner: GroundedReasoner
+    if adapter is not None and has_adapter(adapter):
+        reasoner = TunedLocalReasoner({"adapter_path": str(adapter)})
+    else:
+        reasoner, adapter = GroundedReasoner({}), None
     reasoner.prepare(pipeline.env)
-    name = label or (f"tuned-local ({out})" if has_adapter else "grounded (no adapter yet)")
+    name = label or (f"tuned-local ({adapter})" if adapter is not None else "grounded (no adapter yet)")
     try:
         return score_on(reasoner, name, requests, Verifier(pipeline.catalog))
     finally:
@@ -137,13 +158,15 @@ def train_from_reviews(
     progress: bool = False,
     pipeline: Pipeline | None = None,
     labelled: Sequence[LabelledReason] | None = None,
+    before: Path | None = None,
     **train_args: Any,
 ) -> ReviewTraining:
     """Train ``config``'s adapter with its reviewed reasons added, and score before and after on held-out requests.
 
-    ``labelled`` defaults to the shipped labelled set (its held-out part is excluded from training
-    and scores the change; ``heldout_limit=0`` skips the scoring). InputError when the store holds no
-    review usable for training, saying what it holds and what to do.
+    ``before`` is the adapter to compare with (default :func:`default_before`). ``labelled`` defaults
+    to the shipped labelled set (its held-out part is excluded from training and scores the change;
+    ``heldout_limit=0`` skips the scoring). InputError when the store holds no review usable for
+    training, saying what it holds and what to do.
     """
     advice = (
         "on the Review page, rate reasons 4 or 5 and mark them faithful, or judge two arms side by side and "
@@ -184,10 +207,10 @@ def train_from_reviews(
     notes = [reviews.describe(), dpo_status(len(reviews.preferences))]
     if heldout_limit > 0 and not requests:
         notes.append(f"no held-out labelled requests for config {config.name!r}: before/after not measured")
-    before = None
+    before_score = None
     if requests:
         try:
-            before = _score_adapter(out, requests, pipeline)
+            before_score = _score_adapter(before or default_before(out), requests, pipeline)
         except ModelUnavailableError as exc:
             notes.append(f"the adapter in {out} could not be scored before training ({exc}); no before figures")
     result = train_reasoner(
@@ -202,8 +225,8 @@ def train_from_reviews(
         "repeat": repeat,
         "preference_pairs": len(reviews.preferences),
         "heldout_requests": len(requests),
-        "before": None if before is None else asdict(before),
+        "before": None if before_score is None else asdict(before_score),
         "after": None if after is None else asdict(after),
     }
     write_card(out, result.card)
-    return ReviewTraining(result, reviews, survival, before, after, notes)
+    return ReviewTraining(result, reviews, survival, before_score, after, notes)
