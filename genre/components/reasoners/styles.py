@@ -47,10 +47,10 @@ STYLE_HELP: dict[Style, str] = {
 """One line per style, for the CLI's --help and the pages' help text."""
 
 STYLE_WORDS: dict[Style, tuple[int, int]] = {
-    "one-line": (5, 35),
-    "short": (12, 60),
-    "bullets": (8, 70),
-    "compare": (8, 50),
+    "one-line": (5, 45),
+    "short": (12, 70),
+    "bullets": (8, 80),
+    "compare": (8, 60),
 }
 """Default (fewest, most) words of a whole reason per style; ``max_words`` overrides the upper bound."""
 
@@ -93,8 +93,9 @@ class StyleOptions(ComponentConfig):
     about the item), "bullets" (2-4 "- " points, each tied to one piece of evidence), "compare" (how the item
     differs from the closest history item)."""
     max_words: int | None = Field(default=None, ge=MIN_MAX_WORDS, le=MAX_MAX_WORDS)
-    """Length bound of the whole shown reason, in words. Unset: the style's default (one-line 35, short 60,
-    bullets 70, compare 50). A template drops its least important sentence or point first to fit."""
+    """Length bound of the whole shown reason, in words. Unset: the style's default (one-line 45, short 70,
+    bullets 80, compare 60; news headlines and product names are long). A template drops its least important
+    sentence or point first to fit."""
 
     @model_validator(mode="after")
     def _style_supported(self) -> StyleOptions:
