@@ -420,8 +420,9 @@ class Verifier:
         item_has = self._has(ctx.item, p)
         holders = [h for h in pool if self._has(h, p)]
         weak = p not in self.vocab.strong
-        if (compared := self._compared(span, ctx, p, item_has, weak)) is not False:
-            return compared
+        compared, claim = self._compared(span, ctx, p, item_has, weak)
+        if compared:
+            return claim
         if pool and said_shared(span.start, span.end, ctx) and not (weak and not item_has and not holders):
             # Shared with the history items its sentence names ("like them", "shares X with them", "too"):
             # it must hold for every one of them, not just one.
@@ -460,27 +461,27 @@ class Verifier:
 
     def _compared(
         self, span: Span, ctx: ReasonEvidence, p: tuple[str, ...], item_has: bool, weak: bool
-    ) -> Claim | bool | None:
-        """The claim of a trait a comparison attributes (:mod:`genre.text.attribution`), or False when the span is
-        in no comparison: "<title> is Crime" must hold for that title; "unlike <title>, it is Comedy" must hold for
-        the item and not for the title."""
+    ) -> tuple[bool, Claim | None]:
+        """(True, the claim) for a trait a comparison attributes (:mod:`genre.text.attribution`); (False, None) when
+        the span is in no comparison. "<title> is Crime" must hold for that title; "unlike <title>, it is Comedy"
+        must hold for the item and not for the title."""
         owner = owner_of(span.start, ctx)
         if owner is not None:
             if self._has(owner, p):
-                return _ok(span, f"history: {owner.title}")
+                return True, _ok(span, f"history: {owner.title}")
             # A weak phrase (a tag, part of a category) is often a plain word: no claim, as elsewhere.
-            return None if weak else _bad(span, "unsupported_attribute", f"says '{owner.title}' is {span.text}, "
-                                          "which it is not")  # fmt: skip
+            return True, None if weak else _bad(span, "unsupported_attribute", f"says '{owner.title}' is "
+                                                f"{span.text}, which it is not")  # fmt: skip
         against = contrasted_with(span.start, ctx)
         if not against:
-            return False
+            return False, None
         sharing = [h for h in against if self._has(h, p)]
         if sharing:
-            return _bad(span, "unsupported_attribute", f"sets the item apart from '{sharing[0].title}' by "
-                        f"'{span.text}', but '{sharing[0].title}' is {span.text} too")  # fmt: skip
+            return True, _bad(span, "unsupported_attribute", f"sets the item apart from '{sharing[0].title}' by "
+                              f"'{span.text}', but '{sharing[0].title}' is {span.text} too")  # fmt: skip
         if item_has:
-            return _ok(span, "the item, unlike " + " and ".join(h.title for h in against))
-        return False
+            return True, _ok(span, "the item, unlike " + " and ".join(h.title for h in against))
+        return False, None
 
     def _intent_phrase(self, span: Span, ctx: ReasonEvidence) -> Claim:
         """An intent label named in the text: supported, unless it is said of the item and one of its attribute

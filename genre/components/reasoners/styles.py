@@ -54,6 +54,8 @@ STYLE_WORDS: dict[Style, tuple[int, int]] = {
 }
 """Default (fewest, most) words of a whole reason per style; ``max_words`` overrides the upper bound."""
 
+ONE_LINE_PROMPT_WORDS = 35
+"""The one-line prompt asks for 12-35 words; the bound of 45 leaves room for long titles."""
 MIN_MAX_WORDS = 8
 """The smallest length bound a config may set: fewer words cannot name a title and a reason."""
 MAX_MAX_WORDS = 200
@@ -110,6 +112,14 @@ class StyleOptions(ComponentConfig):
     def word_bound(self) -> int:
         """The length bound in force: ``max_words``, or the style's default."""
         return self.max_words if self.max_words is not None else STYLE_WORDS[self.style][1]
+
+    @property
+    def prompt_words(self) -> int:
+        """Words a prompt asks a model for: ``max_words``, else 35 for one-line (the prompt of old), else the
+        style's bound."""
+        if self.max_words is not None:
+            return self.max_words
+        return ONE_LINE_PROMPT_WORDS if self.style == "one-line" else STYLE_WORDS[self.style][1]
 
     @property
     def min_words_bound(self) -> int:
