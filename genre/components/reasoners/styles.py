@@ -11,7 +11,7 @@ This module imports nothing heavy: the CLI and the pages read :data:`STYLES` and
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -27,6 +27,8 @@ __all__ = [
     "StyleOptions",
     "check_style",
     "parse_style",
+    "styled_options",
+    "supported_styles",
 ]
 
 Style = Literal["one-line", "short", "bullets", "compare"]
@@ -80,6 +82,35 @@ def check_style(generator: str, style: str, supported: tuple[str, ...] = STYLES)
 def parse_style(value: str) -> Style:
     """A style name from user input (CLI, page, TOML), or a :class:`ConfigError` listing the valid ones."""
     return check_style("any", value.strip().lower())
+
+
+def supported_styles(generator: str) -> tuple[Style, ...]:
+    """The styles the named generator (a built-in name or ``module:Class``) can write: its config's
+    ``SUPPORTED_STYLES``, or only one-line when its config has no ``style`` option."""
+    from genre.registry import resolve  # the registry imports component modules on demand
+
+    config = resolve("explain", generator).Config
+    if issubclass(config, StyleOptions) or "style" in config.model_fields:
+        return tuple(getattr(config, "SUPPORTED_STYLES", STYLES))
+    return (DEFAULT_STYLE,)
+
+
+def styled_options(
+    generator: str, options: dict[str, Any], style: str | None, max_words: int | None = None
+) -> dict[str, Any]:
+    """``options`` for ``generator`` with ``style`` and ``max_words`` set (None leaves each as it is).
+
+    A style the generator cannot write fails here with a :class:`ConfigError` naming the ones it can; a
+    generator without a ``style`` option takes only one-line (which it already writes, so nothing is set).
+    """
+    out = dict(options)
+    if style is not None:
+        chosen = check_style(generator, style.strip().lower(), supported_styles(generator))
+        if supported_styles(generator) != (DEFAULT_STYLE,) or "style" in out:
+            out["style"] = chosen
+    if max_words is not None:
+        out["max_words"] = max_words
+    return out
 
 
 class StyleOptions(ComponentConfig):
