@@ -26,6 +26,13 @@ Claims:
 * ``contradiction``: the text negates the top intent or the item's own categories
   (:mod:`genre.text.negation`).
 
+Styles: a reason written as "- " points (``bullets``) is checked point by point, each point on its own
+(every point must be a finished sentence stating some evidence), plus 2 to 4 points, none repeated, within
+the length bound. In the ``short`` and ``compare`` styles a trait may be said of a history item ("Heat (1995)
+is a thriller, while this one ...") or set against one ("Unlike Heat (1995), it is a comedy"):
+:mod:`genre.text.attribution` finds whose trait it is, and it must be that item's (and, set against a
+history item, not that item's).
+
 Form (:mod:`genre.text.form`): ``empty``, ``slot``, ``markup``, ``language``, ``length``,
 ``repetition``, ``unfinished``; and ``fluency`` when the caller measured the text's mean token
 log-probability and the config sets a floor.
@@ -209,6 +216,9 @@ class Verifier:
             errors += verdict.errors
             problems += [f"point {n} {p}" for p in verdict.problems]
         found: list[tuple[VerdictError, str]] = []
+        said = [normalize(line) for _, line in lines]
+        if len(set(said)) < len(said):
+            found.append(("repetition", "makes the same point twice"))
         if not MIN_POINTS <= len(lines) <= MAX_POINTS:
             found.append(("length", f"has {len(lines)} points, not {MIN_POINTS} to {MAX_POINTS}"))
         n_words = sum(len(line.split()) for _, line in lines)
