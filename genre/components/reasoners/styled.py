@@ -20,6 +20,7 @@ from genre.components.reasoners.contrast import Contrast, describe
 from genre.components.reasoners.oneline import capitalize, pick, template_text
 from genre.components.reasoners.plan import FactPlan, fill, join_words, plain
 from genre.components.reasoners.styles import Style
+from genre.text.hygiene import split_sentences
 
 __all__ = ["styled_text"]
 
@@ -80,9 +81,8 @@ def styled_text(plan: FactPlan, contrast: Contrast, style: Style, max_words: int
 
 
 def _sentences(text: str) -> list[str]:
-    """The template's sentences (it ends each with ". ", and titles hold no ". " the template adds)."""
-    parts = [p for p in text.replace(". ", ".\n").split("\n") if p.strip()]
-    return parts or [text]
+    """The template's sentences ("Mr." or "L.A." inside a title ends none)."""
+    return split_sentences(text) or [text]
 
 
 def _fit(units: list[_Unit], fewest: int, max_words: int, sep: str) -> str:
