@@ -148,6 +148,9 @@ def _short_units(plan: FactPlan, contrast: Contrast) -> list[_Unit]:
     if first.startswith(("It fits", "It matches")):
         extras[2] = None  # the first sentence already said the intent
     units += [u for u in extras if u is not None]
+    if len(units) < 2 and plan.popularity and not (plan.why is not None and plan.why.kind == "popularity"):
+        # A second piece of evidence before restating the item's own genres (which the first may have said).
+        units.append(_Unit(f"It is widely chosen ({plan.popularity}).", 4))
     if len(units) < 2 and "own" in values:
         units.append(_Unit(fill(pick(_OWN, plan), values), 4))
     return units[: _MAX_UNITS["short"]]
