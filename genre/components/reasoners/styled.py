@@ -191,8 +191,13 @@ def _bullet_units(plan: FactPlan, contrast: Contrast) -> list[_Unit]:
         hv = {**values, "h": hists, "them": "them" if len(plan.history) > 1 else "it"}
         if why is not None and why.hist:
             units.append(_Unit(capitalize(fill(why.phrase, values)) + ".", 0))
-            if plan.shared:
-                units.append(_Unit(fill(pick(_LIKED_SHARED, plan), {**hv, "h": values[why.hist], "them": "it"}), 1))
+            # Named alone, the item is compared with that one item: what the two share (the plan's shared is
+            # what all named items share, often less).
+            alone = values.get("h") == values[why.hist] and "cshared" in values
+            shared = values["cshared"] if alone else values.get("shared")
+            if shared:
+                one = {**hv, "h": values[why.hist], "them": "it", "shared": shared}
+                units.append(_Unit(fill(pick(_LIKED_SHARED, plan), one), 1))
         elif plan.shared:
             units.append(_Unit(fill(pick(_LIKED_SHARED, plan), hv), 0))
         else:
