@@ -58,3 +58,14 @@ def test_check_style_names_the_valid_choices() -> None:
         parse_style("essay")
     with pytest.raises(ConfigError, match="'tuned-local' cannot write the 'compare' style; it supports: one-line"):
         check_style("tuned-local", "compare", ("one-line",))
+
+
+def test_the_explain_stage_verifies_at_the_styles_bound_and_shows_the_template_in_that_style() -> None:
+    from genre.pipeline.explain import _styled_template
+
+    template, bound = _styled_template(LocalLLMConfig(style="bullets"))
+    assert template.config.style == "bullets" and bound == STYLE_WORDS["bullets"][1]
+    # A one-line reason with no bound set keeps the verifier's own bound, as before styles.
+    template, bound = _styled_template(LocalLLMConfig())
+    assert template.config.style == "one-line" and bound is None
+    assert _styled_template(LocalLLMConfig(max_words=20))[1] == 20
