@@ -107,7 +107,7 @@ def measure(generator: str, style: Style, all_runs: list[Run]) -> Row:
         for out, req in zip(outs, run.requests, strict=True):
             row.texts.append(out.text)
             row.fallbacks += out.generator != generator
-            row.passed.append(run.verifier.verify(out.text, req, max_words=bound).passed)
+            row.passed.append(run.verifier.verify(out.text, req, max_words=bound, style=style).passed)
     return row
 
 
@@ -134,7 +134,7 @@ def show(rows: list[Row], all_runs: list[Run], path: Path) -> None:
     with path.open("w") as f:
         for r in rows:
             for text, (source, req, verifier) in zip(r.texts, requests, strict=True):
-                verdict = verifier.verify(text, req, max_words=200)
+                verdict = verifier.verify(text, req, max_words=200, style=r.style)
                 f.write(f"## {r.generator} {r.style} | {source} | {req.item.title} {list(req.item.categories)}\n")
                 f.write(f"   item attrs: { {k: v for k, v in req.item.attributes.items() if isinstance(v, str)} }\n")
                 for h in req.history[-6:]:

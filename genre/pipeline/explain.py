@@ -108,6 +108,7 @@ class Explainer:
         self.reason_cache = built.reason_cache
         self._explain_spec = built.config.explain.model_dump()
         self._template, self._max_words = _styled_template(built.reasoner.config)
+        self._style = self._template.config.style if isinstance(built.reasoner.config, StyleOptions) else None
         self.verifier = Verifier(built.catalog)
         self._embedder_attends: bool | None = None
 
@@ -312,7 +313,7 @@ class Explainer:
     def verify(self, reason: ReasonOut, request: ReasonRequest) -> Verdict:
         """Verify ``reason`` against its request and record the verdict on it (``verdict``, and ``faithful``
         as whether it passed)."""
-        verdict = self.verifier.verify(reason.text, request, max_words=self._max_words)
+        verdict = self.verifier.verify(reason.text, request, max_words=self._max_words, style=self._style)
         reason.verdict = verdict
         reason.faithful = verdict.passed
         return verdict

@@ -272,6 +272,9 @@ def _name_spans(text: str, run: list[_Tok], at_start: bool, vocab: Vocabulary, k
     capitals = sum(t.capital and not t.minor and not t.figure for t in run)
     if not any(t.core[:1].isupper() and not t.minor for t in run):
         return []  # a name has a word in capitals: "600-megawatt" alone is a figure
+    if at_start and len(run) == 1 and run[0].core.lower() in _CONTRAST_LEADS:
+        # "Where <title> is ...": a comparison word before a title found by its full text is no title itself.
+        return []
     rest = text[run[1].start : run[-1].end] if len(run) > 1 else ""
     if at_start and run[0].core.lower() in _CONTRAST_LEADS and rest and known(rest, capitals <= 2, False):
         # "Unlike Fargo (1996), ...": the comparison word opens the sentence and is no part of the title.

@@ -65,6 +65,7 @@ from genre.text.evidence import (
     said_shared,
 )
 from genre.text.form import form_problems
+from genre.text.hygiene import split_sentences
 from genre.text.lexicon import TitleKey, TitleMatcher, Vocabulary, normalize, numbers_in, phrase
 from genre.text.negation import contradictions
 
@@ -189,19 +190,36 @@ class Verifier:
     # ---- public API ----------------------------------------------------------------------
 
     def verify(
-        self, text: str, request: ReasonRequest, *, fluency: float | None = None, max_words: int | None = None
+        self,
+        text: str,
+        request: ReasonRequest,
+        *,
+        fluency: float | None = None,
+        max_words: int | None = None,
+        style: str | None = None,
     ) -> Verdict:
         """The verdict on reason ``text`` written for ``request``; ``fluency`` is its mean token log-probability.
 
         ``max_words`` is the length bound of the generator's style when it has one (else the config's). A reason
         written as "- " points (the bullets style) is checked point by point: each must be a finished sentence
-        stating a piece of evidence, and there must be 2 to 4 of them.
+        stating a piece of evidence, and there must be 2 to 4 of them. ``style``, when given, is the shape the
+        reason was asked for: bullets must be points, short 2 to 3 sentences, and compare must state a trait
+        shared with or setting the item apart from a history item (when the request has history).
         """
         bound = max_words if max_words is not None else self.config.max_words
         lines = points(text)
         if lines is None:
-            return self._verify(text, request, fluency, min(self.config.min_words, bound), bound)
-        return self._verify_points(text, lines, request, fluency, bound)
+            verdict = self._verify(text, request, fluency, min(self.config.min_words, bound), bound)
+        else:
+            verdict = self._verify_points(text, lines, request, fluency, bound)
+        shape = _shape_problem(text, verdict, request, style, lines is not None)
+        if shape is None:
+            return verdict
+        errors = list(dict.fromkeys([*verdict.errors, shape[0]]))
+        failing = [e for e in errors if e not in self.config.ignore]
+        return verdict.model_copy(
+            update={"passed": not failing, "errors": errors, "problems": [*verdict.problems, shape[1]]}
+        )
 
     def _verify_points(
         self, text: str, lines: list[tuple[int, str]], request: ReasonRequest, fluency: float | None, bound: int
@@ -239,7 +257,7 @@ class Verifier:
         ctx = ReasonEvidence.of(request, self.catalog)
         spans = split_claims(
             text, self.titles, self.vocab, lambda s, single, first: self._known(s, single, first, ctx), ctx.intent,
-            [request.item.title, *ctx.cited_titles],
+            [request.item.title, *ctx.cited_titles, *_long_titles(request.history)],
         )  # fmt: skip
         claims: list[Claim] = []
         evidential = False
@@ -563,6 +581,36 @@ _FRAME_WORDS = frozenset(
         "want",
     ]
 )
+
+
+def _long_titles(history: list[Item]) -> list[str]:
+    """History titles of four or more words: found wherever the text writes them, cited or not. A headline such as
+    "Methane-tracking satellite flags 120 large leaks" is mostly lowercase, so only its full text finds it (a
+    compare reason may name the closest history item though no scorer cited it); short titles ("Heat") stay to
+    the capitalization rules, as they are often plain words."""
+    return [h.title for h in history if len(h.title.split()) >= 4]
+
+
+def _shape_problem(
+    text: str, verdict: Verdict, request: ReasonRequest, style: str | None, is_points: bool
+) -> tuple[VerdictError, str] | None:
+    """How ``text`` misses the shape of ``style``, if it does (nothing when no style is given)."""
+    if style == "bullets" and not is_points:
+        return "length", 'is not 2 to 4 points on lines starting with "- "'
+    if style == "short" and not 2 <= (n := len(split_sentences(text))) <= 3:
+        return "length", f"has {n} sentence{'s' if n != 1 else ''}, not the 2 or 3 of a short reason"
+    compared = any(c.kind == "attribute" and _COMPARED.match(c.evidence or "") for c in verdict.claims)
+    if style == "compare" and request.history and not compared:
+        return (
+            "no_evidence",
+            "compares nothing: names no trait it shares with, or that sets it apart from, a history item",
+        )
+    return None
+
+
+_COMPARED = re.compile(r"the item and history: |the item, unlike |history: ")
+"""Attribute-claim evidence that compares: a trait shared with a history item, one setting the item apart, or one
+said of a history item ("Heat (1995) is Crime")."""
 
 
 def _describes(ctx: ReasonEvidence) -> bool:

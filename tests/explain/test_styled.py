@@ -208,3 +208,25 @@ def test_planted_wrong_genre_fails_in_prose_styles(style, movies):
     assert movies.verify(text, req).passed
     planted = text.replace("Drama", "Comedy")
     assert planted != text and not movies.verify(planted, req).passed
+
+
+def test_the_asked_style_is_checked_for_its_shape(movies):
+    req = request(CASINO, [HEAT], count=40)
+    one = "40 people who rated Heat (1995) also rated this, and the two share Thriller."
+    assert movies.verify(one, req).passed
+    # As a short reason it is one sentence; as bullets it is no list; as compare it compares nothing... but it does
+    # share Thriller, so compare holds.
+    assert "length" in movies.verify(one, req, style="short").errors
+    assert "length" in movies.verify(one, req, style="bullets").errors
+    assert movies.verify(one, req, style="compare").passed
+    vacuous = "Compared with Heat (1995), it is a great choice for anyone who loves a tense, gripping evening film."
+    verdict = movies.verify(vacuous, req, style="compare")
+    assert not verdict.passed and "compares nothing" in " ".join(verdict.problems)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_template_reasons_hold_the_shape_of_their_style(style, movies, products):
+    for verifier, req in [(movies, request(CASINO, [HEAT], count=40)), (products, request(STOVE, [TENT]))]:
+        reasoner = TemplateReasoner({"style": style})
+        text = reasoner.write(req).text
+        assert verifier.verify(text, req, max_words=reasoner.config.word_bound, style=style).passed, text

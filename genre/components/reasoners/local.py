@@ -143,9 +143,9 @@ class TransformersReasoner(GeneratedReasoner, ABC):
     def stream(self, requests: list[ReasonRequest], *, seed: int | None = None) -> Iterator[tuple[int, str]]:
         """Yield ``(request index, text delta)`` as tokens arrive, one request after another.
 
-        A request's deltas concatenate to its raw text (prefill included): ``clean_styled`` of
-        that (in the config's style and bound) is its reason, as ``__call__`` would write it. When the model writes nothing usable,
-        the request's only delta is the template reason. Closing the iterator early stops the
+        A request's deltas concatenate to its raw text (prefill included): ``clean_styled`` of that (in the
+        config's style and bound) is its reason, as ``__call__`` would write it. When the model writes nothing
+        usable, the request's only delta is the template reason. Closing the iterator early stops the
         generation in progress.
         """
         for index, req in enumerate(requests):

@@ -51,7 +51,7 @@ _SHARED = (
     "It shares {shared} with {h}.",
     "It and {h} share {shared}.",
 )
-_NOTHING_NEW = ("It {shared_is}, just like {h}.",)
+_NOTHING_NEW = ("Like {h}, it {shared_is}, and it adds no genre or category of its own.",)
 _INTENT = ("It fits your current interest in {intent}.", "It matches your interest in {intent}.")
 _OWN = ("It is {own}.", "This one is {own}.")
 _LIKED_SHARED = (
