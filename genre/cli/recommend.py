@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genre.cli._shared import FORMATS
+from genre.components.reasoners.styles import STYLE_HELP
 from genre.core.errors import InputError
 
 if TYPE_CHECKING:
     from genre.cli._shared import Subparsers
+    from genre.config import PipelineConfig
 
 
 def add_recommend(sub: Subparsers) -> None:
@@ -34,6 +36,14 @@ def add_recommend(sub: Subparsers) -> None:
         ),
     )
     rec.add_argument(
+        "--style",
+        help="reason style for the explain component: "
+        + "; ".join(f"{name}: {text}" for name, text in STYLE_HELP.items()),
+    )
+    rec.add_argument(
+        "--max-words", type=int, help="length bound of each reason in words (default: the style's own bound)"
+    )
+    rec.add_argument(
         "--generator-attention",
         action="store_true",
         help="also compute where the generator looked while writing each reason (one extra forward pass per item)",
@@ -52,6 +62,7 @@ def _recommend(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.reasoner is not None:
         config = with_generator(config, args.reasoner, source=f"{args.config} with --reasoner {args.reasoner}")
+    config = with_style_args(config, args)
     if args.k is not None and args.k <= 0:
         raise InputError(f"--k must be a positive number of items; got {args.k}")
     catalog = load_catalog(config.data)
@@ -78,8 +89,25 @@ def _recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def with_style_args(config: PipelineConfig, args: argparse.Namespace) -> PipelineConfig:
+    """``config`` with ``--style`` / ``--max-words`` set on its explain component (unchanged when neither is given).
+
+    The generator's other options are kept; a style it cannot write fails naming the ones it can.
+    """
+    from genre.components.reasoners.styles import styled_options
+    from genre.config import with_generator
+
+    if args.style is None and args.max_words is None:
+        return config
+    generator = config.explain.component
+    options = styled_options(generator, config.explain.config, args.style, args.max_words)
+    flags = " ".join(f"--{k} {v}" for k, v in (("style", args.style), ("max-words", args.max_words)) if v is not None)
+    return with_generator(config, generator, source=f"{args.config} with {flags}", options=options)
+
+
 def _wrapped(text: str, indent: int = 13) -> list[str]:
-    return [" " * indent + w for w in textwrap.wrap(text, width=100)]
+    # Line by line: a bullets reason keeps one "- " point per line.
+    return [" " * indent + w for line in text.splitlines() for w in textwrap.wrap(line, width=100)]
 
 
 def _verdict_line(reason: Any) -> str:

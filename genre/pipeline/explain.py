@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from genre.components.reasoners.styles import DEFAULT_STYLE, StyleOptions
 from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
 from genre.core.component import Reasoner
 from genre.core.errors import InputError
@@ -84,6 +85,18 @@ class Explanation:
     """Generation was deferred: every reason is its template, to be written by :meth:`Explainer.iter_pending`."""
 
 
+def _styled_template(config: object) -> tuple[TemplateReasoner, int | None]:
+    """The template shown beside a generated reason, in the generator's style, and the length bound the verifier
+    holds reasons to (None: the verifier's own, as for a one-line reason with no bound set)."""
+    if not isinstance(config, StyleOptions):
+        return TemplateReasoner(), None
+    options: dict[str, object] = {"style": config.style}
+    if config.max_words is not None:
+        options["max_words"] = config.max_words
+    bound = None if config.max_words is None and config.style == DEFAULT_STYLE else config.word_bound
+    return TemplateReasoner(options), bound
+
+
 class Explainer:
     """Explains rankings of one built pipeline; safe to call from several threads at once."""
 
@@ -94,7 +107,8 @@ class Explainer:
         self.capabilities = built.capabilities
         self.reason_cache = built.reason_cache
         self._explain_spec = built.config.explain.model_dump()
-        self._template = TemplateReasoner()
+        self._template, self._max_words = _styled_template(built.reasoner.config)
+        self._style = self._template.config.style if isinstance(built.reasoner.config, StyleOptions) else None
         self.verifier = Verifier(built.catalog)
         self._embedder_attends: bool | None = None
 
@@ -299,7 +313,7 @@ class Explainer:
     def verify(self, reason: ReasonOut, request: ReasonRequest) -> Verdict:
         """Verify ``reason`` against its request and record the verdict on it (``verdict``, and ``faithful``
         as whether it passed)."""
-        verdict = self.verifier.verify(reason.text, request)
+        verdict = self.verifier.verify(reason.text, request, max_words=self._max_words, style=self._style)
         reason.verdict = verdict
         reason.faithful = verdict.passed
         return verdict
