@@ -27,6 +27,7 @@ from pydantic import Field, field_validator
 from genre.components.env import Env
 from genre.components.reasoners.generated import GeneratedReasoner
 from genre.components.reasoners.prompts import SYSTEM_PROMPT, build_prompt
+from genre.components.reasoners.styles import StyleOptions
 from genre.core.component import ComponentConfig, ReasonBatch
 from genre.core.errors import ConfigError
 from genre.core.types import ReasonOut, ReasonRequest
@@ -34,7 +35,9 @@ from genre.core.types import ReasonOut, ReasonRequest
 __all__ = ["OpenAICompatibleConfig", "OpenAICompatibleReasoner"]
 
 
-class OpenAICompatibleConfig(ComponentConfig):
+class OpenAICompatibleConfig(StyleOptions):
+    GENERATOR = "openai-compatible"
+
     base_url: str = "http://127.0.0.1:8000/v1"
     """Server root up to and including the API version, e.g. http://127.0.0.1:11434/v1 for Ollama."""
     model: str = Field(min_length=1)

@@ -24,6 +24,7 @@ from genre.components.reasoners.attention import reason_evidence_attention
 from genre.components.reasoners.decoding import seeded_sampling, stop_when_complete
 from genre.components.reasoners.generated import GeneratedReasoner
 from genre.components.reasoners.prompts import SYSTEM_PROMPT, build_prompt, liked_prefix, prompt_with_units
+from genre.components.reasoners.styles import StyleOptions
 from genre.core.component import ComponentConfig, ReasonBatch
 from genre.core.errors import ModelUnavailableError
 from genre.core.types import ReasonOut, ReasonRequest
@@ -52,7 +53,9 @@ def encode_batch(generator: Generator, texts: list[str]) -> Any:
     return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=special).to(generator.device)
 
 
-class LocalLLMConfig(ComponentConfig):
+class LocalLLMConfig(StyleOptions):
+    GENERATOR = "local-llm"
+
     max_new_tokens: int = Field(default=48, ge=8, le=256)
     """Most tokens the model may write per reason (a 35-word sentence is about 45 tokens)."""
     max_evidence: int = Field(default=3, ge=1, le=5)
@@ -76,6 +79,8 @@ class LocalLLMConfig(ComponentConfig):
 
 
 class HFLocalConfig(LocalLLMConfig):
+    GENERATOR = "hf-local"
+
     model_path: str = Field(min_length=1)
     """Directory of a local transformers causal LM, ideally with a chat template (config.json, weights, tokenizer)."""
 

@@ -23,13 +23,16 @@ from genre.components.reasoners.plan import (
     make_plan,
     plain,
 )
-from genre.core.component import ComponentConfig, ReasonBatch, Reasoner
+from genre.components.reasoners.styles import StyleOptions
+from genre.core.component import ReasonBatch, Reasoner
 from genre.core.types import Catalog, Evidence, ReasonOut, ReasonRequest, RunTrace
 
 __all__ = ["TemplateConfig", "TemplateReasoner", "history_evidence", "requests_from_trace", "template_text"]
 
 
-class TemplateConfig(ComponentConfig):
+class TemplateConfig(StyleOptions):
+    GENERATOR = "template"
+
     max_evidence: int = Field(default=2, ge=1, le=5)
     """How many history items a reason names at most (the fact plan names two at most)."""
 
