@@ -26,7 +26,7 @@ from pydantic import Field
 
 from genre.components.env import Env
 from genre.components.reasoners.grounded import GroundedConfig, GroundedReasoner
-from genre.core.errors import ModelUnavailableError
+from genre.core.errors import ConfigError, ModelUnavailableError
 from genre.core.paths import PROJECT_ROOT, cache_dir
 from genre.models import (
     GENERATOR_NAME,
@@ -51,7 +51,9 @@ __all__ = [
     "load_tuned_generator",
     "read_card",
     "require_base",
+    "require_style",
     "resolve_adapter",
+    "trained_styles",
 ]
 
 CARD_FILE = "genre-card.json"
@@ -263,4 +265,24 @@ class TunedLocalReasoner(GroundedReasoner):
     name = "tuned-local"
 
     def _load(self, env: Env) -> Generator:
-        return load_tuned_generator(env.device, resolve_adapter(self.config.adapter_path))
+        adapter = resolve_adapter(self.config.adapter_path)
+        if (adapter / CARD_FILE).is_file():
+            require_style(adapter, self.config.style)
+        return load_tuned_generator(env.device, adapter)
+
+
+def trained_styles(card: dict[str, Any]) -> list[str]:
+    """The reason styles an adapter's card says it was trained for (a card from before styles: one-line)."""
+    styles = card.get("styles", ["one-line"])
+    return [str(s) for s in styles] if isinstance(styles, list) else ["one-line"]
+
+
+def require_style(adapter: Path, style: str) -> None:
+    """Nothing when the adapter at ``adapter`` was trained for ``style``; else a ConfigError naming its styles."""
+    styles = trained_styles(read_card(adapter))
+    if style not in styles:
+        raise ConfigError(
+            f"{adapter / CARD_FILE}: the adapter was trained for the styles {', '.join(styles)}, not {style!r}; "
+            f"set style to one of those, or retrain it with `python -m genre train-reasoner --config <pipeline.toml>` "
+            "(which trains every style)"
+        )
