@@ -56,6 +56,8 @@ _MINOR = word_set(
     "a an the and or nor but of in on at to for with by from as vs vs. de la le les du des del di da von",
     "van il el y et und &",
 )
+_CONTRAST_LEADS = word_set("unlike like where while whereas both")
+"""Words that open a comparison sentence before a title ("Unlike Fargo (1996), it is a comedy")."""
 _ABBREVIATION = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]?\.?|(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Vol|Mt|Ft|No)\.", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![.,]\d)")
 _UNIT = re.compile(
@@ -270,6 +272,10 @@ def _name_spans(text: str, run: list[_Tok], at_start: bool, vocab: Vocabulary, k
     capitals = sum(t.capital and not t.minor and not t.figure for t in run)
     if not any(t.core[:1].isupper() and not t.minor for t in run):
         return []  # a name has a word in capitals: "600-megawatt" alone is a figure
+    rest = text[run[1].start : run[-1].end] if len(run) > 1 else ""
+    if at_start and run[0].core.lower() in _CONTRAST_LEADS and rest and known(rest, capitals <= 2, False):
+        # "Unlike Fargo (1996), ...": the comparison word opens the sentence and is no part of the title.
+        return _name_spans(text, run[1:], False, vocab, known)
     if at_start and not known(whole, capitals <= 1, True):
         return _name_spans(text, run[1:], False, vocab, known)
     if phrase(whole) in vocab.values:

@@ -45,6 +45,7 @@ from rapidfuzz import fuzz
 
 from genre.core.types import Catalog, Item, ReasonRequest
 from genre.core.verdict import Claim, Verdict, VerdictError
+from genre.text.attribution import contrasted_with, owner_of
 from genre.text.claims import PROFILE, UNKNOWN, Span, split_claims
 from genre.text.evidence import (
     SENTENCE_END,
@@ -60,7 +61,7 @@ from genre.text.form import form_problems
 from genre.text.lexicon import TitleKey, TitleMatcher, Vocabulary, normalize, numbers_in, phrase
 from genre.text.negation import contradictions
 
-__all__ = ["ERROR_TYPES", "Verifier", "VerifierConfig"]
+__all__ = ["ERROR_TYPES", "MAX_POINTS", "MIN_POINTS", "Verifier", "VerifierConfig", "points"]
 
 ERROR_TYPES: tuple[VerdictError, ...] = (
     "invented_title", "wrong_title", "unsupported_attribute", "unsupported_number", "wrong_target", "no_evidence",
@@ -104,6 +105,12 @@ _LINK = re.compile(
 _DESCRIPTION = re.compile(r"\bdescriptions?\b", re.IGNORECASE)
 _LIST_GAP = re.compile(r"\s*(?:,\s*|\s+and\s+|,\s*and\s+)\s*(?:the\s+)?", re.IGNORECASE)
 _APPROX_BEFORE = re.compile(r"\b(?:about|around|roughly|nearly|almost|over|more than|under|up to|some)\s+$", re.I)
+_MIN_POINT_WORDS = 3
+"""Fewest words one point of a bullets reason may have ("Popular: 350 ratings." says something)."""
+MIN_POINTS = 2
+MAX_POINTS = 4
+"""A bullets reason has 2 to 4 points."""
+_BULLET = re.compile(r"^[ \t]*[-*•][ \t]+", re.MULTILINE)
 _MIN_FUZZY_CHARS = 8
 _MIN_LONE_TITLE_CHARS = 6
 
@@ -138,6 +145,20 @@ class VerifierConfig(BaseModel):
         return self
 
 
+def points(text: str) -> list[tuple[int, str]] | None:
+    """The points of a bullets reason as (offset in ``text``, point text without its marker), or None when
+    ``text`` is no list: not every non-blank line starts with "- " ("* " and "• " too)."""
+    lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
+    if not lines or not all(_BULLET.match(line) for _, line in lines):
+        return None
+    out = []
+    for start, line in lines:
+        marker = _BULLET.match(line)
+        assert marker is not None
+        out.append((start + marker.end(), line[marker.end() :].rstrip()))
+    return out
+
+
 @lru_cache(maxsize=16384)
 def _key(title: str) -> TitleKey:
     return TitleKey.of(title)
@@ -160,8 +181,51 @@ class Verifier:
 
     # ---- public API ----------------------------------------------------------------------
 
-    def verify(self, text: str, request: ReasonRequest, *, fluency: float | None = None) -> Verdict:
-        """The verdict on reason ``text`` written for ``request``; ``fluency`` is its mean token log-probability."""
+    def verify(
+        self, text: str, request: ReasonRequest, *, fluency: float | None = None, max_words: int | None = None
+    ) -> Verdict:
+        """The verdict on reason ``text`` written for ``request``; ``fluency`` is its mean token log-probability.
+
+        ``max_words`` is the length bound of the generator's style when it has one (else the config's). A reason
+        written as "- " points (the bullets style) is checked point by point: each must be a finished sentence
+        stating a piece of evidence, and there must be 2 to 4 of them.
+        """
+        bound = max_words if max_words is not None else self.config.max_words
+        lines = points(text)
+        if lines is None:
+            return self._verify(text, request, fluency, min(self.config.min_words, bound), bound)
+        return self._verify_points(text, lines, request, fluency, bound)
+
+    def _verify_points(
+        self, text: str, lines: list[tuple[int, str]], request: ReasonRequest, fluency: float | None, bound: int
+    ) -> Verdict:
+        """Every point verified on its own (claims shifted to their place in ``text``), then the whole's form."""
+        claims: list[Claim] = []
+        errors: list[VerdictError] = []
+        problems: list[str] = []
+        for n, (offset, line) in enumerate(lines, start=1):
+            verdict = self._verify(line, request, None, _MIN_POINT_WORDS, bound)
+            claims += [c.model_copy(update={"start": c.start + offset, "end": c.end + offset}) for c in verdict.claims]
+            errors += verdict.errors
+            problems += [f"point {n} {p}" for p in verdict.problems]
+        found: list[tuple[VerdictError, str]] = []
+        if not MIN_POINTS <= len(lines) <= MAX_POINTS:
+            found.append(("length", f"has {len(lines)} points, not {MIN_POINTS} to {MAX_POINTS}"))
+        n_words = sum(len(line.split()) for _, line in lines)
+        if n_words > bound:
+            found.append(("length", f"has {n_words} words, more than {bound}"))
+        floor = self.config.min_fluency
+        if floor is not None and fluency is not None and fluency < floor:
+            found.append(("fluency", f"reads poorly: mean token log-probability {fluency:.2f} is below {floor:.2f}"))
+        errors = list(dict.fromkeys([*errors, *(e for e, _ in found)]))
+        failing = [e for e in errors if e not in self.config.ignore]
+        return Verdict(passed=not failing, claims=claims, errors=errors, problems=problems + [p for _, p in found],
+                       fluency=fluency)  # fmt: skip
+
+    def _verify(
+        self, text: str, request: ReasonRequest, fluency: float | None, min_words: int, max_words: int
+    ) -> Verdict:
+        """The verdict on one text of sentences (a whole reason, or one point of a bullets reason)."""
         ctx = ReasonEvidence.of(request, self.catalog)
         spans = split_claims(
             text, self.titles, self.vocab, lambda s, single, first: self._known(s, single, first, ctx), ctx.intent,
@@ -218,7 +282,7 @@ class Verifier:
         found = [(c.error, c.problem) for c in claims if c.error and c.problem] + found
         titles = [(s.start, s.end) for s in spans if s.kind == "title"]
         found += [("contradiction", p) for p, _, _ in contradictions(text, request, titles)]
-        form = form_problems(text, min_words=self.config.min_words, max_words=self.config.max_words, masked=titles)
+        form = form_problems(text, min_words=min_words, max_words=max_words, masked=titles)
         if not evidential and not any(e == "empty" for e, _ in form):
             found.append(("no_evidence", "names no evidence: no history item, shared attribute or figure"))
         found += form
@@ -356,6 +420,9 @@ class Verifier:
         item_has = self._has(ctx.item, p)
         holders = [h for h in pool if self._has(h, p)]
         weak = p not in self.vocab.strong
+        compared, claim = self._compared(span, ctx, p, item_has, weak)
+        if compared:
+            return claim
         if pool and said_shared(span.start, span.end, ctx) and not (weak and not item_has and not holders):
             # Shared with the history items its sentence names ("like them", "shares X with them", "too"):
             # it must hold for every one of them, not just one.
@@ -391,6 +458,30 @@ class Verifier:
             return _ok(span, f"history: {holders[0].title}")
         return _bad(span, "unsupported_attribute", f"says '{span.text}', but neither the item nor the history items "
                     "it names are that, and no intent says it")  # fmt: skip
+
+    def _compared(
+        self, span: Span, ctx: ReasonEvidence, p: tuple[str, ...], item_has: bool, weak: bool
+    ) -> tuple[bool, Claim | None]:
+        """(True, the claim) for a trait a comparison attributes (:mod:`genre.text.attribution`); (False, None) when
+        the span is in no comparison. "<title> is Crime" must hold for that title; "unlike <title>, it is Comedy"
+        must hold for the item and not for the title."""
+        owner = owner_of(span.start, ctx)
+        if owner is not None:
+            if self._has(owner, p):
+                return True, _ok(span, f"history: {owner.title}")
+            # A weak phrase (a tag, part of a category) is often a plain word: no claim, as elsewhere.
+            return True, None if weak else _bad(span, "unsupported_attribute", f"says '{owner.title}' is "
+                                                f"{span.text}, which it is not")  # fmt: skip
+        against = contrasted_with(span.start, ctx)
+        if not against:
+            return False, None
+        sharing = [h for h in against if self._has(h, p)]
+        if sharing:
+            return True, _bad(span, "unsupported_attribute", f"sets the item apart from '{sharing[0].title}' by "
+                              f"'{span.text}', but '{sharing[0].title}' is {span.text} too")  # fmt: skip
+        if item_has:
+            return True, _ok(span, "the item, unlike " + " and ".join(h.title for h in against))
+        return False, None
 
     def _intent_phrase(self, span: Span, ctx: ReasonEvidence) -> Claim:
         """An intent label named in the text: supported, unless it is said of the item and one of its attribute

@@ -292,7 +292,7 @@ def test_a_plan_with_cited_history_is_not_alike_and_no_overlap_names_nothing():
 def test_every_template_phrasing_names_a_link_the_verifier_accepts():
     """Each way the template says why (every variant of every component kind) passes the verifier's
     'names titles but no link between them' check."""
-    from genre.components.reasoners import template as template_module
+    from genre.components.reasoners import oneline as template_module
     from genre.text.verifier import _LINK
 
     for kind, variants in template_module._MAIN.items():

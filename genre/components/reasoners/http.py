@@ -26,7 +26,7 @@ from pydantic import Field, field_validator
 
 from genre.components.env import Env
 from genre.components.reasoners.generated import GeneratedReasoner
-from genre.components.reasoners.prompts import SYSTEM_PROMPT, build_prompt
+from genre.components.reasoners.prompts import build_prompt, system_prompt
 from genre.components.reasoners.styles import StyleOptions
 from genre.core.component import ComponentConfig, ReasonBatch
 from genre.core.errors import ConfigError
@@ -47,7 +47,8 @@ class OpenAICompatibleConfig(StyleOptions):
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     """Seconds to wait on the server per request before showing the template reason instead."""
     max_tokens: int = Field(default=64, ge=8, le=1024)
-    """Most tokens the server may write per reason."""
+    """Most tokens the server may write per reason (styles other than one-line get at least 1.6 per word of
+    their length bound)."""
     max_evidence: int = Field(default=3, ge=1, le=5)
     """How many history titles the prompt lists at most."""
     max_workers: int = Field(default=4, ge=1, le=32)
@@ -156,7 +157,8 @@ class OpenAICompatibleReasoner(GeneratedReasoner):
             if tripped.is_set():
                 raise _EndpointFailure(first_systemic[0] if first_systemic else "unreachable", True)
             try:
-                return self._complete(build_prompt(req, self.config.max_evidence), key)
+                cfg = self.config
+                return self._complete(build_prompt(req, cfg.max_evidence, cfg.style, cfg.prompt_words), key)
             except _EndpointFailure as exc:
                 if exc.systemic and not tripped.is_set():
                     first_systemic.append(exc.what)
@@ -184,12 +186,22 @@ class OpenAICompatibleReasoner(GeneratedReasoner):
             notices.append(f"openai-compatible endpoint {self.url} {what}; showing template reasons{scope}")
         notices += self._empty_notice(empty, total)
 
+    def _max_tokens(self) -> int:
+        """``max_tokens``, raised for styles longer than one sentence to about 1.6 tokens per word of the bound."""
+        cfg = self.config
+        if cfg.style == "one-line":
+            return cfg.max_tokens
+        return max(cfg.max_tokens, round(cfg.word_bound * 1.6))
+
     def _complete(self, prompt: str, key: str | None) -> str:
         """The server's reply text for one prompt, or an :class:`_EndpointFailure` saying what went wrong."""
         body = {
             "model": self.config.model,
-            "messages": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}],
-            "max_tokens": self.config.max_tokens,
+            "messages": [
+                {"role": "system", "content": system_prompt(self.config.style)},
+                {"role": "user", "content": prompt},
+            ],
+            "max_tokens": self._max_tokens(),
             "temperature": 0,
             "n": 1,
             "stream": False,

@@ -23,13 +23,13 @@ from genre.components.env import Env
 from genre.components.reasoners.attention import reason_evidence_attention
 from genre.components.reasoners.decoding import seeded_sampling, stop_when_complete
 from genre.components.reasoners.generated import GeneratedReasoner
-from genre.components.reasoners.prompts import SYSTEM_PROMPT, build_prompt, liked_prefix, prompt_with_units
+from genre.components.reasoners.prompts import build_prompt, prompt_with_units, style_prefix, system_prompt
 from genre.components.reasoners.styles import StyleOptions
 from genre.core.component import ComponentConfig, ReasonBatch
 from genre.core.errors import ModelUnavailableError
 from genre.core.types import ReasonOut, ReasonRequest
 from genre.models import Generator, load_generator
-from genre.text.hygiene import clean_reason
+from genre.text.styled import clean_styled, style_complete
 
 __all__ = [
     "HFLocalConfig",
@@ -39,6 +39,10 @@ __all__ = [
     "TransformersReasoner",
     "encode_batch",
 ]
+
+
+_TOKENS_PER_WORD = 1.6
+"""Tokens a reason needs per word of its bound (SmolLM2's tokenizer on the templates: about 1.4)."""
 
 
 def encode_batch(generator: Generator, texts: list[str]) -> Any:
@@ -57,7 +61,8 @@ class LocalLLMConfig(StyleOptions):
     GENERATOR = "local-llm"
 
     max_new_tokens: int = Field(default=48, ge=8, le=256)
-    """Most tokens the model may write per reason (a 35-word sentence is about 45 tokens)."""
+    """Most tokens the model may write per reason (a 35-word sentence is about 45 tokens). Styles other than
+    one-line get at least 1.6 tokens per word of their length bound."""
     max_evidence: int = Field(default=3, ge=1, le=5)
     """How many history titles the prompt lists at most."""
     prefill: bool = True
@@ -117,8 +122,9 @@ class TransformersReasoner(GeneratedReasoner, ABC):
         self._generator = value
 
     def prefix(self, req: ReasonRequest) -> str:
-        """The words the answer starts with (empty when prefill is off or no history item drove the score)."""
-        return liked_prefix(req) if self.config.prefill else ""
+        """The words the answer starts with, in the style's shape (empty when prefill is off or no history item
+        drove the score)."""
+        return style_prefix(req, self.config.style) if self.config.prefill else ""
 
     def prefix_of(self, req: ReasonRequest, text: str) -> str:
         """The prefill a finished reason was written from (a subclass may prefill only some answers)."""
@@ -156,7 +162,8 @@ class TransformersReasoner(GeneratedReasoner, ABC):
     def _stream_or_template(self, req: ReasonRequest, prefix: str, seed: int) -> Iterator[str]:
         """The model's reason from ``prefix`` once it is usable; the template reason if it never is."""
         shown = False
-        for delta in self._held_stream(req, prefix, lambda text: bool(clean_reason(text)), seed):
+        style, bound = self._style()
+        for delta in self._held_stream(req, prefix, lambda text: bool(clean_styled(text, style, bound)), seed):
             shown = True
             yield delta
         if not shown:
@@ -204,7 +211,9 @@ class TransformersReasoner(GeneratedReasoner, ABC):
         for index, (req, reason) in enumerate(zip(requests, reasons, strict=True)):
             if reason.generator != self.name or not reason.text:
                 continue
-            prompt, units = prompt_with_units(req, self.config.max_evidence)
+            prompt, units = prompt_with_units(
+                req, self.config.max_evidence, self.config.style, self.config.prompt_words
+            )
             prefix = self.prefix_of(req, reason.text)
             with_prefix = self._input_text(req, prefix)
             stem = with_prefix[: len(with_prefix) - len(prefix)]
@@ -239,17 +248,19 @@ class TransformersReasoner(GeneratedReasoner, ABC):
 
     def _input_text(self, req: ReasonRequest, prefix: str) -> str:
         """The chat-formatted prompt with the prefill already written as the start of the answer."""
-        prompt = build_prompt(req, self.config.max_evidence)
+        cfg = self.config
+        prompt = build_prompt(req, cfg.max_evidence, cfg.style, cfg.prompt_words)
+        system = system_prompt(cfg.style)
         tokenizer = self.generator.tokenizer
         if not getattr(tokenizer, "chat_template", None):
             # Base models without a chat template get a plain instruction layout.
-            return f"{SYSTEM_PROMPT}\n\n{prompt}\n\nAnswer:" + (f" {prefix}" if prefix else "")
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+            return f"{system}\n\n{prompt}\n\nAnswer:" + (f" {prefix}" if prefix else "")
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
         try:
             text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         except Exception:
             # Some templates (Gemma's, for one) reject a system turn; fold it into the user turn.
-            merged = [{"role": "user", "content": f"{SYSTEM_PROMPT}\n\n{prompt}"}]
+            merged = [{"role": "user", "content": f"{system}\n\n{prompt}"}]
             text = tokenizer.apply_chat_template(merged, add_generation_prompt=True, tokenize=False)
         return str(text) + prefix
 
@@ -259,10 +270,14 @@ class TransformersReasoner(GeneratedReasoner, ABC):
     def _decoding(self) -> dict[str, Any]:
         """The decoding the config asks for: greedy, or nucleus sampling at ``temperature``."""
         cfg = self.config
+        tokens = cfg.max_new_tokens
+        if cfg.style != "one-line":
+            # Several sentences or points need room: about 1.6 tokens a word, up to the style's bound.
+            tokens = max(tokens, round(cfg.word_bound * _TOKENS_PER_WORD))
         if cfg.temperature <= 0:
-            return {"max_new_tokens": cfg.max_new_tokens, "do_sample": False}
+            return {"max_new_tokens": tokens, "do_sample": False}
         return {
-            "max_new_tokens": cfg.max_new_tokens,
+            "max_new_tokens": tokens,
             "do_sample": True,
             "temperature": cfg.temperature,
             "top_p": cfg.top_p,
@@ -288,7 +303,9 @@ class TransformersReasoner(GeneratedReasoner, ABC):
                 **batch,
                 **self._generate_args(seed),
                 pad_token_id=gen.tokenizer.pad_token_id,
-                stopping_criteria=stop_when_complete(gen.tokenizer, prompt_len, prefixes, None),
+                stopping_criteria=stop_when_complete(
+                    gen.tokenizer, prompt_len, prefixes, None, style_complete(self.config.style)
+                ),
             )
         return list(gen.tokenizer.batch_decode(out[:, prompt_len:], skip_special_tokens=True))
 
@@ -301,7 +318,9 @@ class TransformersReasoner(GeneratedReasoner, ABC):
         streamer = TextIteratorStreamer(gen.tokenizer, skip_prompt=True, skip_special_tokens=True)
         batch = self._encode([text])
         stop = threading.Event()
-        criteria = stop_when_complete(gen.tokenizer, int(batch["input_ids"].shape[1]), [prefix], stop)
+        criteria = stop_when_complete(
+            gen.tokenizer, int(batch["input_ids"].shape[1]), [prefix], stop, style_complete(self.config.style)
+        )
         failure: list[BaseException] = []
 
         def run() -> None:

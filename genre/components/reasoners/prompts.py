@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from genre.components.reasoners.plan import history_evidence
+from genre.components.reasoners.contrast import make_contrast
+from genre.components.reasoners.plan import history_evidence, make_plan
+from genre.components.reasoners.styles import Style
 from genre.core.types import Item, ReasonRequest
 from genre.text.hygiene import sanitize_user_text
 
@@ -26,12 +28,25 @@ __all__ = [
     "mentioned_evidence",
     "named_history",
     "prompt_with_units",
+    "style_prefix",
+    "system_prompt",
 ]
 
 SYSTEM_PROMPT = (
     "You explain product and media recommendations in one short, friendly sentence. "
     "Use only the facts you are given and never invent titles."
 )
+
+STYLED_SYSTEM_PROMPT = (
+    "You explain product and media recommendations briefly, in a friendly tone, in exactly the shape asked for. "
+    "Use only the facts you are given and never invent titles."
+)
+
+
+def system_prompt(style: Style) -> str:
+    """The system turn for ``style`` (the one-line prompt asks for one sentence)."""
+    return SYSTEM_PROMPT if style == "one-line" else STYLED_SYSTEM_PROMPT
+
 
 # Scorer names in configs are free-form keys; these fragments cover the built-ins' usual names.
 _SCORER_PHRASES: tuple[tuple[str, str], ...] = (
@@ -129,18 +144,22 @@ class PromptWriter:
         return "\n".join(self.lines), units
 
 
-def build_prompt(req: ReasonRequest, max_evidence: int = 3) -> str:
-    """A compact, evidence-only prompt asking for one sentence about why ``req.item`` was recommended.
+def build_prompt(req: ReasonRequest, max_evidence: int = 3, style: Style = "one-line", max_words: int = 35) -> str:
+    """A compact, evidence-only prompt asking for a reason in ``style`` about why ``req.item`` was recommended.
 
     It lists the item (title, categories, brand and price when known), the user's intent
     (summary or top labels, never the raw profile text), up to ``max_evidence`` history
     titles that drove the score, the categories they share with the item, and the scorer
-    that contributed most.
+    that contributed most. The ``short``, ``bullets`` and ``compare`` styles also get the closest
+    history item and what is new about the item next to it (:mod:`.contrast`), and the task line
+    asks for the style's shape within ``max_words`` words.
     """
-    return prompt_with_units(req, max_evidence)[0]
+    return prompt_with_units(req, max_evidence, style, max_words)[0]
 
 
-def prompt_with_units(req: ReasonRequest, max_evidence: int = 3) -> tuple[str, list[PromptUnit]]:
+def prompt_with_units(
+    req: ReasonRequest, max_evidence: int = 3, style: Style = "one-line", max_words: int = 35
+) -> tuple[str, list[PromptUnit]]:
     """:func:`build_prompt`'s text and where its evidence units are in it.
 
     Units: the recommended item's title, each history title listed, and the whole shared
@@ -181,18 +200,65 @@ def prompt_with_units(req: ReasonRequest, max_evidence: int = 3) -> tuple[str, l
         dominant = max(req.contributions, key=lambda n: req.contributions[n])
         out.add(("main reason", f"Main reason it ranked high: {scorer_phrase(dominant)}"))
 
-    if named:
-        out.add(
-            f'Task: Write ONE sentence of 12-35 words telling the user why they may like "{title}". '
-            "Name at least one title the user liked from the list above, and mention no other title."
-        )
-    else:
+    closest = _contrast_lines(out, req, style) if style != "one-line" else None
+    titles = (
+        "Name at least one title the user liked from the list above, and mention no other title."
+        if named or closest
         # Nothing in the history drove this score (cold start, profile-only users): ask for no titles.
-        out.add(
-            f'Task: Write ONE sentence of 12-35 words telling the user why they may like "{title}". '
-            "Do not mention any other title."
-        )
+        else "Do not mention any other title."
+    )
+    out.add(f"Task: {_task(style, title, closest, max_words)} {titles}")
     return out.done()
+
+
+def _contrast_lines(out: PromptWriter, req: ReasonRequest, style: Style) -> str | None:
+    """The closest liked item, what the item shares with it and what is new about it; its title, if any."""
+    plan = make_plan(req)
+    contrast = make_contrast(plan, req)
+    if contrast.closest is None:
+        return None
+    closest = catalog_text(contrast.closest.title)
+    out.add('Closest item the user liked: "', (f"history: {closest}", closest), '"')
+    if contrast.shared:
+        out.add(("shared", "Both have: " + ", ".join(t.words for t in contrast.shared)))
+    if contrast.new:
+        out.add(("new", "Only the recommended item has: " + ", ".join(t.words for t in contrast.new)))
+    if contrast.theirs and style == "compare":
+        out.add(("theirs", "Only the liked item has: " + ", ".join(contrast.theirs)))
+    return closest
+
+
+def _task(style: Style, title: str, closest: str | None, max_words: int) -> str:
+    """What to write, in the style's shape and length."""
+    if style == "short":
+        return (
+            f"Write 2 or 3 short sentences (at most {max_words} words in all) telling the user why they may like "
+            f'"{title}": first the evidence, then what is new about it.'
+        )
+    if style == "bullets":
+        return (
+            f'Write 2 to 4 bullet points on why the user may like "{title}", each on its own line starting with '
+            f'"- ", each one short sentence with one fact from above (at most {max_words} words in all).'
+        )
+    if style == "compare" and closest:
+        return (
+            f'Write 2 or 3 short sentences (at most {max_words} words in all) comparing "{title}" with '
+            f'"{closest}": what they share and what only "{title}" has.'
+        )
+    low = min(12, max_words)
+    return f'Write ONE sentence of {low}-{max_words} words telling the user why they may like "{title}".'
+
+
+def style_prefix(req: ReasonRequest, style: Style) -> str:
+    """The prefill for ``style``: "Because you liked <title>" (one-line, short), "- You liked <title>" (bullets),
+    "Compared with <closest title>," (compare); empty when no history item drove the score."""
+    if style == "compare":
+        contrast = make_contrast(make_plan(req), req)
+        return f"Compared with {catalog_text(contrast.closest.title)}," if contrast.closest is not None else ""
+    named = named_history(req, 1)
+    if not named:
+        return ""
+    return f"- You liked {named[0].title}" if style == "bullets" else f"Because you liked {named[0].title}"
 
 
 def title_variants(title: str) -> list[str]:

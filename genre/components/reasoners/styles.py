@@ -47,13 +47,15 @@ STYLE_HELP: dict[Style, str] = {
 """One line per style, for the CLI's --help and the pages' help text."""
 
 STYLE_WORDS: dict[Style, tuple[int, int]] = {
-    "one-line": (5, 35),
-    "short": (12, 60),
-    "bullets": (8, 70),
-    "compare": (8, 50),
+    "one-line": (5, 45),
+    "short": (12, 70),
+    "bullets": (8, 80),
+    "compare": (8, 60),
 }
 """Default (fewest, most) words of a whole reason per style; ``max_words`` overrides the upper bound."""
 
+ONE_LINE_PROMPT_WORDS = 35
+"""The one-line prompt asks for 12-35 words; the bound of 45 leaves room for long titles."""
 MIN_MAX_WORDS = 8
 """The smallest length bound a config may set: fewer words cannot name a title and a reason."""
 MAX_MAX_WORDS = 200
@@ -93,8 +95,9 @@ class StyleOptions(ComponentConfig):
     about the item), "bullets" (2-4 "- " points, each tied to one piece of evidence), "compare" (how the item
     differs from the closest history item)."""
     max_words: int | None = Field(default=None, ge=MIN_MAX_WORDS, le=MAX_MAX_WORDS)
-    """Length bound of the whole shown reason, in words. Unset: the style's default (one-line 35, short 60,
-    bullets 70, compare 50). A template drops its least important sentence or point first to fit."""
+    """Length bound of the whole shown reason, in words. Unset: the style's default (one-line 45, short 70,
+    bullets 80, compare 60; news headlines and product names are long). A template drops its least important
+    sentence or point first to fit."""
 
     @model_validator(mode="after")
     def _style_supported(self) -> StyleOptions:
@@ -109,6 +112,14 @@ class StyleOptions(ComponentConfig):
     def word_bound(self) -> int:
         """The length bound in force: ``max_words``, or the style's default."""
         return self.max_words if self.max_words is not None else STYLE_WORDS[self.style][1]
+
+    @property
+    def prompt_words(self) -> int:
+        """Words a prompt asks a model for: ``max_words``, else 35 for one-line (the prompt of old), else the
+        style's bound."""
+        if self.max_words is not None:
+            return self.max_words
+        return ONE_LINE_PROMPT_WORDS if self.style == "one-line" else STYLE_WORDS[self.style][1]
 
     @property
     def min_words_bound(self) -> int:

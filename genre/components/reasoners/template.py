@@ -1,33 +1,26 @@
-"""Deterministic template reasons written from the item's fact plan.
+"""Deterministic template reasons written from the item's fact plan, in any style.
 
-Every sentence states a fact of the :class:`~genre.components.reasoners.plan.FactPlan`: the
-history items behind the score, what the item shares with them, the strongest component in plain
-words ("120 people who rated Fargo (1996) also rated it"), the intent label the item matches.
-Each situation has a few phrasings, picked per item by a hash of its id, so a list of ten reads
-less alike while the same item always gets the same sentence. A title is named once per reason.
+``one-line`` is :func:`~genre.components.reasoners.oneline.template_text` (history, what it shares, the
+strongest component, the intent, every title named once); ``short``, ``bullets`` and ``compare`` are
+:func:`~genre.components.reasoners.styled.styled_text`, which adds what is new about the item next to
+its closest history item (:mod:`genre.components.reasoners.contrast`).
 """
 
 from __future__ import annotations
 
-import zlib
-
 from pydantic import Field
 
-from genre.components.reasoners.plan import (
-    MAX_NAMED,
-    FactPlan,
-    Why,
-    fill,
-    history_evidence,
-    join_words,
-    make_plan,
-    plain,
-)
-from genre.components.reasoners.styles import StyleOptions
+from genre.components.reasoners.contrast import make_contrast
+from genre.components.reasoners.oneline import template_text
+from genre.components.reasoners.plan import MAX_NAMED, FactPlan, history_evidence, make_plan, plain
+from genre.components.reasoners.styled import styled_text
+from genre.components.reasoners.styles import Style, StyleOptions
 from genre.core.component import ReasonBatch, Reasoner
 from genre.core.types import Catalog, Evidence, ReasonOut, ReasonRequest, RunTrace
 
-__all__ = ["TemplateConfig", "TemplateReasoner", "history_evidence", "requests_from_trace", "template_text"]
+__all__ = [
+    "TemplateConfig", "TemplateReasoner", "history_evidence", "requests_from_trace", "styled_template", "template_text",
+]  # fmt: skip
 
 
 class TemplateConfig(StyleOptions):
@@ -53,129 +46,19 @@ class TemplateReasoner(Reasoner):
         return make_plan(req, min(self.config.max_evidence, MAX_NAMED))
 
     def write(self, req: ReasonRequest, plan: FactPlan | None = None) -> ReasonOut:
-        """The template reason for one request (what generating reasoners fall back to)."""
+        """The template reason for one request in the configured style (what generating reasoners fall back to)."""
         plan = plan or self.plan(req)
-        text = template_text(plan)
-        named = [h.item_id for h in plan.history if plain(h.title) in text]
+        contrast = make_contrast(plan, req)
+        text = styled_text(plan, contrast, self.config.style, self.config.word_bound)
+        # The compare styles may name the closest history item even when no scorer cited it.
+        mentioned = [*plan.history, *([contrast.closest] if contrast.closest is not None else [])]
+        named = list(dict.fromkeys(h.item_id for h in mentioned if plain(h.title) in text))
         return ReasonOut(text=text, generator=self.name, evidence_ids=named)
 
 
-# ---- phrasings ------------------------------------------------------------------------------------
-
-# The reason is shown under the item's own title, so it says "this" or "it" rather than naming the item
-# again: a news headline named twice makes a reason twice as long and no more specific.
-
-# The strongest component as the main clause, when it names a history item ({h}); three phrasings each.
-_MAIN: dict[str, tuple[str, ...]] = {
-    "co-rated": (
-        "{n} people who rated {h} also rated this",
-        "Of the people who rated {h}, {n} also rated this one",
-        "This was also rated by {n} people who rated {h}",
-    ),
-    "sequence": (
-        "It is often picked right after {h}",
-        "People often pick this right after {h}",
-        "Right after {h}, this is a frequent next pick",
-    ),
-    "content": (
-        "It is close in description to {h}",
-        "Its description is close to that of {h}",
-        "In its description, this is close to {h}",
-    ),
-    "similar": (
-        "It is a lot like {h}",
-        "This is a lot like {h}",
-        "It has much in common with {h}",
-    ),
-}
-# The named history ({hists}) with what the item shares with all of it, or without anything shared.
-_WITH_SHARED = (
-    "Because you liked {hists}: it shares {shared} with {them}.",
-    "You enjoyed {hists}, and this shares {shared} with {them}.",
-    "Picked for fans of {hists}: it shares {shared} with {them}.",
-)
-_WITHOUT_SHARED = (
-    "Because you liked {hists}, this is a likely next pick.",
-    "You enjoyed {hists}, so this is on your list.",
-    "Picked for fans of {hists}.",
-)
-# The history named only for what it shares with the item (no scorer cited it): alike, not the cause.
-_ALIKE = (
-    "Like {hists} from your history, it is {shared}.",
-    "It is {shared}, as {are} {hists}, which you liked.",
-)
-_INTENT = ("It fits your current interest in {intent}.", "It matches your interest in {intent}.")
-_ALONE = ("We picked this because {why}.", "It made your list because {why}.", "It is here because {why}.")
-_LONG = 28
-"""Words after which a reason gets no further sentence (the intent line is the first to go)."""
-
-
-def _variant(plan: FactPlan) -> int:
-    return zlib.crc32(plan.item.item_id.encode())
-
-
-def _pick(options: tuple[str, ...], plan: FactPlan, salt: int = 0) -> str:
-    return options[(_variant(plan) + salt) % len(options)]
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def template_text(plan: FactPlan) -> str:
-    """The template reason for a fact plan: one to three sentences, every title named once."""
-    slots = plan.slots()
-    if plan.cold_start:
-        popular = f"({plan.popularity})" if plan.popularity else "(widely chosen)"
-        return f"One of the most popular picks in the catalog {popular}. Add history or a profile to personalize."
-    why = plan.why
-    sentences: list[str] = []
-    if plan.history and why is not None and why.hist and why.kind in _MAIN:
-        sentences.append(_main_sentence(plan, why, slots))
-    elif plan.history and plan.alike and plan.shared:
-        hists = join_words([slots[f"hist{n}"] for n in range(1, len(plan.history) + 1)])
-        are = "are" if len(plan.history) > 1 else "is"
-        sentences.append(_sentence(fill(_pick(_ALIKE, plan), {**slots, "hists": hists, "are": are})))
-        if why is not None and not why.hist and why.kind != "intent":
-            sentences.append(_sentence(fill(why.phrase, slots)) + ".")
-    elif plan.history:
-        sentences.append(_history_sentence(plan, slots))
-        if why is not None and not why.hist and why.kind != "intent":
-            sentences.append(_sentence(fill(why.phrase, slots)) + ".")
-    elif why is not None:
-        sentences.append(_sentence(fill(_pick(_ALONE, plan), {**slots, "why": slots["why"]})))
-    elif plan.profile:
-        sentences.append("It closely matches what you described in your profile.")
-    said_intent = why is not None and why.kind == "intent" and not plan.history
-    short = len(" ".join(sentences).split()) < _LONG
-    if plan.intent and not said_intent and short and (plan.history or plan.profile or why is not None):
-        sentences.append(fill(_pick(_INTENT, plan, 1), slots))
-    if not sentences and plan.popularity:
-        sentences.append(f"It is widely chosen ({plan.popularity}).")
-    if not sentences:
-        sentences.append("It scored well on the blended score.")
-    return " ".join(sentences)
-
-
-def _main_sentence(plan: FactPlan, why: Why, slots: dict[str, str]) -> str:
-    """The strongest component naming its history item, then what the item shares with the named history."""
-    main = _pick(_MAIN[why.kind], plan)
-    values = {**slots, "h": slots[why.hist or ""], "n": f"{why.count:,}" if why.count else ""}
-    text = fill(main, values)
-    others = [slots[f"hist{n}"] for n in range(1, len(plan.history) + 1) if f"hist{n}" != why.hist]
-    if plan.shared:
-        if others:
-            text += fill(", and it shares {shared} with {other} too", {**slots, "other": join_words(others)})
-        else:
-            text += fill(", and the two share {shared}", slots)
-    return _sentence(text) + "."
-
-
-def _history_sentence(plan: FactPlan, slots: dict[str, str]) -> str:
-    """The named history, and what the item shares with all of it (or that it drove the pick)."""
-    hists = join_words([slots[f"hist{n}"] for n in range(1, len(plan.history) + 1)])
-    values = {**slots, "hists": hists, "them": "them" if len(plan.history) > 1 else "it"}
-    return _sentence(fill(_pick(_WITH_SHARED if plan.shared else _WITHOUT_SHARED, plan), values))
+def styled_template(plan: FactPlan, req: ReasonRequest, style: Style, max_words: int) -> str:
+    """The template reason in ``style`` (one-line: :func:`template_text`), within ``max_words`` where it can be."""
+    return styled_text(plan, make_contrast(plan, req), style, max_words)
 
 
 def requests_from_trace(trace: RunTrace, catalog: Catalog) -> list[ReasonRequest]:

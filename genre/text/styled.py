@@ -1,0 +1,93 @@
+"""A model's raw text cut to the shape of a reason style: sentences or "- " points, within a length bound.
+
+``one-line`` is :func:`~genre.text.hygiene.clean_reason` unchanged. ``short`` and ``compare`` keep up to
+three finished sentences; ``bullets`` keeps two to four points, one per line, each a finished sentence
+(a model that wrote its points as plain sentences gets one point per sentence). Whatever the style,
+sentences are dropped from the end while the reason is over its length bound, and an unfinished last
+sentence is dropped. :func:`style_complete` tells generation when to stop.
+
+Styles are plain strings here: the style names live in the components layer above this one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from genre.text.hygiene import clean_reason, reason_is_complete, sentence_spans
+
+__all__ = ["MAX_POINTS", "clean_styled", "style_complete"]
+
+MAX_SENTENCES = 3
+"""Sentences a ``short`` or ``compare`` reason keeps at most."""
+MAX_POINTS = 4
+"""Points a ``bullets`` reason keeps at most."""
+_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+def _sentence(text: str) -> str:
+    """One cleaned sentence ('' when nothing is left), without clean_reason's second-sentence rule."""
+    return clean_reason(text) if re.search(r"\w", text) else ""
+
+
+def _within(parts: list[str], max_words: int, fewest: int) -> list[str]:
+    """``parts`` with the last dropped while over ``max_words`` (never below ``fewest``)."""
+    kept = list(parts)
+    while len(kept) > fewest and sum(len(p.split()) for p in kept) > max_words:
+        kept.pop()
+    return kept
+
+
+def _finished(text: str) -> list[str]:
+    """The finished sentences of ``text`` (an unfinished tail is dropped unless it is all there is)."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    sentences, tail = sentence_spans(flat + " ")
+    return sentences or ([tail] if tail else [])
+
+
+def clean_styled(text: str, style: str, max_words: int) -> str:
+    """``text`` as a reason of ``style`` ('' when nothing usable is left: the caller shows the template)."""
+    if style == "bullets":
+        return _clean_points(text, max_words)
+    if style == "one-line":
+        return clean_reason(text)
+    first = clean_reason(text)
+    if not first:
+        return ""
+    # clean_reason removed openers and markup from the start; take the sentences from the same text.
+    lines = [_MARKER.sub("", line) for line in text.splitlines()]
+    sentences = [s for s in (_sentence(s) for s in _finished(" ".join(lines))) if s][:MAX_SENTENCES]
+    if not sentences:
+        return first
+    sentences[0] = clean_reason(sentences[0])
+    return " ".join(_within(sentences, max_words, 1))
+
+
+def _clean_points(text: str, max_words: int) -> str:
+    """Two to four "- " points: one per marked line, else one per sentence."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    marked = [line for line in lines if _MARKER.match(line)]
+    if len(marked) >= 2:
+        raw = [_MARKER.sub("", line) for line in marked]
+    else:
+        raw = _finished(" ".join(_MARKER.sub("", line) for line in lines))
+    points = [p for p in (_sentence(r) for r in raw) if p][:MAX_POINTS]
+    if not points:
+        return ""
+    return "\n".join(f"- {p}" for p in _within(points, max_words, 1))
+
+
+def style_complete(style: str) -> Callable[[str], bool]:
+    """When a generation in ``style`` has enough: one-line as :func:`reason_is_complete`; the others once
+    they hold their most sentences or points (the token limit stops them otherwise)."""
+    if style == "one-line":
+        return reason_is_complete
+    most = MAX_POINTS if style == "bullets" else MAX_SENTENCES
+
+    def complete(text: str) -> bool:
+        if style == "bullets" and sum(1 for line in text.splitlines() if _MARKER.match(line)) > most:
+            return True
+        sentences, tail = sentence_spans(text.strip() + " ")
+        return not tail and len(sentences) >= most + (style == "bullets")
+
+    return complete
