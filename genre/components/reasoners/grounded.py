@@ -132,7 +132,11 @@ class GroundedReasoner(GeneratedReasoner):
         # The template in the configured style: what a styled reason is written point by point from, and what
         # it falls back to (the one-line ``template`` stays the one-line fallback).
         self.styled_template = TemplateReasoner(
-            {"max_evidence": self._max_evidence(), "style": self.config.style, "max_words": self.config.word_bound}
+            {
+                "max_evidence": self._max_evidence(),
+                "style": self.config.style,
+                "max_words": max(self.config.word_bound, 8),
+            }
         )
 
     def _max_evidence(self) -> int:
