@@ -99,8 +99,8 @@ _BANK: dict[frozenset[str], tuple[str, ...]] = {
         "It also matches your interest in {intent}.",
         "For your interest in {intent}, this is a good choice.",
     ),
-    frozenset({"why"}): ("Since {why}, it is a safe bet.", "It is here because {why}.", "Also, {why}."),
-    frozenset({"h", "why"}): ("Since {why}, it is a safe bet.", "It is here because {why}."),
+    frozenset({"why"}): ("Since {why}, this is a safe bet.", "It is here because {why}.", "Also, {why}."),
+    frozenset({"h", "why"}): ("Since {why}, this is a safe bet.", "It is here because {why}."),
 }
 
 

@@ -186,11 +186,7 @@ class GroundedReasoner(GeneratedReasoner):
         plans = [make_plan(r) for r in requests]
         prefixes = [self._opening(plan, k) for plan in plans for k in range(n)]
         rows = [(i, k) for i in range(len(requests)) for k in range(n)]
-        row_plans = [plan for plan in plans for _ in range(n)]
-        texts = [self._input_text(plan, prefix) for plan, prefix in zip(row_plans, prefixes, strict=True)]
-        slots = [_row(p, x) for p, x in zip(row_plans, prefixes, strict=True)]
-        titles = [h.title for plan in plans for h in (plan.item, *plan.history)]
-        written, fluency = self._generate(texts, slots, prefixes, titles, seed)
+        written, fluency = self._generate(plans, prefixes, seed)
         outs: list[ReasonOut] = []
         worded: set[tuple[str, str]] = set()
         for i, (req, plan) in enumerate(zip(requests, plans, strict=True)):
@@ -260,7 +256,17 @@ class GroundedReasoner(GeneratedReasoner):
         problems += judge_form(text, make_plan(request), cfg.min_words, cfg.word_bound, self._categories)
         return not problems, problems
 
-    def _generate(
+    def _generate(self, plans: list[FactPlan], prefixes: list[str], seed: int) -> tuple[list[str], list[float]]:
+        """Every one-line row's new text and fluency from one batched generate call (``len(prefixes)`` rows,
+        ``candidates`` per plan in order)."""
+        n = self.config.candidates
+        row_plans = [plan for plan in plans for _ in range(n)]
+        texts = [self._input_text(plan, prefix) for plan, prefix in zip(row_plans, prefixes, strict=True)]
+        slots = [_row(p, x) for p, x in zip(row_plans, prefixes, strict=True)]
+        titles = [h.title for plan in plans for h in (plan.item, *plan.history)]
+        return self._generate_rows(texts, slots, prefixes, titles, seed)
+
+    def _generate_rows(
         self,
         texts: list[str],
         slots: list[RowSlots],

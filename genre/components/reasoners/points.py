@@ -176,7 +176,7 @@ _POINT_SHOTS: dict[str, tuple[tuple[dict[str, str], str], ...]] = {
     ),
     "bullets": (
         ({"hist1": "x", "shared": "Outdoor & Camping"}, "It shares {shared} with {hist1}, which you liked."),
-        ({"why": "85 people who rated {hist1} also rated it"}, "Since {why}, it is a safe bet."),
+        ({"why": "85 people who rated {hist1} also rated it"}, "Since {why}, this is a safe bet."),
         ({"hist1": "x", "new": "is Comedy"}, "Unlike {hist1}, it {new}."),
     ),
     "compare": (

@@ -82,7 +82,9 @@ def write_styled_outcome(reasoner: GroundedReasoner, requests: list[ReasonReques
     ]
     slots = [RowSlots(points[i][j].values, {}, prefix) for (i, j, _), prefix in zip(rows, prefixes, strict=True)]
     titles = [h.title for plan in plans for h in (plan.item, *plan.history)]
-    written, fluency = reasoner._generate(texts, slots, prefixes, titles, seed, COMPARING_WORDS) if rows else ([], [])
+    written, fluency = (
+        reasoner._generate_rows(texts, slots, prefixes, titles, seed, COMPARING_WORDS) if rows else ([], [])
+    )
     outcome = StyledOutcome(ReasonBatch([]))
     for i, (req, plan, template) in enumerate(zip(requests, plans, templates, strict=True)):
         shown: list[str] = []
