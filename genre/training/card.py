@@ -1,6 +1,7 @@
 """An adapter's card, ``genre-card.json``: what it was trained from, how, and how well it does.
 
-The card records the base model and its fingerprint (``tuned-local`` refuses an adapter of another
+The card records the reason styles the adapter was trained for (``tuned-local`` refuses any other), the base
+model and its fingerprint (``tuned-local`` refuses an adapter of another
 base), the data hash and where the examples came from, the settings and LoRA layout, the loss curve,
 seconds, device and library versions, and metrics on held-out reference pairs. Adapters trained on
 MovieLens data say so (``redistributable: false``): its license forbids sharing anything derived
@@ -103,6 +104,9 @@ def adapter_card(
             "hash": data_key,
             "examples": len(examples),
             "sources": sources,
+            "style_examples": {
+                style: sum(ex.style == style for ex in examples) for style in STYLES if style in trained
+            },
             "catalog": catalog,
             "loader": config.data.loader,
             "movielens": movielens,
