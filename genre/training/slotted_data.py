@@ -224,9 +224,9 @@ def grounded_pairs(
     kept, outcomes = slotted_pairs(pairs, verifiers, categories)
     by_domain = {source.split(":", 1)[1]: v for source, v in verifiers.items()}
     names = {source.split(":", 1)[1]: c for source, c in categories.items()}
-    unique = {id(p.request): (p.request, p.source.split(":", 1)[1]) for p in pairs}
+    by_request = {id(p.request): (p.request, p.source.split(":", 1)[1]) for p in pairs}
     styled, styled_outcomes = styled_point_pairs(
-        [p for p in every if p.style != "one-line"], list(unique.values()), by_domain, names, composed, seed
+        [p for p in every if p.style != "one-line"], list(by_request.values()), by_domain, names, composed, seed
     )
     for pair, point, target in styled:
         plan = make_plan(pair.request)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -36,6 +35,7 @@ from genre.components.reasoners.decoding import seeded_sampling, stop_when_compl
 from genre.components.reasoners.generated import GeneratedReasoner
 from genre.components.reasoners.local import encode_batch
 from genre.components.reasoners.plan import FactPlan, fill, make_plan
+from genre.components.reasoners.points import Candidate
 from genre.components.reasoners.slotted import (
     judge_form,
     messages,
@@ -105,16 +105,6 @@ class GroundedConfig(StyleOptions):
         if self.max_words is None and self.style == "one-line":
             return ONE_LINE_WORDS
         return super().word_bound
-
-
-@dataclass
-class Candidate:
-    """One sampled sentence for one item, before and after its slots were filled."""
-
-    slotted: str
-    text: str
-    problems: list[str]
-    fluency: float
 
 
 class GroundedReasoner(GeneratedReasoner):

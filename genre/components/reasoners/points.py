@@ -30,6 +30,7 @@ from genre.text.hygiene import sentence_spans
 __all__ = [
     "COMPARING_WORDS",
     "POINT_SYSTEM",
+    "Candidate",
     "Point",
     "contrast_slots",
     "join_points",
@@ -57,6 +58,16 @@ POINT_SYSTEM = (
 _SLOT = re.compile(r"\{(\w+)\}")
 _FACTS = ("hist1", "hist2", "shared", "alike", "intent", "why", "new", "theirs")
 """Slots a point may state, in the order the prompt lists them ({item} is always there)."""
+
+
+@dataclass
+class Candidate:
+    """One sampled sentence for one item, before and after its slots were filled."""
+
+    slotted: str
+    text: str
+    problems: list[str]
+    fluency: float
 
 
 @dataclass(frozen=True)

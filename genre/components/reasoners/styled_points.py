@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import ClassVar, Protocol
 
 from genre.components.reasoners.constrained import RowSlots
 from genre.components.reasoners.plan import FactPlan, make_plan
 from genre.components.reasoners.points import (
     COMPARING_WORDS,
+    Candidate,
     Point,
     filled,
     join_points,
@@ -32,12 +33,59 @@ from genre.components.reasoners.points import (
     point_problems,
     points_of,
 )
+from genre.components.reasoners.styles import Style
+from genre.components.reasoners.template import TemplateReasoner
 from genre.core.component import ReasonBatch
 from genre.core.types import ReasonOut, ReasonRequest, RejectedCandidate
 from genre.text.hygiene import sentence_spans
+from genre.text.verifier import Verifier
 
-if TYPE_CHECKING:
-    from genre.components.reasoners.grounded import Candidate, GroundedReasoner
+
+class PointWriter(Protocol):
+    """What writing points needs of the grounded reasoner (a protocol: the reasoner imports this module)."""
+
+    name: ClassVar[str]
+
+    @property
+    def config(self) -> PointSettings: ...
+
+    styled_template: TemplateReasoner
+    _categories: list[str]
+
+    @property
+    def checker(self) -> Verifier: ...
+
+    def _chat_text(self, chat: list[dict[str, str]], prefix: str) -> str: ...
+
+    def _generate_rows(
+        self,
+        texts: list[str],
+        slots: list[RowSlots],
+        prefixes: list[str],
+        titles: list[str],
+        seed: int,
+        words: frozenset[str] = ...,
+    ) -> tuple[list[str], list[float]]: ...
+
+
+class PointSettings(Protocol):
+    """The grounded config fields writing points reads."""
+
+    @property
+    def style(self) -> Style: ...
+
+    @property
+    def candidates(self) -> int: ...
+
+    @property
+    def prefill(self) -> bool: ...
+
+    @property
+    def shots(self) -> bool: ...
+
+    @property
+    def word_bound(self) -> int: ...
+
 
 __all__ = ["StyledOutcome", "write_styled", "write_styled_outcome"]
 
@@ -56,12 +104,12 @@ class StyledOutcome:
     """Per reason: points shown."""
 
 
-def write_styled(reasoner: GroundedReasoner, requests: list[ReasonRequest], seed: int) -> ReasonBatch:
+def write_styled(reasoner: PointWriter, requests: list[ReasonRequest], seed: int) -> ReasonBatch:
     """One reason per request in the reasoner's style (see the module docstring)."""
     return write_styled_outcome(reasoner, requests, seed).batch
 
 
-def write_styled_outcome(reasoner: GroundedReasoner, requests: list[ReasonRequest], seed: int) -> StyledOutcome:
+def write_styled_outcome(reasoner: PointWriter, requests: list[ReasonRequest], seed: int) -> StyledOutcome:
     """:func:`write_styled` with how many points of each reason the model wrote."""
     cfg = reasoner.config
     style, n = cfg.style, cfg.candidates
@@ -126,7 +174,7 @@ def _opening(prefill: bool, plan: FactPlan, point: Point, j: int, k: int) -> str
 
 
 def _candidate(
-    reasoner: GroundedReasoner,
+    reasoner: PointWriter,
     req: ReasonRequest,
     plan: FactPlan,
     point: Point,
@@ -135,8 +183,6 @@ def _candidate(
     fluency: float,
 ) -> Candidate:
     """A raw slotted point cut to its first sentence, filled, and judged against its template point."""
-    from genre.components.reasoners.grounded import Candidate
-
     sentences, tail = sentence_spans(re.sub(r"\s+", " ", prefix + written).strip() + " ")
     slotted = sentences[0].strip() if sentences else tail.strip()
     problems = [] if sentences else ["unfinished sentence"]
@@ -157,7 +203,7 @@ def _candidate(
 
 
 def _assemble(
-    reasoner: GroundedReasoner,
+    reasoner: PointWriter,
     req: ReasonRequest,
     template: ReasonOut,
     shown: list[str],
