@@ -20,7 +20,7 @@ import hashlib
 import json
 import threading
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from pydantic import Field
 
@@ -131,6 +131,7 @@ def load_base(device: str) -> tuple[Any, Any]:
 
 
 class TunedLocalConfig(GroundedConfig):
+    GENERATOR: ClassVar[str] = "tuned-local"
     adapter_path: str = Field(default=DEFAULT_ADAPTER, min_length=1)
     """A directory written by `python -m genre train-reasoner`, or a bare name for one under the cache's
     adapters/ folder (`train-reasoner --config configs/NAME.toml` writes adapters/NAME). The default is the
