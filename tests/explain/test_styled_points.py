@@ -101,13 +101,20 @@ def test_the_point_prompt_names_the_style_and_only_the_point_s_slots():
         ("Unlike {hist1}, it {new} is a good one.", "runs on after its fact"),
         ("Unlike {hist1}, it {new} and is not for you.", "a negation"),
         ("Unlike {hist1}, {item} {new}.", "unknown slot: {item}"),
+        ("Where {hist1} is {theirs}, and it {new}.", "no main clause after 'Where"),
+        ("Because both it and it {new}, like {hist1}.", "'it' stands for two things"),
     ],
 )
 def test_a_model_point_that_claims_more_or_less_than_its_template_is_rejected(slotted, problem):
     point = Point("Unlike Aladdin, it is Crime.", "Unlike {hist1}, it {new}.", {"hist1": "Aladdin", "new": "is Crime"})
+    if "{theirs}" in slotted:
+        point = Point("Where Aladdin is Musical, it is Crime.", slotted, {**point.values, "theirs": "Musical"})
     problems = point_problems(slotted, point, make_plan(toy_request()))
     assert any(problem in p for p in problems), problems
-    assert point_problems("Unlike {hist1}, this one {new}.", point, make_plan(toy_request())) == []
+    good = (
+        "Where {hist1} is {theirs}, this one {new}." if "theirs" in point.values else "Unlike {hist1}, this one {new}."
+    )
+    assert point_problems(good, point, make_plan(toy_request())) == []
 
 
 # ---- the styled call ----------------------------------------------------------------------------

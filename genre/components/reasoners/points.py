@@ -257,6 +257,11 @@ def point_problems(slotted: str, point: Point, plan: FactPlan) -> list[str]:
     for before in re.findall(r"(\S*)\s*\{theirs\}", slotted):
         if before.lower() not in ("is", "was"):
             problems.append(f"{{theirs}} after '{before}' does not read as what that item is")
+    if re.search(r"\bit and it\b|\bboth it\b", slotted, re.IGNORECASE):
+        problems.append("'it' stands for two things at once")
+    opening = re.match(r"^(where|whereas|while)\b[^,]*,\s*(\S+)", slotted, re.IGNORECASE)
+    if opening and opening.group(2).lower() not in ("this", "it"):
+        problems.append(f"no main clause after '{opening.group(1)} …,' (it goes on with '{opening.group(2)}')")
     own = re.findall(r"[a-z']+", _SLOT.sub(" ", slotted).lower())
     if any(w in _NEGATIONS or w.endswith("n't") for w in own):
         problems.append("a negation of its own (a point may only state its slots)")
