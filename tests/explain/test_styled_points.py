@@ -103,6 +103,9 @@ def test_the_point_prompt_names_the_style_and_only_the_point_s_slots():
         ("Unlike {hist1}, {item} {new}.", "unknown slot: {item}"),
         ("Where {hist1} is {theirs}, and it {new}.", "no main clause after 'Where"),
         ("Because both it and it {new}, like {hist1}.", "'it' stands for two things"),
+        ("Unlike {hist1}, here's one that {new}.", "a contraction"),
+        ("Unlike {hist1}, the new one {new}.", "says 'new' outside"),
+        ("Because you liked {hist1}, and this one {new}.", "no main clause after its opening"),
     ],
 )
 def test_a_model_point_that_claims_more_or_less_than_its_template_is_rejected(slotted, problem):
@@ -118,6 +121,15 @@ def test_a_model_point_that_claims_more_or_less_than_its_template_is_rejected(sl
 
 
 # ---- the styled call ----------------------------------------------------------------------------
+
+
+def test_an_intent_point_must_say_whose_interest_it_is():
+    point = Point(
+        "It fits your current interest in film.", "It fits your current interest in {intent}.", {"intent": "film"}
+    )
+    plan = make_plan(toy_request())
+    assert any("your interest" in p for p in point_problems("The next one is in {intent}.", point, plan))
+    assert point_problems("It also matches your interest in {intent}.", point, plan) == []
 
 
 @pytest.mark.parametrize("style", ["short", "bullets", "compare"])

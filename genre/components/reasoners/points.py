@@ -262,6 +262,12 @@ def point_problems(slotted: str, point: Point, plan: FactPlan) -> list[str]:
     opening = re.match(r"^(where|whereas|while)\b[^,]*,\s*(\S+)", slotted, re.IGNORECASE)
     if opening and opening.group(2).lower() not in ("this", "it"):
         problems.append(f"no main clause after '{opening.group(1)} …,' (it goes on with '{opening.group(2)}')")
+    bare = _SLOT.sub("{}", slotted)  # slot names are no words ("{new}" says nothing new)
+    for pattern, problem in _READS_WRONG:
+        if re.search(pattern, bare, re.IGNORECASE):
+            problems.append(problem)
+    if "{intent}" in slotted and not re.search(r"\byour (?:current )?interests? in \{intent\}", slotted, re.I):
+        problems.append("names {intent} without saying it is your interest")
     own = re.findall(r"[a-z']+", _SLOT.sub(" ", slotted).lower())
     if any(w in _NEGATIONS or w.endswith("n't") for w in own):
         problems.append("a negation of its own (a point may only state its slots)")
@@ -270,6 +276,13 @@ def point_problems(slotted: str, point: Point, plan: FactPlan) -> list[str]:
     return problems
 
 
+_READS_WRONG: tuple[tuple[str, str], ...] = (
+    (r"\b(?:here|what|that|there)['’]s\b", "a contraction that reads as chat ('here's', 'what's')"),
+    (r"^(?:because|since|if)\b[^,]*,\s*(?:and|but|so|or)\b", "no main clause after its opening ('Because …, and')"),
+    (r"\bthe most\b", "a superlative of its own ('the most …')"),
+    (r"(?<!what is )\bnew\b(?! is that)", "says 'new' outside 'what is new is that it {new}'"),
+)
+"""Shapes a point may not take, each with the problem it is reported as (seen in grounded points on fresh runs)."""
 _PREDICATE_LEADS = frozenset({"it", "one", "this", "which", "that", "and", "also", "both"})
 """Words after which ``{new}``/``{alike}`` (a predicate such as "is Comedy") reads as a sentence."""
 _NEGATIONS = frozenset({"not", "no", "never", "nor", "neither", "without", "cannot"})
