@@ -62,7 +62,8 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 DEFAULT_ADAPTER = "grounded"
 """The shipped project-data adapter (``assets/adapters/grounded``), trained by ``python -m genre train-reasoner
---config configs/products.toml --out assets/adapters/grounded --threads 1`` (150 steps)."""
+--config configs/products.toml --out assets/adapters/grounded --threads 1`` (150 steps) for every reason style:
+one-line slotted sentences, and the points of short, bullets and compare reasons (its card lists them)."""
 
 
 def adapter_dir(name: str) -> Path:
