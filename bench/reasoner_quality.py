@@ -74,7 +74,7 @@ def labelled(rows: list[GeneratorRow], adapter: Path) -> list[GeneratorRow]:
 def held_out_rows(adapter: Path) -> tuple[list[GeneratorRow], int]:
     """Every generator on the pooled held-out reference pairs of products and news."""
     sets = load_reference_sets()
-    cases = [case for ref in sets for case in reference_cases(ref.catalog, pairs=ref.pairs)]
+    cases = [case for ref in sets for case in reference_cases(ref.catalog, pairs=ref.one_line())]
     batches = [cases[i : i + REFERENCE_BATCH] for i in range(0, len(cases), REFERENCE_BATCH)]
     count, _ = token_counter()
     rows = []

@@ -11,6 +11,10 @@ evidence alone. The same rows serve two purposes:
   evidence would teach the model to hallucinate, so the loader rejects rows whose ids do not resolve
   and the tests run every reason through the claim-level verifier (:mod:`genre.text.verifier`).
 
+A row may carry a ``style`` (``short``, ``bullets``, ``compare``; one-line when absent): the same evidence
+written in another reason style, for training the local generators to write each style. Loaders return
+one-line rows unless asked for others, so metrics compare like with like.
+
 Rows are validated when loaded (not when a metric or a training run first trips over them), and a bad
 row is reported with its file and 1-based line number, because the files are edited by hand.
 """
@@ -19,19 +23,40 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from genre.core.errors import DataError
 from genre.core.paths import PROJECT_ROOT
 from genre.core.types import Catalog, Evidence, Intent, Item, ReasonRequest
 
-__all__ = ["ReferencePair", "load_references", "reference_path", "split_by_item", "to_request"]
+__all__ = [
+    "REFERENCE_STYLES",
+    "ReferencePair",
+    "ReferenceStyle",
+    "load_references",
+    "reference_path",
+    "split_by_item",
+    "to_request",
+]
 
-_MIN_WORDS, _MAX_WORDS = 8, 45
+ReferenceStyle = Literal["one-line", "short", "bullets", "compare"]
+"""The reason styles a reference row may be written in: the generators' styles
+(``genre.components.reasoners.styles.STYLES``, which this data layer may not import; a test keeps them equal)."""
+REFERENCE_STYLES: tuple[ReferenceStyle, ...] = ("one-line", "short", "bullets", "compare")
+
+_WORD_BOUNDS: dict[str, tuple[int, int]] = {
+    "one-line": (8, 45),
+    "short": (15, 70),
+    "bullets": (10, 70),
+    "compare": (10, 60),
+}
+"""Words a reason of each style may have: a one-line reason is one sentence; ``short`` is 2–3 sentences,
+``bullets`` 2–4 points and ``compare`` one or two sentences, so they may run longer."""
 _MAX_REASONS = 3
 _MAX_HISTORY = 3
 
@@ -55,17 +80,26 @@ class ReferencePair(BaseModel):
     """One sentence on what the user wants now; becomes the request's intent summary."""
     component: str = Field(min_length=1)
     """The scorer that drove the recommendation (``content``, ``price-fit``, ...); keys the evidence."""
+    style: ReferenceStyle = "one-line"
+    """How the reasons are written: ``one-line`` (one sentence), ``short`` (2–3 sentences: the evidence and what
+    is new about the item), ``bullets`` (2–4 lines starting "- ", each tied to one piece of evidence) or
+    ``compare`` (how the item differs from the first history item). Rows without the field are one-line."""
     reasons: list[str] = Field(min_length=1, max_length=_MAX_REASONS)
-    """One to three hand-written reasons, each 8–45 words, that use only the evidence above."""
+    """One to three hand-written reasons in ``style`` (a one-line reason has 8–45 words), using only the evidence
+    above."""
 
     @field_validator("reasons")
     @classmethod
-    def _reason_lengths(cls, reasons: list[str]) -> list[str]:
-        # Too short and BLEU-4 has no 4-grams to match; too long and it is no longer one reason.
+    def _reasons_fit_style(cls, reasons: list[str], info: ValidationInfo) -> list[str]:
+        # Too short and BLEU-4 has no 4-grams to match; too long and it is no longer one reason of its style.
+        style = info.data.get("style", "one-line")  # absent only when the style itself failed validation
+        low, high = _WORD_BOUNDS[style]
         for i, text in enumerate(reasons, start=1):
             n = len(text.split())
-            if not _MIN_WORDS <= n <= _MAX_WORDS:
-                raise ValueError(f"reason {i} has {n} words, expected {_MIN_WORDS}-{_MAX_WORDS}")
+            if not low <= n <= high:
+                raise ValueError(f"reason {i} has {n} words, expected {low}-{high} for style {style!r}")
+            if problem := _form_problem(text, style):
+                raise ValueError(f"reason {i}: {problem}")
         return reasons
 
     @field_validator("history")
@@ -74,6 +108,20 @@ class ReferencePair(BaseModel):
         if len(set(history)) != len(history):
             raise ValueError(f"history lists an item twice: {history}")
         return history
+
+
+def _form_problem(text: str, style: str) -> str | None:
+    """How ``text`` breaks the shape of its style (bullet lines, sentence count), or None."""
+    lines = text.split("\n")
+    if style == "bullets":
+        if not 2 <= len(lines) <= 4 or not all(line.startswith("- ") and line[2:].strip() for line in lines):
+            return 'a bullets reason is 2-4 lines, each starting with "- "'
+        return None
+    if len(lines) > 1:
+        return f"a {style} reason is one paragraph (no line breaks)"
+    if style == "short" and not 2 <= len(re.findall(r"[.!?](?:\s|$)", text)) <= 3:
+        return "a short reason is 2-3 sentences"
+    return None
 
 
 def reference_path(domain: str) -> Path:
@@ -122,12 +170,20 @@ def _check_ids(pair: ReferencePair, catalog: Catalog) -> str | None:
     return None
 
 
-def load_references(path: Path, catalog: Catalog) -> list[ReferencePair]:
+def load_references(
+    path: Path, catalog: Catalog, styles: Collection[str] | None = ("one-line",)
+) -> list[ReferencePair]:
     """Read and validate a reference file against ``catalog``; the first bad row raises :class:`DataError`.
 
     The message names the file, the 1-based line and the problem, e.g.
     ``sample_data/reasons/products.jsonl line 17: missing field 'intent'``. Blank lines are skipped.
+    Every row is validated, but only rows of ``styles`` are returned: by default the one-line rows,
+    because reference metrics compare a one-line reason with one-line references (like with like);
+    ``styles=None`` returns every row (training uses them all, each tagged with its style).
     """
+    unknown = sorted(set(styles or ()) - set(REFERENCE_STYLES))
+    if unknown:
+        raise ValueError(f"`styles` must be among {list(REFERENCE_STYLES)}. Got {unknown}.")
     shown = _display(path)
     if not path.is_file():
         raise DataError(f"reference file {shown} does not exist")
@@ -153,9 +209,11 @@ def load_references(path: Path, catalog: Catalog) -> list[ReferencePair]:
             if problem := _check_ids(pair, catalog):
                 raise DataError(f"{where}: {problem}")
             seen[pair.id] = lineno
-            pairs.append(pair)
+            if styles is None or pair.style in styles:
+                pairs.append(pair)
     if not pairs:
-        raise DataError(f"reference file {shown} holds no rows")
+        wanted = "" if styles is None else " of style " + ", ".join(sorted(styles))
+        raise DataError(f"reference file {shown} holds no rows{wanted}")
     return pairs
 
 

@@ -1,6 +1,7 @@
 """An adapter's card, ``genre-card.json``: what it was trained from, how, and how well it does.
 
-The card records the base model and its fingerprint (``tuned-local`` refuses an adapter of another
+The card records the reason styles the adapter was trained for (``tuned-local`` refuses any other), the base
+model and its fingerprint (``tuned-local`` refuses an adapter of another
 base), the data hash and where the examples came from, the settings and LoRA layout, the loss curve,
 seconds, device and library versions, and metrics on held-out reference pairs. Adapters trained on
 MovieLens data say so (``redistributable: false``): its license forbids sharing anything derived
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from genre.components.env import Env
+from genre.components.reasoners.points import POINT_SYSTEM
 from genre.components.reasoners.slotted import SYSTEM
+from genre.components.reasoners.styles import STYLES
 from genre.components.reasoners.tuned import CARD_FILE, TunedLocalConfig, TunedLocalReasoner, base_fingerprint
 from genre.config import PipelineConfig
 from genre.evaluation.explanations import (
@@ -87,6 +90,7 @@ def adapter_card(
     import torch
 
     movielens = is_movielens(config)
+    trained = {ex.style for ex in examples}
     sources: dict[str, int] = {}
     for ex in examples:
         sources[ex.source] = sources.get(ex.source, 0) + 1
@@ -100,6 +104,9 @@ def adapter_card(
             "hash": data_key,
             "examples": len(examples),
             "sources": sources,
+            "style_examples": {
+                style: sum(ex.style == style for ex in examples) for style in STYLES if style in trained
+            },
             "catalog": catalog,
             "loader": config.data.loader,
             "movielens": movielens,
@@ -112,9 +119,11 @@ def adapter_card(
             if movielens
             else "trained on the project's own sample data"
         ),
+        "styles": [s for s in STYLES if s in trained],
         "prompt": {
             "kind": PROMPT_KIND,
             "system_prompt_sha": system_prompt_sha(),
+            "point_system_sha": hashlib.sha256(POINT_SYSTEM.encode()).hexdigest()[:16],
             "prefill": False,
             "shots": prompt.shots,
             "vocabulary": prompt.vocabulary,
@@ -158,7 +167,7 @@ def held_out_metrics(out: Path, device: str, sets: Sequence[ReferenceSet], limit
     count_tokens, unit = token_counter()
     rows: list[tuple[int, dict[str, Any]]] = []
     for ref in sets:
-        cases = reference_cases(ref.catalog, pairs=ref.pairs)[:per_domain]
+        cases = reference_cases(ref.catalog, pairs=ref.one_line())[:per_domain]
         if not cases:
             continue
         reasoner = TunedLocalReasoner({"adapter_path": str(out)})

@@ -69,6 +69,8 @@ class TrainingPair:
     target: str
     source: str
     """Where the pair came from: ``reference:<domain>`` or ``template:<catalog>``."""
+    style: str = "one-line"
+    """The reason style ``target`` is written in (a styled reference row's style)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class TrainingExample:
     """The exact text the reasoner gives the model at inference."""
     target: str
     source: str
+    style: str = "one-line"
+    """The reason style of the target (the card lists the styles an adapter was trained for)."""
 
     @property
     def prompt_length(self) -> int:
@@ -94,10 +98,15 @@ class ReferenceSet:
     domain: str
     catalog: Catalog
     pairs: list[ReferencePair]
+    """Rows of every style; :meth:`one_line` are the ones reference metrics compare one-line reasons with."""
+
+    def one_line(self) -> list[ReferencePair]:
+        """The one-line rows (metrics compare like with like)."""
+        return [p for p in self.pairs if p.style == "one-line"]
 
 
 def load_reference_sets(domains: Sequence[str] = REFERENCE_DOMAINS) -> list[ReferenceSet]:
-    """Each domain's reference file read against its catalog (``configs/<domain>.toml``).
+    """Each domain's reference file read against its catalog (``configs/<domain>.toml``), rows of every style.
 
     A malformed row raises the loader's :class:`DataError`, which names the file and line.
     """
@@ -105,12 +114,16 @@ def load_reference_sets(domains: Sequence[str] = REFERENCE_DOMAINS) -> list[Refe
     for domain in domains:
         config = load_config(PROJECT_ROOT / "configs" / f"{domain}.toml")
         catalog = load_catalog(config.data)
-        sets.append(ReferenceSet(domain, catalog, load_references(reference_path(domain), catalog)))
+        sets.append(ReferenceSet(domain, catalog, load_references(reference_path(domain), catalog, styles=None)))
     return sets
 
 
 def reference_pairs(sets: Sequence[ReferenceSet]) -> list[TrainingPair]:
-    """One training pair per verified reference reason of the training side of each domain's split."""
+    """One training pair per reference reason of the training side of each domain's split, tagged with its style.
+
+    A one-line reason must pass the verifier whole; a styled one is checked point by point when it is
+    delexicalised (:mod:`genre.training.slotted_data`), as the styled reasoners check their points.
+    """
     out = []
     for ref in sets:
         verifier = Verifier(ref.catalog)
@@ -118,9 +131,9 @@ def reference_pairs(sets: Sequence[ReferenceSet]) -> list[TrainingPair]:
         for pair in train:
             request = to_request(pair, ref.catalog)
             out += [
-                TrainingPair(request, reason, f"reference:{ref.domain}")
+                TrainingPair(request, reason, f"reference:{ref.domain}", pair.style)
                 for reason in pair.reasons
-                if verifier.verify(reason, request).passed
+                if pair.style != "one-line" or verifier.verify(reason, request).passed
             ]
     return out
 

@@ -26,16 +26,19 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from genre.components.reasoners.delex import delexicalise, slot_forms
 from genre.components.reasoners.grounded import GroundedConfig, GroundedReasoner
-from genre.components.reasoners.plan import FactPlan, fill, make_plan, plain
+from genre.components.reasoners.plan import FactPlan, fill, make_plan
+from genre.components.reasoners.points import Point, filled, point_messages
 from genre.components.reasoners.slotted import judge_form, plan_problems, slot_problems
 from genre.components.reasoners.template import TemplateReasoner
 from genre.core.errors import ModelUnavailableError
-from genre.core.types import Catalog, Item, ReasonRequest
+from genre.core.types import Catalog, ReasonRequest
 from genre.text.hygiene import sentence_spans
 from genre.text.verifier import Verifier
 from genre.training.composed import composed_targets, vary_why
 from genre.training.reasoner_data import ReferenceSet, TrainingExample, TrainingPair, reference_pairs
+from genre.training.styled_data import styled_point_pairs
 
 __all__ = [
     "SlottedPair",
@@ -48,8 +51,6 @@ __all__ = [
     "survival",
 ]
 
-_YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
-_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _SLOT = re.compile(r"\{\w+\}")
 _BOUNDS = GroundedConfig()
 
@@ -67,67 +68,10 @@ class SlottedPair:
     source: str
     original: str
     """The literal reason it was made from."""
-
-
-def _title_forms(item: Item) -> list[str]:
-    """How a reason may write a title: as listed, without its "(year)", with a trailing ", The" moved to
-    the front, and without a leading article."""
-    title = plain(item.title)
-    forms = [title, _YEAR.sub("", title)]
-    # MovieLens lists "Lion King, The (1994)"; a reason writes "The Lion King".
-    moved = re.match(r"^(.*), (The|A|An)(\s*\(\d{4}\))?$", title)
-    if moved:
-        forms += [f"{moved.group(2)} {moved.group(1)}{moved.group(3) or ''}", f"{moved.group(2)} {moved.group(1)}"]
-    forms += [_ARTICLE.sub("", f) for f in forms]
-    return [f for f in dict.fromkeys(forms) if len(f) >= 3]
-
-
-def _shared_forms(plan: FactPlan) -> list[str]:
-    """The ``{shared}`` phrase, each shared category or attribute phrase, and each attribute's raw value."""
-    slots = plan.slots()
-    forms = [slots["shared"]] if "shared" in slots else []
-    forms += list(plan.shared)
-    for phrase in plan.shared_attributes:
-        for value in plan.item.attributes.values():
-            if isinstance(value, str) and len(value.strip()) >= 3 and value.strip().lower() in phrase.lower():
-                forms.append(value.strip())
-        tag = re.fullmatch(r"the (.+) tag", phrase)
-        if tag:
-            forms += [tag.group(1), tag.group(1).replace("-", " ")]
-    return list(dict.fromkeys(f for f in forms if f))
-
-
-def slot_forms(plan: FactPlan) -> list[tuple[str, str]]:
-    """(literal, slot name) for every way a reason may write one of ``plan``'s values, longest first."""
-    slots = plan.slots()
-    out: list[tuple[str, str]] = []
-    if "why" in slots:
-        out.append((slots["why"], "why"))
-    out += [(form, "item") for form in _title_forms(plan.item)]
-    for n, hist in enumerate(plan.history, start=1):
-        out += [(form, f"hist{n}") for form in _title_forms(hist)]
-    out += [(form, "shared") for form in _shared_forms(plan)]
-    if "intent" in slots:
-        out.append((slots["intent"], "intent"))
-    return sorted(out, key=lambda pair: -len(pair[0]))
-
-
-def delexicalise(text: str, plan: FactPlan) -> str:
-    """``text`` with every literal occurrence of a plan value replaced by its slot.
-
-    Matches are whole words, ignoring case; where two overlap the longer wins ("Outdoor & Camping
-    and backpacking" is one ``{shared}``, not two). A title's possessive ("Aladdin's") keeps its "'s".
-    """
-    taken: list[tuple[int, int, str]] = []
-    for literal, slot in slot_forms(plan):
-        pattern = re.compile(r"(?<![\w{])" + re.escape(literal) + r"(?![\w}])", re.IGNORECASE)
-        for m in pattern.finditer(text):
-            if all(m.end() <= s or m.start() >= e for s, e, _ in taken):
-                taken.append((m.start(), m.end(), slot))
-    out = text
-    for start, end, slot in sorted(taken, reverse=True):
-        out = out[:start] + "{" + slot + "}" + out[end:]
-    return out
+    style: str = "one-line"
+    """The reason style the target is written in."""
+    point: Point | None = None
+    """For a styled target: the point it writes (its slots and the prompt it is asked under)."""
 
 
 def _first_sentence(text: str) -> str | None:
@@ -171,7 +115,7 @@ def slotted_pair(
     filled = filled[:1].upper() + filled[1:]
     if not verifier.verify(filled, pair.request).passed:
         return None, "verifier"
-    form = judge_form(filled, plan, _BOUNDS.min_words, _BOUNDS.max_words, categories)
+    form = judge_form(filled, plan, _BOUNDS.min_words, _BOUNDS.word_bound, categories)
     if form:
         return None, "form: " + form[0].split(":")[0].split(" (")[0]
     return SlottedPair(pair.request, plan, target, filled, pair.source, pair.target), "kept"
@@ -211,9 +155,16 @@ def survival(outcomes: Counter) -> dict[str, dict[str, int]]:
 
 
 def build_slotted_example(prompter: GroundedReasoner, pair: SlottedPair) -> TrainingExample:
-    """Tokenize a slotted pair exactly as the grounded reasoner prompts without prefill; loss on the answer only."""
+    """Tokenize a slotted pair exactly as the grounded reasoner prompts without prefill; loss on the answer only.
+
+    A styled pair is prompted as its point is (:func:`~genre.components.reasoners.points.point_messages`).
+    """
     tokenizer = prompter.generator.tokenizer
-    prompt = prompter._input_text(pair.plan, "")
+    if pair.point is not None:
+        chat = point_messages(pair.point, pair.style, len(pair.plan.history), prompter.config.shots)  # type: ignore[arg-type]
+        prompt = prompter._chat_text(chat, "")
+    else:
+        prompt = prompter._input_text(pair.plan, "")
     special = not getattr(tokenizer, "chat_template", None)  # as encode_batch
     prompt_ids = list(tokenizer(prompt, add_special_tokens=special)["input_ids"])
     answer_ids = list(tokenizer(pair.target, add_special_tokens=False)["input_ids"])
@@ -226,6 +177,7 @@ def build_slotted_example(prompter: GroundedReasoner, pair: SlottedPair) -> Trai
         prompt=prompt,
         target=pair.target,
         source=pair.source,
+        style=pair.style,
     )
 
 
@@ -238,11 +190,14 @@ def grounded_pairs(
     ``template:<catalog>`` (delexicalised template reasons, also for the same requests credited to
     a co-rating and a sequential scorer, see :func:`~genre.training.composed.vary_why`), and
     ``composed:<domain>`` (up to ``composed`` composed sentences per request). All pass the same checks.
+    Then the styled points of every request (:func:`~genre.training.styled_data.styled_point_pairs`):
+    the styled references' points, the styled templates' (``styled:<domain>``) and their rewordings.
     """
     rng = random.Random(seed)
     verifiers: dict[str, Verifier] = {}
     categories: dict[str, Sequence[str]] = {}
-    pairs = list(reference_pairs(sets))
+    every = list(reference_pairs(sets))
+    pairs = [p for p in every if p.style == "one-line"]
     for ref in sets:
         for kind in ("reference", "composed"):
             verifiers[f"{kind}:{ref.domain}"] = Verifier(ref.catalog)
@@ -267,7 +222,18 @@ def grounded_pairs(
                 for t in composed_targets(make_plan(req), rng, composed)
             ]
     kept, outcomes = slotted_pairs(pairs, verifiers, categories)
-    return kept, survival(outcomes)
+    by_domain = {source.split(":", 1)[1]: v for source, v in verifiers.items()}
+    names = {source.split(":", 1)[1]: c for source, c in categories.items()}
+    by_request = {id(p.request): (p.request, p.source.split(":", 1)[1]) for p in pairs}
+    styled, styled_outcomes = styled_point_pairs(
+        [p for p in every if p.style != "one-line"], list(by_request.values()), by_domain, names, composed, seed
+    )
+    for pair, point, target in styled:
+        plan = make_plan(pair.request)
+        kept.append(
+            SlottedPair(pair.request, plan, target, filled(target, point), pair.source, pair.target, pair.style, point)
+        )
+    return kept, survival(outcomes + styled_outcomes)
 
 
 def _filled(slotted: str, plan: FactPlan) -> str:

@@ -273,13 +273,18 @@ def test_train_reasoner_writes_adapter_and_card_and_the_generator_loads_it(base,
         "form: states no fact of the plan": 3,
         "duplicate": 1,
     }
-    # Composed sentences that name titles and no link between them are dropped by the verifier.
-    assert sources == {"reference:tiny": 1, "template:tiny": 8, "composed:tiny": 38}
-    assert len(card["data"]["hash"]) == 16 and card["data"]["examples"] == 47
+    # Composed sentences that name titles and no link between them are dropped by the verifier; the one-line
+    # examples are as before the styles, and every style has its points (styled templates and rewordings).
+    assert sources["reference:tiny"] == 1 and sources["template:tiny"] == 8 and sources["styled:tiny"] > 0
+    assert card["styles"] == ["one-line", "short", "bullets", "compare"]
+    per_style = card["data"]["style_examples"]
+    assert per_style["one-line"] == 47 and all(per_style[s] > 0 for s in ("short", "bullets", "compare"))
+    assert len(card["data"]["hash"]) == 16 and card["data"]["examples"] == sum(per_style.values())
     assert card["data"]["movielens"] is False and card["redistributable"] is True
     assert card["prompt"] == {
         "kind": "slotted",
         "system_prompt_sha": card["prompt"]["system_prompt_sha"],
+        "point_system_sha": card["prompt"]["point_system_sha"],
         "prefill": False,
         "shots": False,
         "vocabulary": "connecting",

@@ -54,7 +54,7 @@ _LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
 
 _vocab_lock = threading.Lock()
-_vocab_text: dict[int, list[str]] = {}
+_vocab_text: dict[int, tuple[Any, list[str]]] = {}
 _continuations: dict[tuple[int, frozenset[str], str], list[int]] = {}
 """Allowed next tokens per tokenizer, slot-name set and partial name (a few dozen entries; racing writers
 compute the same list)."""
@@ -64,9 +64,11 @@ def vocabulary_text(tokenizer: Any) -> list[str]:
     """Each token id's text as decoded alone (computed once per tokenizer, about 0.7 s for 49k tokens)."""
     key = id(tokenizer)
     with _vocab_lock:
-        if key not in _vocab_text:
-            _vocab_text[key] = list(tokenizer.batch_decode([[i] for i in range(len(tokenizer))]))
-        return _vocab_text[key]
+        if key not in _vocab_text or _vocab_text[key][0] is not tokenizer:
+            # The tokenizer is kept with its texts: while cached it lives, so its id (the key here and in the
+            # continuation cache) is never reused by another tokenizer.
+            _vocab_text[key] = (tokenizer, list(tokenizer.batch_decode([[i] for i in range(len(tokenizer))])))
+        return _vocab_text[key][1]
 
 
 def _title_forms(title: str) -> list[str]:

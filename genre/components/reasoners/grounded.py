@@ -17,8 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -36,15 +35,17 @@ from genre.components.reasoners.decoding import seeded_sampling, stop_when_compl
 from genre.components.reasoners.generated import GeneratedReasoner
 from genre.components.reasoners.local import encode_batch
 from genre.components.reasoners.plan import FactPlan, fill, make_plan
+from genre.components.reasoners.points import Candidate
 from genre.components.reasoners.slotted import (
-    SYSTEM,
     judge_form,
     messages,
     openings,
     plan_problems,
     slot_problems,
 )
-from genre.core.component import ComponentConfig, ReasonBatch
+from genre.components.reasoners.styles import StyleOptions
+from genre.components.reasoners.template import TemplateReasoner
+from genre.core.component import ReasonBatch
 from genre.core.types import ReasonOut, ReasonRequest, RejectedCandidate
 from genre.models import Generator, load_generator
 from genre.text.hygiene import sentence_spans
@@ -53,7 +54,12 @@ from genre.text.verifier import Verifier
 __all__ = ["GroundedConfig", "GroundedReasoner"]
 
 
-class GroundedConfig(ComponentConfig):
+ONE_LINE_WORDS = 40
+"""The length bound of a one-line grounded reason when ``max_words`` is unset (one sentence read at a glance)."""
+
+
+class GroundedConfig(StyleOptions):
+    GENERATOR: ClassVar[str] = "grounded"
     candidates: int = Field(default=4, ge=1, le=8)
     """Sentences sampled per item, all in one batched generate call; the best that passes the check is shown."""
     temperature: float = Field(default=0.8, gt=0.0, le=2.0)
@@ -66,8 +72,10 @@ class GroundedConfig(ComponentConfig):
     """Random seed for sampling when the caller passes none."""
     min_words: int = Field(default=8, ge=1, le=100)
     """A filled candidate with fewer words is rejected as saying too little."""
-    max_words: int = Field(default=40, ge=2, le=200)
-    """A filled candidate with more words is rejected as too long to read at a glance."""
+    max_words: int | None = Field(default=None, ge=2, le=200)
+    """Length bound of the shown reason, in words. Unset: 40 for one-line (a longer sentence is rejected), else
+    the style's default (short 60, bullets 70, compare 50). A styled reason keeps the template's points that fit
+    it, and each model-written point stays within it."""
     vocabulary: Literal["connecting", "open"] = "connecting"
     """Words the model may write outside its slots. "connecting": only connectives, pronouns and verbs of
     liking and choosing (``CONNECTING_WORDS``), so every claim comes from a slot; "open": any word (titles,
@@ -87,19 +95,16 @@ class GroundedConfig(ComponentConfig):
 
     @model_validator(mode="after")
     def _bounds(self) -> GroundedConfig:
-        if self.min_words > self.max_words:
-            raise ValueError(f"min_words ({self.min_words}) is greater than max_words ({self.max_words})")
+        if self.min_words > self.word_bound:
+            raise ValueError(f"min_words ({self.min_words}) is greater than max_words ({self.word_bound})")
         return self
 
-
-@dataclass
-class Candidate:
-    """One sampled sentence for one item, before and after its slots were filled."""
-
-    slotted: str
-    text: str
-    problems: list[str]
-    fluency: float
+    @property
+    def word_bound(self) -> int:
+        """The length bound in force: ``max_words``, or 40 for one-line and the style's default otherwise."""
+        if self.max_words is None and self.style == "one-line":
+            return ONE_LINE_WORDS
+        return super().word_bound
 
 
 class GroundedReasoner(GeneratedReasoner):
@@ -112,11 +117,24 @@ class GroundedReasoner(GeneratedReasoner):
     _checker: Verifier | None = None
     _categories: list[str] = []  # noqa: RUF012 - replaced per instance in prepare, never mutated
 
+    def __init__(self, config: GroundedConfig | dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        # The template in the configured style: what a styled reason is written point by point from, and what
+        # it falls back to (the one-line ``template`` stays the one-line fallback).
+        self.styled_template = TemplateReasoner(
+            {
+                "max_evidence": self._max_evidence(),
+                "style": self.config.style,
+                "max_words": max(self.config.word_bound, 8),
+            }
+        )
+
     def _max_evidence(self) -> int:
         return 2
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
+        self.styled_template.prepare(env)
         self._generator = self._load(env)
         self._checker = Verifier(env.catalog)
         self._categories = env.catalog.category_names()
@@ -143,14 +161,22 @@ class GroundedReasoner(GeneratedReasoner):
         return self._checker
 
     def __call__(self, requests: list[ReasonRequest], *, seed: int | None = None) -> ReasonBatch:
-        """One reason per request: the best passing candidate, or the template marked as a fallback."""
+        """One reason per request: the best passing candidate, or the template marked as a fallback.
+
+        A style other than one-line is written point by point (:mod:`genre.components.reasoners.styled_points`).
+        """
         if not requests:
             return ReasonBatch([])
+        seed = self.config.seed if seed is None else seed
+        if self.config.style != "one-line":
+            from genre.components.reasoners.styled_points import write_styled
+
+            return write_styled(self, requests, seed)
         n = self.config.candidates
         plans = [make_plan(r) for r in requests]
         prefixes = [self._opening(plan, k) for plan in plans for k in range(n)]
         rows = [(i, k) for i in range(len(requests)) for k in range(n)]
-        written, fluency = self._generate(plans, prefixes, self.config.seed if seed is None else seed)
+        written, fluency = self._generate(plans, prefixes, seed)
         outs: list[ReasonOut] = []
         worded: set[tuple[str, str]] = set()
         for i, (req, plan) in enumerate(zip(requests, plans, strict=True)):
@@ -217,31 +243,44 @@ class GroundedReasoner(GeneratedReasoner):
         """
         problems = list(self.checker.verify(text, request).problems)
         cfg = self.config
-        problems += judge_form(text, make_plan(request), cfg.min_words, cfg.max_words, self._categories)
+        problems += judge_form(text, make_plan(request), cfg.min_words, cfg.word_bound, self._categories)
         return not problems, problems
 
     def _generate(self, plans: list[FactPlan], prefixes: list[str], seed: int) -> tuple[list[str], list[float]]:
-        """Every row's new text and fluency from one batched generate call (``len(prefixes)`` rows,
+        """Every one-line row's new text and fluency from one batched generate call (``len(prefixes)`` rows,
         ``candidates`` per plan in order)."""
-        import torch
-
-        gen = self.generator
         n = self.config.candidates
         row_plans = [plan for plan in plans for _ in range(n)]
         texts = [self._input_text(plan, prefix) for plan, prefix in zip(row_plans, prefixes, strict=True)]
+        slots = [_row(p, x) for p, x in zip(row_plans, prefixes, strict=True)]
+        titles = [h.title for plan in plans for h in (plan.item, *plan.history)]
+        return self._generate_rows(texts, slots, prefixes, titles, seed)
+
+    def _generate_rows(
+        self,
+        texts: list[str],
+        slots: list[RowSlots],
+        prefixes: list[str],
+        titles: list[str],
+        seed: int,
+        words: frozenset[str] = frozenset(),
+    ) -> tuple[list[str], list[float]]:
+        """Every row's new text and fluency from one batched generate call: row ``r`` is prompt ``texts[r]``
+        (ending in ``prefixes[r]``) and may write the slots ``slots[r]``; no row may start one of ``titles``.
+        ``words`` widen the connecting vocabulary (a styled point may say "unlike")."""
+        import torch
+
+        gen = self.generator
         batch = encode_batch(gen, texts)
         prompt_len = int(batch["input_ids"].shape[1])
-        titles = [h.title for plan in plans for h in (plan.item, *plan.history)]
         fluency = Fluency(gen.tokenizer.eos_token_id)
-        cap = self.config.max_words
-        words = CONNECTING_WORDS if self.config.vocabulary == "connecting" else None
+        cap = self.config.word_bound
+        vocabulary = CONNECTING_WORDS | words if self.config.vocabulary == "connecting" else None
         processors = as_processors(
             fluency,
             banned_openings(gen.tokenizer, titles),
             GeneratedNoRepeat(3, prompt_len),
-            SlotNames(
-                gen.tokenizer, [_row(p, x) for p, x in zip(row_plans, prefixes, strict=True)], prompt_len, cap, words
-            ),
+            SlotNames(gen.tokenizer, slots, prompt_len, cap, vocabulary),
             *seeded_sampling(self.config.temperature, self.config.top_p, seed),
         )
         with torch.inference_mode():
@@ -263,11 +302,14 @@ class GroundedReasoner(GeneratedReasoner):
 
     def _input_text(self, plan: FactPlan, prefix: str) -> str:
         """The chat-formatted few-shot prompt for ``plan`` with ``prefix`` begun as the answer."""
+        return self._chat_text(messages(plan, self.config.shots), prefix)
+
+    def _chat_text(self, chat: list[dict[str, str]], prefix: str) -> str:
+        """``chat`` through the tokenizer's chat template (or plain turns without one), ``prefix`` begun as answer."""
         tokenizer: Any = self.generator.tokenizer
-        chat = messages(plan, self.config.shots)
         if not getattr(tokenizer, "chat_template", None):
-            turns = "\n\n".join(m["content"] for m in chat)
-            return f"{SYSTEM}\n\n{turns}\n\nAnswer:" + (f" {prefix}" if prefix else "")
+            turns = "\n\n".join(m["content"] for m in chat)  # the system turn twice, as the adapter was trained
+            return f"{chat[0]['content']}\n\n{turns}\n\nAnswer:" + (f" {prefix}" if prefix else "")
         return str(tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)) + prefix
 
 

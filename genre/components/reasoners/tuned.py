@@ -20,13 +20,13 @@ import hashlib
 import json
 import threading
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from pydantic import Field
 
 from genre.components.env import Env
 from genre.components.reasoners.grounded import GroundedConfig, GroundedReasoner
-from genre.core.errors import ModelUnavailableError
+from genre.core.errors import ConfigError, ModelUnavailableError
 from genre.core.paths import PROJECT_ROOT, cache_dir
 from genre.models import (
     GENERATOR_NAME,
@@ -51,7 +51,9 @@ __all__ = [
     "load_tuned_generator",
     "read_card",
     "require_base",
+    "require_style",
     "resolve_adapter",
+    "trained_styles",
 ]
 
 CARD_FILE = "genre-card.json"
@@ -60,7 +62,8 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 DEFAULT_ADAPTER = "grounded"
 """The shipped project-data adapter (``assets/adapters/grounded``), trained by ``python -m genre train-reasoner
---config configs/products.toml --out assets/adapters/grounded --threads 1`` (150 steps)."""
+--config configs/products.toml --out assets/adapters/grounded --threads 1`` (150 steps) for every reason style:
+one-line slotted sentences, and the points of short, bullets and compare reasons (its card lists them)."""
 
 
 def adapter_dir(name: str) -> Path:
@@ -129,6 +132,7 @@ def load_base(device: str) -> tuple[Any, Any]:
 
 
 class TunedLocalConfig(GroundedConfig):
+    GENERATOR: ClassVar[str] = "tuned-local"
     adapter_path: str = Field(default=DEFAULT_ADAPTER, min_length=1)
     """A directory written by `python -m genre train-reasoner`, or a bare name for one under the cache's
     adapters/ folder (`train-reasoner --config configs/NAME.toml` writes adapters/NAME). The default is the
@@ -263,4 +267,24 @@ class TunedLocalReasoner(GroundedReasoner):
     name = "tuned-local"
 
     def _load(self, env: Env) -> Generator:
-        return load_tuned_generator(env.device, resolve_adapter(self.config.adapter_path))
+        adapter = resolve_adapter(self.config.adapter_path)
+        if (adapter / CARD_FILE).is_file():
+            require_style(adapter, self.config.style)
+        return load_tuned_generator(env.device, adapter)
+
+
+def trained_styles(card: dict[str, Any]) -> list[str]:
+    """The reason styles an adapter's card says it was trained for (a card from before styles: one-line)."""
+    styles = card.get("styles", ["one-line"])
+    return [str(s) for s in styles] if isinstance(styles, list) else ["one-line"]
+
+
+def require_style(adapter: Path, style: str) -> None:
+    """Nothing when the adapter at ``adapter`` was trained for ``style``; else a ConfigError naming its styles."""
+    styles = trained_styles(read_card(adapter))
+    if style not in styles:
+        raise ConfigError(
+            f"{adapter / CARD_FILE}: the adapter was trained for the styles {', '.join(styles)}, not {style!r}; "
+            f"set style to one of those, or retrain it with `python -m genre train-reasoner --config <pipeline.toml>` "
+            "(which trains every style)"
+        )
