@@ -105,6 +105,8 @@ def test_the_point_prompt_names_the_style_and_only_the_point_s_slots():
         ("Because both it and it {new}, like {hist1}.", "'it' stands for two things"),
         ("Unlike {hist1}, here's one that {new}.", "a contraction"),
         ("Unlike {hist1}, the new one {new}.", "says 'new' outside"),
+        ("The new is that it {new}, unlike {hist1}.", "says 'new' outside"),
+        ("What is new, next to {hist1}, this one {new}.", "says 'new' outside"),
         ("Because you liked {hist1}, and this one {new}.", "no main clause after its opening"),
     ],
 )

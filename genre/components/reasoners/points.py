@@ -280,7 +280,7 @@ _READS_WRONG: tuple[tuple[str, str], ...] = (
     (r"\b(?:here|what|that|there)['’]s\b", "a contraction that reads as chat ('here's', 'what's')"),
     (r"^(?:because|since|if)\b[^,]*,\s*(?:and|but|so|or)\b", "no main clause after its opening ('Because …, and')"),
     (r"\bthe most\b", "a superlative of its own ('the most …')"),
-    (r"(?<!what is )\bnew\b(?! is that)", "says 'new' outside 'what is new is that it {new}'"),
+    (r"(?<!what is )\bnew\b|\bnew\b(?! is that)", "says 'new' outside 'what is new is that it {new}'"),
 )
 """Shapes a point may not take, each with the problem it is reported as (seen in grounded points on fresh runs)."""
 _PREDICATE_LEADS = frozenset({"it", "one", "this", "which", "that", "and", "also", "both"})
