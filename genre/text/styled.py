@@ -14,15 +14,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from genre.text.hygiene import clean_reason, reason_is_complete, sentence_spans
+from genre.core.types import ReasonRequest
+from genre.core.verdict import Claim, VerdictError
+from genre.text.hygiene import clean_reason, reason_is_complete, sentence_spans, split_sentences
 
-__all__ = ["MAX_POINTS", "clean_styled", "style_complete"]
+__all__ = ["MAX_POINTS", "MIN_POINTS", "clean_styled", "points", "shape_problem", "style_complete"]
 
+MIN_POINTS = 2
+"""A bullets reason has 2 to 4 points."""
 MAX_SENTENCES = 3
 """Sentences a ``short`` or ``compare`` reason keeps at most."""
 MAX_POINTS = 4
 """Points a ``bullets`` reason keeps at most."""
 _MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_BULLET = re.compile(r"^[ \t]*[-*•][ \t]+", re.MULTILINE)
 
 
 def _sentence(text: str) -> str:
@@ -91,3 +96,39 @@ def style_complete(style: str) -> Callable[[str], bool]:
         return not tail and len(sentences) >= most + (style == "bullets")
 
     return complete
+
+
+def points(text: str) -> list[tuple[int, str]] | None:
+    """The points of a bullets reason as (offset in ``text``, point text without its marker), or None when
+    ``text`` is no list: not every non-blank line starts with "- " ("* " and "• " too)."""
+    lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
+    if not lines or not all(_BULLET.match(line) for _, line in lines):
+        return None
+    out = []
+    for start, line in lines:
+        marker = _BULLET.match(line)
+        assert marker is not None
+        out.append((start + marker.end(), line[marker.end() :].rstrip()))
+    return out
+
+
+def shape_problem(
+    text: str, claims: list[Claim], request: ReasonRequest, style: str | None, is_points: bool
+) -> tuple[VerdictError, str] | None:
+    """How ``text`` misses the shape of ``style``, if it does (nothing when no style is given)."""
+    if style == "bullets" and not is_points:
+        return "length", 'is not 2 to 4 points on lines starting with "- "'
+    if style == "short" and not 2 <= (n := len(split_sentences(text))) <= 3:
+        return "length", f"has {n} sentence{'s' if n != 1 else ''}, not the 2 or 3 of a short reason"
+    compared = any(c.kind == "attribute" and _COMPARED.match(c.evidence or "") for c in claims)
+    if style == "compare" and request.history and not compared:
+        return (
+            "no_evidence",
+            "compares nothing: names no trait it shares with, or that sets it apart from, a history item",
+        )
+    return None
+
+
+_COMPARED = re.compile(r"the item and history: |the item, unlike |history: ")
+"""Attribute-claim evidence that compares: a trait shared with a history item, one setting the item apart, or one
+said of a history item ("Heat (1995) is Crime")."""

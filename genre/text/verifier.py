@@ -65,11 +65,11 @@ from genre.text.evidence import (
     said_shared,
 )
 from genre.text.form import form_problems
-from genre.text.hygiene import split_sentences
 from genre.text.lexicon import TitleKey, TitleMatcher, Vocabulary, normalize, numbers_in, phrase
 from genre.text.negation import contradictions
+from genre.text.styled import MAX_POINTS, MIN_POINTS, points, shape_problem
 
-__all__ = ["ERROR_TYPES", "MAX_POINTS", "MIN_POINTS", "Verifier", "VerifierConfig", "points"]
+__all__ = ["ERROR_TYPES", "Verifier", "VerifierConfig", "points"]
 
 ERROR_TYPES: tuple[VerdictError, ...] = (
     "invented_title", "wrong_title", "unsupported_attribute", "unsupported_number", "wrong_target", "no_evidence",
@@ -115,10 +115,6 @@ _LIST_GAP = re.compile(r"\s*(?:,\s*|\s+and\s+|,\s*and\s+)\s*(?:the\s+)?", re.IGN
 _APPROX_BEFORE = re.compile(r"\b(?:about|around|roughly|nearly|almost|over|more than|under|up to|some)\s+$", re.I)
 _MIN_POINT_WORDS = 3
 """Fewest words one point of a bullets reason may have ("Popular: 350 ratings." says something)."""
-MIN_POINTS = 2
-MAX_POINTS = 4
-"""A bullets reason has 2 to 4 points."""
-_BULLET = re.compile(r"^[ \t]*[-*•][ \t]+", re.MULTILINE)
 _MIN_FUZZY_CHARS = 8
 _MIN_LONE_TITLE_CHARS = 6
 
@@ -151,20 +147,6 @@ class VerifierConfig(BaseModel):
         if self.min_words > self.max_words:
             raise ValueError(f"min_words ({self.min_words}) is greater than max_words ({self.max_words})")
         return self
-
-
-def points(text: str) -> list[tuple[int, str]] | None:
-    """The points of a bullets reason as (offset in ``text``, point text without its marker), or None when
-    ``text`` is no list: not every non-blank line starts with "- " ("* " and "• " too)."""
-    lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
-    if not lines or not all(_BULLET.match(line) for _, line in lines):
-        return None
-    out = []
-    for start, line in lines:
-        marker = _BULLET.match(line)
-        assert marker is not None
-        out.append((start + marker.end(), line[marker.end() :].rstrip()))
-    return out
 
 
 @lru_cache(maxsize=16384)
@@ -212,7 +194,7 @@ class Verifier:
             verdict = self._verify(text, request, fluency, min(self.config.min_words, bound), bound)
         else:
             verdict = self._verify_points(text, lines, request, fluency, bound)
-        shape = _shape_problem(text, verdict, request, style, lines is not None)
+        shape = shape_problem(text, verdict.claims, request, style, lines is not None)
         if shape is None:
             return verdict
         errors = list(dict.fromkeys([*verdict.errors, shape[0]]))
@@ -589,28 +571,6 @@ def _long_titles(history: list[Item]) -> list[str]:
     compare reason may name the closest history item though no scorer cited it); short titles ("Heat") stay to
     the capitalization rules, as they are often plain words."""
     return [h.title for h in history if len(h.title.split()) >= 4]
-
-
-def _shape_problem(
-    text: str, verdict: Verdict, request: ReasonRequest, style: str | None, is_points: bool
-) -> tuple[VerdictError, str] | None:
-    """How ``text`` misses the shape of ``style``, if it does (nothing when no style is given)."""
-    if style == "bullets" and not is_points:
-        return "length", 'is not 2 to 4 points on lines starting with "- "'
-    if style == "short" and not 2 <= (n := len(split_sentences(text))) <= 3:
-        return "length", f"has {n} sentence{'s' if n != 1 else ''}, not the 2 or 3 of a short reason"
-    compared = any(c.kind == "attribute" and _COMPARED.match(c.evidence or "") for c in verdict.claims)
-    if style == "compare" and request.history and not compared:
-        return (
-            "no_evidence",
-            "compares nothing: names no trait it shares with, or that sets it apart from, a history item",
-        )
-    return None
-
-
-_COMPARED = re.compile(r"the item and history: |the item, unlike |history: ")
-"""Attribute-claim evidence that compares: a trait shared with a history item, one setting the item apart, or one
-said of a history item ("Heat (1995) is Crime")."""
 
 
 def _describes(ctx: ReasonEvidence) -> bool:

@@ -230,3 +230,12 @@ def test_template_reasons_hold_the_shape_of_their_style(style, movies, products)
         reasoner = TemplateReasoner({"style": style})
         text = reasoner.write(req).text
         assert verifier.verify(text, req, max_words=reasoner.config.word_bound, style=style).passed, text
+
+
+def test_a_value_the_history_item_holds_in_another_field_is_not_new():
+    speakers = Item("spk", "Aurelle B5 Bookshelf Speakers", ("Audio",), "Passive speakers.", (), {"brand": "Aurelle"})
+    book = Item("book", "Listening Closely", ("Books & Stationery",), "A guide.", ("audio", "hi-fi"), {"brand": "M"})
+    req = request(speakers, [book])
+    contrast = make_contrast(make_plan(req), req)
+    # "Audio" is the book's tag: only the brand is new.
+    assert [t.value for t in contrast.new] == ["Aurelle"]

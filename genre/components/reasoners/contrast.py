@@ -132,14 +132,17 @@ def make_contrast(plan: FactPlan, req: ReasonRequest) -> Contrast:
     # A trait a named item's own title or description mentions is no news ("training" in a watch's description),
     # and the verifier reads those texts too.
     said = " ".join(f"{h.title} {h.description}" for h in (closest, *plan.history))
-    new = [t for t in mine if t.key not in others and not _mentions(said, t.value)]
+    # A value counts whatever field holds it: the speakers' category "Audio" is no news next to a book tagged audio.
+    values = {t.value.lower() for h in (closest, *plan.history) for t in traits(h)}
+    new = [t for t in mine if t.key not in others and t.value.lower() not in values and not _mentions(said, t.value)]
     if not new:
         # Nothing is new next to all the named history; the sentences about it name only the closest item.
+        own_text = f"{closest.title} {closest.description}"
+        own_values = {t.value.lower() for t in traits(closest)}
         new = [
-            t
-            for t in mine
-            if t.key not in theirs_keys and not _mentions(f"{closest.title} {closest.description}", t.value)
-        ]
+            t for t in mine
+            if t.key not in theirs_keys and t.value.lower() not in own_values and not _mentions(own_text, t.value)
+        ]  # fmt: skip
     # Categories and attributes say what the item is; a tag ("the budget tag") only when nothing else is new.
     new_traits = [t for t in new if t.kind != "tag"] or [t for t in new if t.kind == "tag"]
     own_categories = {c.lower() for c in req.item.categories}
