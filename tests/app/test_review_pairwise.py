@@ -100,8 +100,9 @@ def test_a_pick_on_screen_is_stored_as_that_arm_in_both_orders_and_resaving_stor
     assert len(summary) == 1 and summary.loc[0, "judgements"] == 4
     assert summary.loc[0, "A wins"] + summary.loc[0, "B wins"] == 3 and summary.loc[0, "ties"] == 1
     # The table's A is the page's arm A (the store's canonical order puts it second).
-    page_a = Arm(generator="template", config_name="products")
-    assert summary.loc[0, "arm A"] == "template [products]"
+    # The style is named even at its default, since it is what a reader compares.
+    page_a = Arm(generator="template", options={"style": "one-line"}, config_name="products")
+    assert summary.loc[0, "arm A"] == "template · style=one-line [products]"
     assert summary.loc[0, "A wins"] == sum(j.winner == page_a for j in stored)
     assert summary.loc[0, "left side won"] == "2 of 3"  # picks: left, right, tie, left
     assert "no item was judged by two or more reviewers" in summary.loc[0, "agreement (kappa)"]
