@@ -109,14 +109,15 @@ def home() -> None:
 
 
 # The sidebar names each page by its title ("Home", not the entry file's name); the pages keep their
-# /Recommend, /Tune... addresses. Each page sets its own title and icon in the browser tab.
+# /Recommend, /Tune... addresses. Each page sets its own title and icon in the browser tab. Sidebar icons
+# are Material icons (a font Streamlit ships), not emoji, which a machine without an emoji font draws as boxes.
 PAGES = [
-    st.Page(home, title="Home", icon="🏠", default=True),
-    st.Page(ROOT / "pages" / "1_Recommend.py", title="Recommend", icon="🎬"),
-    st.Page(ROOT / "pages" / "2_Tune.py", title="Tune", icon="🎛️"),
-    st.Page(ROOT / "pages" / "3_Review.py", title="Review", icon="📝"),
-    st.Page(ROOT / "pages" / "4_Evaluate.py", title="Evaluate", icon="📊"),
-    st.Page(ROOT / "pages" / "5_Models.py", title="Models", icon="🗂️"),
+    st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page(ROOT / "pages" / "1_Recommend.py", title="Recommend", icon=":material/recommend:"),
+    st.Page(ROOT / "pages" / "2_Tune.py", title="Tune", icon=":material/tune:"),
+    st.Page(ROOT / "pages" / "3_Review.py", title="Review", icon=":material/rate_review:"),
+    st.Page(ROOT / "pages" / "4_Evaluate.py", title="Evaluate", icon=":material/monitoring:"),
+    st.Page(ROOT / "pages" / "5_Models.py", title="Models", icon=":material/model_training:"),
 ]
 
 if LOGO.exists():
