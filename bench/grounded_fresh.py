@@ -28,28 +28,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import write_section
-from genre import Pipeline, load_config
+from bench.common import Run, ranked_runs, write_section
 from genre.components.env import Env
 from genre.components.reasoners.grounded import GroundedReasoner
-from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
+from genre.components.reasoners.template import TemplateReasoner
 from genre.components.reasoners.tuned import DEFAULT_ADAPTER, TunedLocalReasoner
-from genre.core.types import ReasonOut, ReasonRequest
-from genre.data import load_profiles
-from genre.data.users import dataset_user_context, example_profile_context
+from genre.core.types import ReasonOut
 from genre.text.metrics import distinct_n
-from genre.text.verifier import Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Run:
-    """One user's top-k: where it came from and the requests the reasoners explain."""
-
-    source: str
-    verifier: Verifier
-    requests: list[ReasonRequest]
 
 
 @dataclass
@@ -59,24 +46,6 @@ class Row:
     passed: list[bool] = field(default_factory=list)
     seconds: float = 0.0
     load: list[float] = field(default_factory=list)
-
-
-def runs(k: int, movie_users: list[str], profiles: int) -> list[Run]:
-    out: list[Run] = []
-    for name in ("movies", "products", "news"):
-        pipe = Pipeline(load_config(ROOT / "configs" / f"{name}.toml"))
-        verifier = Verifier(pipe.catalog)
-        if name == "movies":
-            contexts = [(f"movies user {u}", dataset_user_context(pipe.catalog, u)) for u in movie_users]
-        else:
-            known = load_profiles(pipe.config.data)
-            contexts = [
-                (f"{name} {p}", example_profile_context(pipe.catalog, known, p)) for p in list(known)[:profiles]
-            ]
-        for label, ctx in contexts:
-            trace = pipe.run(ctx, k=k, reasons=False)
-            out.append(Run(label, verifier, requests_from_trace(trace, pipe.catalog)))
-    return out
 
 
 def reasoner(name: str, candidates: int, catalog_env: Env, adapter: str) -> GroundedReasoner:
@@ -165,7 +134,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     command = "HF_HUB_OFFLINE=1 .venv/bin/python bench/grounded_fresh.py " + " ".join(sys.argv[1:])
     users = [u for u in args.movie_users.split(",") if u]
-    all_runs = runs(args.k, users, args.profiles)
+    all_runs = ranked_runs(args.k, users, args.profiles)
     requests = [q for run in all_runs for q in run.requests]
     template = [o.text for o in TemplateReasoner()(requests).reasons]
     rows = [measure(name, all_runs, args.candidates, args.adapter) for name in args.generators.split(",") if name]

@@ -24,29 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import write_section
-from genre import Pipeline, load_config
+from bench.common import Run, ranked_runs, write_section
 from genre.components.env import Env
 from genre.components.reasoners.local import LocalLLMReasoner
 from genre.components.reasoners.styles import STYLES, Style
-from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
+from genre.components.reasoners.template import TemplateReasoner
 from genre.core.component import Reasoner
-from genre.core.types import ReasonRequest
-from genre.data import load_profiles
-from genre.data.users import dataset_user_context, example_profile_context
 from genre.text.hygiene import split_sentences
 from genre.text.metrics import distinct_n
-from genre.text.verifier import Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "HF_HUB_OFFLINE=1 .venv/bin/python bench/styles.py"
-
-
-@dataclass
-class Run:
-    source: str
-    verifier: Verifier
-    requests: list[ReasonRequest]
 
 
 @dataclass
@@ -57,22 +45,6 @@ class Row:
     passed: list[bool] = field(default_factory=list)
     fallbacks: int = 0
     seconds: float = 0.0
-
-
-def runs(k: int, users: int) -> list[Run]:
-    out: list[Run] = []
-    for name in ("products", "news", "movies"):
-        pipe = Pipeline(load_config(ROOT / "configs" / f"{name}.toml"))
-        verifier = Verifier(pipe.catalog)
-        if name == "movies":
-            contexts = [(f"movies user {u}", dataset_user_context(pipe.catalog, u)) for u in _users(users)]
-        else:
-            known = load_profiles(pipe.config.data)
-            contexts = [(f"{name} {p}", example_profile_context(pipe.catalog, known, p)) for p in known]
-        for label, ctx in contexts:
-            trace = pipe.run(ctx, k=k, reasons=False)
-            out.append(Run(label, verifier, requests_from_trace(trace, pipe.catalog)))
-    return out
 
 
 def _users(n: int) -> list[str]:
@@ -151,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--show", type=Path, help="write every reason with its evidence and verdict to this file")
     parser.add_argument("--write", action="store_true", help="record the section in bench/RESULTS.md")
     args = parser.parse_args(argv)
-    all_runs = runs(args.k, args.users)
+    all_runs = ranked_runs(args.k, _users(args.users), domains=("products", "news", "movies"))
     generators = ["template", *(["local-llm"] if args.local else [])]
     rows = [measure(g, s, all_runs) for g in generators for s in STYLES]
     out = table(rows)

@@ -25,25 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from genre import Pipeline, load_config
+from bench.common import Run, ranked_runs
 from genre.components.env import Env
 from genre.components.reasoners.grounded import GroundedReasoner
 from genre.components.reasoners.styled_points import write_styled_outcome
-from genre.components.reasoners.template import requests_from_trace
 from genre.components.reasoners.tuned import DEFAULT_ADAPTER, TunedLocalReasoner
 from genre.core.types import ReasonOut, ReasonRequest
-from genre.data import load_profiles
-from genre.data.users import dataset_user_context, example_profile_context
-from genre.text.verifier import Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Run:
-    source: str
-    verifier: Verifier
-    requests: list[ReasonRequest]
 
 
 @dataclass
@@ -58,26 +47,6 @@ class Row:
     model_points: int = 0
     points: int = 0
     seconds: float = 0.0
-
-
-def runs(k: int, movie_users: list[str], profiles: int) -> list[Run]:
-    out: list[Run] = []
-    for name in ("products", "news", "movies"):
-        if name == "movies" and not movie_users:
-            continue
-        pipe = Pipeline(load_config(ROOT / "configs" / f"{name}.toml"))
-        verifier = Verifier(pipe.catalog)
-        if name == "movies":
-            contexts = [(f"movies user {u}", dataset_user_context(pipe.catalog, u)) for u in movie_users]
-        else:
-            known = load_profiles(pipe.config.data)
-            contexts = [
-                (f"{name} {p}", example_profile_context(pipe.catalog, known, p)) for p in list(known)[:profiles]
-            ]
-        for label, ctx in contexts:
-            trace = pipe.run(ctx, k=k, reasons=False)
-            out.append(Run(label, verifier, requests_from_trace(trace, pipe.catalog)))
-    return out
 
 
 def measure(name: str, style: str, all_runs: list[Run], candidates: int, adapter: str) -> Row:
@@ -149,7 +118,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    all_runs = runs(args.k, [u for u in args.movie_users.split(",") if u], args.profiles)
+    all_runs = ranked_runs(
+        args.k, [u for u in args.movie_users.split(",") if u], args.profiles, domains=("products", "news", "movies")
+    )
     print(f"{len(all_runs)} runs ({', '.join(r.source for r in all_runs)}), top {args.k}, {args.candidates} candidates")
     print("\n".join(HEADER), flush=True)
     rows = []
