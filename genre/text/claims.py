@@ -176,6 +176,7 @@ def _named_titles(text: str, named: Sequence[str]) -> list[Span]:
             for i in range(len(low) - n + 1) if n >= 2 else ():
                 if tuple(low[i : i + n]) == form:
                     start, end = toks[i].start(), toks[i + n - 1].end()
+                    end = _closing_paren(text, start, end)
                     year = _YEAR_AFTER.match(text, end)
                     end = year.end() if year else end
                     found.append(Span("title", start, end, text[start:end], anchored=year is not None))
@@ -259,6 +260,15 @@ def _runs(text: str, taken: list[tuple[int, int]]) -> list[tuple[list[_Tok], boo
     return runs
 
 
+def _closing_paren(text: str, start: int, end: int) -> int:
+    """``end``, past the ")" that closes a parenthesis the span opened ("Soft Flask (2-Pack)"), so the
+    highlighted title is the whole title."""
+    inside = text[start:end]
+    if inside.count("(") > inside.count(")") and text[end : end + 1] == ")":
+        return end + 1
+    return end
+
+
 def _name_spans(text: str, run: list[_Tok], at_start: bool, vocab: Vocabulary, known: Known) -> list[Span]:
     """The title-like spans of one capitalized run (module docstring)."""
     while run and run[-1].minor:
@@ -284,7 +294,8 @@ def _name_spans(text: str, run: list[_Tok], at_start: bool, vocab: Vocabulary, k
     if phrase(whole) in vocab.values:
         return []
     if known(whole, capitals <= 1, at_start):
-        return [Span("title", run[0].start, run[-1].end, whole)]
+        end = _closing_paren(text, run[0].start, run[-1].end)
+        return [Span("title", run[0].start, end, text[run[0].start : end])]
     if len(run) == 1:
         before = text[max(0, run[0].start - 120) : run[0].start]
         # "like them it is Movies", "it is Home and Past": a capitalized word said to be what the item is.

@@ -619,3 +619,19 @@ def test_comparing_descriptions_needs_a_description(verifier):
     request = request_for("toy2", ["toy"])
     verdict = verifier.verify("You enjoyed Toy Story (1995), and its description is close to theirs.", request)
     assert "compares descriptions" in " ".join(verdict.problems)
+
+
+def test_a_title_ending_in_a_parenthesis_is_claimed_whole():
+    # The highlight on the page is the claim's span: "(2-Pack" without its ")" drew half a parenthesis.
+    flask = Item(
+        "flask", "Swiftmoor 500ml Soft Flask (2-Pack)", ("Running & Fitness",), attributes={"brand": "Swiftmoor"}
+    )
+    vest = Item("vest", "Swiftmoor Ultra 12L Running Vest", ("Running & Fitness",), attributes={"brand": "Swiftmoor"})
+    catalog = [flask, vest]
+    text = "It is close in description to Swiftmoor 500ml Soft Flask (2-Pack), which you liked."
+    verdict = Verifier(Catalog(name="products", items=catalog)).verify(
+        text, request_for("vest", ["flask"], catalog=catalog)
+    )
+    title = next(c for c in verdict.claims if c.kind == "title")
+    assert text[title.start : title.end] == "Swiftmoor 500ml Soft Flask (2-Pack)"
+    assert title.supported
