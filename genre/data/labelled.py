@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -29,6 +29,7 @@ from genre.core.errors import DataError
 from genre.core.paths import PROJECT_ROOT
 from genre.core.types import Catalog, Evidence, Intent, IntentLabel, Item, ReasonRequest
 from genre.data.jsonl import read_jsonl
+from genre.data.request_records import IntentRecord, ItemRecord
 
 __all__ = [
     "DEFAULT_DIR",
@@ -99,19 +100,6 @@ class _EvidenceRecord(_Strict):
     label: str | None = None
 
 
-class _ItemRecord(_Strict):
-    title: str = Field(min_length=1)
-    categories: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    description: str = ""
-
-
-class _IntentRecord(_Strict):
-    label: str = Field(min_length=1)
-    probability: float = Field(ge=0.0, le=1.0)
-
-
 class _Record(_Strict):
     id: str = Field(min_length=1)
     domain: Literal["movies", "products", "news"]
@@ -128,13 +116,13 @@ class _Record(_Strict):
     history_ids: list[str]
     named_ids: list[str]
     mentioned_ids: list[str]
-    intent: list[_IntentRecord]
+    intent: list[IntentRecord]
     contributions: dict[str, float]
     evidence: dict[str, list[_EvidenceRecord]]
     cold_start: bool
     faithful: bool | None
     text: str
-    items: dict[str, _ItemRecord] | None = None
+    items: dict[str, ItemRecord] | None = None
     label: _LabelRecord | None = None
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from genre.core.errors import DataError
 from genre.core.types import Catalog, Evidence, Intent, IntentLabel, Item, ReasonRequest
 
-__all__ = ["request_from_record", "request_record"]
+__all__ = ["IntentRecord", "ItemRecord", "request_from_record", "request_record"]
 
 
 class _Strict(BaseModel):
@@ -30,7 +30,9 @@ class _Evidence(_Strict):
     count: int | None = None
 
 
-class _Item(_Strict):
+class ItemRecord(_Strict):
+    """An item as a record stores it, so it reads back without the catalog (also the labelled set's)."""
+
     title: str = Field(min_length=1)
     categories: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
@@ -38,7 +40,7 @@ class _Item(_Strict):
     description: str = ""
 
 
-class _Intent(_Strict):
+class IntentRecord(_Strict):
     label: str = Field(min_length=1)
     probability: float = Field(ge=0.0, le=1.0)
 
@@ -46,11 +48,11 @@ class _Intent(_Strict):
 class _RequestRecord(_Strict):
     item_id: str = Field(min_length=1)
     history_ids: list[str]
-    intent: list[_Intent]
+    intent: list[IntentRecord]
     contributions: dict[str, float]
     evidence: dict[str, list[_Evidence]]
     cold_start: bool = False
-    items: dict[str, _Item] | None = None
+    items: dict[str, ItemRecord] | None = None
 
 
 def request_record(req: ReasonRequest, *, with_items: bool = True) -> dict[str, Any]:
