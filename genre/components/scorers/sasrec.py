@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from pydantic import Field, ValidationInfo, field_validator
-from torch import nn
 from torch.nn import functional as F
 
 from genre.components.env import Env
+from genre.components.scorers.sasrec_net import SasRecNet, training_windows, user_item_sequences
 from genre.core.artifacts import Artifact, ArtifactFiles
 from genre.core.component import ComponentConfig, Scorer
 from genre.core.errors import ConfigError, CorruptArtifactError
@@ -33,7 +33,6 @@ from genre.core.types import Catalog, Evidence, Intent, Interactions, ScoreList,
 _NAME = "sasrec"
 _MODEL_FILE = "model.safetensors"
 _META_FILE = "meta.json"
-_PAD = 0  # token 0 is padding; catalog index i is token i + 1
 
 
 class SasRecConfig(ComponentConfig):
@@ -68,107 +67,6 @@ class SasRecConfig(ComponentConfig):
         return heads
 
 
-class _Attention(nn.Module):
-    """Multi-head self-attention that can hand back its weights (for the explorer's heatmaps)."""
-
-    def __init__(self, hidden: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(hidden, 3 * hidden)
-        self.out = nn.Linear(hidden, hidden)
-
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, t, h = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
-        logits = (q @ k.transpose(-2, -1)) / math.sqrt(h // self.heads)
-        weights = logits.masked_fill(~allowed[:, None], float("-inf")).softmax(dim=-1)
-        y = (weights @ v).transpose(1, 2).reshape(b, t, h)
-        return self.out(y), weights.mean(dim=1)
-
-
-class _Block(nn.Module):
-    """Pre-LayerNorm transformer block: x + attn(LN(x)), then x + ffn(LN(x))."""
-
-    def __init__(self, hidden: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(hidden)
-        self.attn = _Attention(hidden, heads)
-        self.ln2 = nn.LayerNorm(hidden)
-        self.ffn = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, hidden))
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a, weights = self.attn(self.ln1(x), allowed)
-        x = x + self.drop(a)
-        x = x + self.drop(self.ffn(self.ln2(x)))
-        return x, weights
-
-
-class _SasRec(nn.Module):
-    def __init__(self, n_items: int, cfg: SasRecConfig) -> None:
-        super().__init__()
-        self.hidden = cfg.hidden
-        self.items = nn.Embedding(n_items + 1, cfg.hidden, padding_idx=_PAD)
-        self.positions = nn.Embedding(cfg.max_len, cfg.hidden)
-        self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(_Block(cfg.hidden, cfg.heads, cfg.dropout) for _ in range(cfg.layers))
-        self.ln = nn.LayerNorm(cfg.hidden)
-        # Small init: the item table is also the output layer, and N(0, 1) logits start far from uniform.
-        nn.init.normal_(self.items.weight, std=0.02)
-        nn.init.normal_(self.positions.weight, std=0.02)
-        with torch.no_grad():
-            self.items.weight[_PAD].zero_()
-
-    def item_vectors(self) -> torch.Tensor:
-        """Output embeddings of the catalog items, row i for catalog index i."""
-        return self.items.weight[1:]
-
-    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Hidden states (batch, max_len, hidden) of left-padded sequences, and each layer's head-mean weights."""
-        t = tokens.shape[1]
-        real = tokens != _PAD
-        causal = torch.ones(t, t, dtype=torch.bool, device=tokens.device).tril()
-        # Real queries see real keys up to themselves; padding queries see only themselves, so no row is
-        # all -inf (NaN) and padding never leaks into real positions.
-        allowed = (causal & real[:, None, :]) | torch.eye(t, dtype=torch.bool, device=tokens.device)
-        pos = torch.arange(t, device=tokens.device)
-        x = self.items(tokens) * math.sqrt(self.hidden) + self.positions(pos)
-        x = self.drop(x) * real[..., None]
-        weights = []
-        for block in self.blocks:
-            x, w = block(x, allowed)
-            x = x * real[..., None]
-            weights.append(w)
-        return self.ln(x), weights
-
-
-def _sequences(inter: Interactions) -> list[np.ndarray]:
-    """Each user's item indices, oldest first (ties keep file order)."""
-    _, codes = np.unique(inter.user_ids, return_inverse=True)
-    order = np.lexsort((inter.timestamps, codes))
-    items = inter.item_index[order].astype(np.int64)
-    cuts = np.flatnonzero(np.diff(codes[order])) + 1
-    return np.split(items, cuts)
-
-
-def _training_windows(seqs: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """Left-padded (inputs, targets) tokens: long histories cut into windows so every event is a target once."""
-    inputs: list[np.ndarray] = []
-    targets: list[np.ndarray] = []
-    for s in seqs:
-        for end in range(s.size, 1, -max_len):
-            w = s[max(0, end - max_len - 1) : end]
-            inp = np.zeros(max_len, dtype=np.int64)
-            tgt = np.full(max_len, -100, dtype=np.int64)  # -100: cross_entropy's ignore_index
-            inp[max_len - w.size + 1 :] = w[:-1] + 1
-            tgt[max_len - w.size + 1 :] = w[1:]
-            inputs.append(inp)
-            targets.append(tgt)
-    if not inputs:
-        return np.zeros((0, max_len), dtype=np.int64), np.zeros((0, max_len), dtype=np.int64)
-    return np.stack(inputs), np.stack(targets)
-
-
 class SasRecScorer(Scorer):
     """SASRec: a causal transformer over the user's recent items predicts what comes next.
 
@@ -182,13 +80,18 @@ class SasRecScorer(Scorer):
     ARTIFACT_VERSION: ClassVar[int] = 1
     """Version of the model, its training and the saved weights; bump it when any changes (older state is a miss)."""
 
+    def _new_model(self) -> SasRecNet:
+        """A freshly initialized network for this catalog and config (variants return their own)."""
+        c = self.config
+        return SasRecNet(self.n_items, c.hidden, c.max_len, c.layers, c.heads, c.dropout)
+
     def prepare(self, env: Env) -> None:
         super().prepare(env)
         inter = env.interactions(_NAME)
         self.catalog: Catalog = env.catalog
         self.n_items = len(env.catalog)
         self.device = torch.device(env.device)
-        self.model = _SasRec(self.n_items, self.config).to(self.device)
+        self.model = self._new_model().to(self.device)
         artifact = env.artifact(_NAME, self.config.model_dump(), self.ARTIFACT_VERSION)
         self.meta: dict[str, Any] | None = artifact.load(self._load)
         if self.meta is None:
@@ -226,10 +129,10 @@ class SasRecScorer(Scorer):
         n_epochs = cfg.epochs if epochs is None else epochs
         torch.manual_seed(cfg.seed)
         # Re-initialize under the seed so a fresh model is identical however many models were built before.
-        self.model = _SasRec(self.n_items, cfg).to(self.device)
+        self.model = self._new_model().to(self.device)
         if init is not None:
             self.model.load_state_dict(init)
-        inputs, targets = _training_windows(_sequences(inter), cfg.max_len)
+        inputs, targets = training_windows(user_item_sequences(inter), cfg.max_len)
         if inputs.shape[0] == 0:
             raise ConfigError(
                 f"scorer {_NAME!r} learns from item sequences, but no user in the {self.catalog.name} "
