@@ -22,6 +22,7 @@ The MIND and Amazon Reviews 2023 readers feed their rows through the same :class
 from __future__ import annotations
 
 import csv
+import importlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -238,7 +239,8 @@ def _check_columns(path: Path, columns: list[str]) -> list[str]:
 
 
 def _parquet_rows(path: Path, log: EventLog) -> Iterator[tuple[int, dict[str, Any]]]:
-    import pyarrow.parquet as pq  # only Parquet logs need it
+    # Imported by name, only for Parquet logs: pyarrow ships no type information (its names are Any anyway).
+    pq: Any = importlib.import_module("pyarrow.parquet")
 
     try:
         table = pq.read_table(path)
