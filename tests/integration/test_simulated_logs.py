@@ -22,7 +22,7 @@ COLLABORATIVE = ("itemknn", "ease", "bpr", "sasrec")
 @pytest.mark.parametrize(("domain", "protocol"), [("products", "T"), ("news", "T"), ("news", "R")])
 def test_every_scorer_and_the_learned_fusion_evaluate_on_the_log(domain, protocol):
     cfg = load_config(ROOT / "configs" / f"{domain}-logs.toml")
-    report = evaluate([cfg], protocol=protocol)
+    report = evaluate([cfg], protocol=protocol, intent_head=protocol == "T")
     rows = {r.name: r for r in report.rows}
     assert set(rows) == {*cfg.scorers, cfg.name}
     assert report.users == 360 and report.train_interactions > report.test_interactions > 0
@@ -33,6 +33,9 @@ def test_every_scorer_and_the_learned_fusion_evaluate_on_the_log(domain, protoco
     fused = rows[cfg.name].metrics["ndcg@10"]
     assert fused > 0.8 * best, (fused, best)  # the learned blend keeps most of the best scorer's quality
     assert rows[cfg.name].detail["fusion"] == "learned"
+    if protocol == "T":  # the trained intent head learns the next item's category from the log
+        (head,) = report.extras["intent_accuracy"]
+        assert head["top1"] > head["majority_top1"] and head["top3"] > head["majority_top3"]
 
 
 @pytest.mark.parametrize("domain", ["products", "news"])
