@@ -6,6 +6,10 @@ The figures only show that every component trains and ranks from these logs; the
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from genre import Pipeline, load_config
@@ -50,3 +54,30 @@ def test_a_log_user_and_an_example_profile_get_explained_recommendations(domain)
         assert sum(item.contributions.values()) == pytest.approx(item.score, abs=1e-6)
     profile = next(iter(load_profiles(cfg.data).values()))
     assert len(pipe.run(profile_to_context(profile, pipe.catalog)).items) == cfg.k
+
+
+def _genre(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "genre", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_cli_evaluate_prints_the_simulated_label_beside_the_figures():
+    proc = _genre("evaluate", "--config", str(ROOT / "configs" / "news-logs.toml"), "--users", "50")
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()[:2]
+    assert first.startswith("Simulated behaviour log") and "not real-world evidence" in first
+    assert "protocol T · 50 test users" in second
+    proc = _genre("evaluate", "--config", str(ROOT / "configs" / "news-logs.toml"), "--users", "50", "--format", "json")
+    assert json.loads(proc.stdout)["users"] == 50 and "Simulated behaviour log" in proc.stderr
+
+
+def test_cli_names_the_file_line_and_reason_of_a_bad_log(tmp_path):
+    log = tmp_path / "log.csv"
+    rows = (ROOT / "sample_data" / "news" / "simulated_log.csv").read_text().splitlines()[:40]
+    rows[7] = rows[7].replace("news-", "gone-")
+    log.write_text("\n".join(rows) + "\n")
+    cfg = tmp_path / "news-bad.toml"
+    text = (ROOT / "configs" / "news-logs.toml").read_text()
+    cfg.write_text(text.replace('"sample_data/news/simulated_log.csv"', json.dumps(str(log))))
+    proc = _genre("evaluate", "--config", str(cfg))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{log}:8: unknown item id 'gone-" in proc.stderr
