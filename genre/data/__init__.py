@@ -60,10 +60,11 @@ def load_catalog(cfg: DataConfig) -> Catalog:
 
 def load_notices(cfg: DataConfig) -> list[str]:
     """What loading the config's data skipped or merged (bad lines within max_bad_fraction, duplicates,
-    events weighted 0); every build repeats them. Loads the catalog if it is not loaded yet."""
-    load_catalog(cfg)
+    events weighted 0); every build repeats them. Empty when this process has not loaded that data (a
+    build handed its own catalog never loads the config's files just for their notices)."""
     with _lock:
-        return list(_catalogs[cfg.model_dump_json()][1])
+        loaded = _catalogs.get(cfg.model_dump_json())
+        return list(loaded[1]) if loaded is not None else []
 
 
 def simulated_label(cfg: DataConfig) -> str | None:
