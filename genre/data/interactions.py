@@ -266,6 +266,11 @@ def _rating(log: EventLog, line: int, raw: object) -> float | None:
     return value
 
 
+def _text(value: object) -> str:
+    """An id cell as text: Parquet ids may be numbers (user 0 is a user, not an empty cell)."""
+    return "" if value is None else str(value).strip()
+
+
 def read_interactions(cfg: DataConfig, catalog: Catalog) -> tuple[Interactions, list[str]]:
     """A JSONL catalog's behaviour log (``[data] interactions``) and the notices about skipped lines."""
     assert cfg.interactions is not None
@@ -284,5 +289,5 @@ def read_interactions(cfg: DataConfig, catalog: Catalog) -> tuple[Interactions, 
             continue
         event = row.get("event")
         event = str(event).strip().lower() if event not in (None, "") else None
-        log.add(line, str(row["user_id"] or "").strip(), str(row["item_id"] or "").strip(), stamp, rating, event)
+        log.add(line, _text(row["user_id"]), _text(row["item_id"]), stamp, rating, event)
     return log.finish()

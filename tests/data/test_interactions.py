@@ -79,6 +79,18 @@ def test_iso_timestamps_and_parquet(tiny_catalog_file, tmp_path, cache):
     assert cat.interactions.timestamps[0] == 1767225600.0
 
 
+def test_parquet_with_numeric_user_ids_and_epoch_numbers(tiny_catalog_file, tmp_path, cache):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "log.parquet"
+    table = {"user_id": [0, 0, 7], "item_id": ["a", "b", "a"], "timestamp": [10, 20, 5], "rating": [4.0, None, 2]}
+    pq.write_table(pa.table(table), path)
+    events = _events(load_catalog(_cfg(tiny_catalog_file, path)))
+    assert [(u, i, t) for u, i, t, _ in events] == [("7", "a", 5.0), ("0", "a", 10.0), ("0", "b", 20.0)]
+    assert math.isnan(events[2][3]) and events[0][3] == 2.0
+
+
 def test_the_config_checks_file_type_weights_and_tolerance():
     base = {"loader": "jsonl", "path": "items.jsonl"}
     with pytest.raises(ValidationError, match=r"unsupported file type '\.txt'"):
