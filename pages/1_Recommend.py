@@ -24,6 +24,7 @@ from genre.registry import BUILTINS
 from pages.common.downloads import claim_rows, csv_download, ranked_rows, rejected_rows
 from pages.common.params import kept_generator_options
 from pages.common.saved_profiles import saved_profiles_panel
+from pages.common.simulated import simulated_banner
 from pages.common.trace_views import render_charts, render_item_detail
 from pages.common.ui import (
     get_pipeline,
@@ -98,6 +99,7 @@ try:
         ctx = dataset_user_context(catalog, user_id)
         owner = feedback_key("dataset", catalog.name, user_id)
         st.caption(f"{len(ctx.history)} rated items, oldest first; the most recent ones weigh most.")
+        simulated_banner(config.data)
     elif source == "Example profile":
         profiles = load_profiles(config.data)
         if not profiles:

@@ -18,6 +18,7 @@ from genre.pipeline import Pipeline
 from genre.registry import BUILTINS
 from genre.viz import compare_ranks, rank_movement_chart
 from pages.common.params import edit_params
+from pages.common.simulated import simulated_banner
 from pages.common.ui import (
     config_paths,
     faithfulness_badge,
@@ -135,12 +136,14 @@ else:
 # ---- live preview ----------------------------------------------------------------------------
 
 
-def profile_picker(catalog_users: bool, key: str, config: PipelineConfig) -> tuple[str, str] | None:
+def profile_picker(catalog_users: list[str], key: str, config: PipelineConfig) -> tuple[str, str] | None:
     """('user', id) or ('profile', id): who the preview and the A/B comparison are for."""
     kinds = (["Dataset user"] if catalog_users else []) + ["Example profile"]
     kind = st.radio("Profile", kinds, horizontal=True, key=f"{key}_kind")
     if kind == "Dataset user":
-        return "user", st.text_input("User id", value="1", key=f"{key}_user").strip()
+        # MovieLens' user 1 where it exists, else the log's first user (e.g. a simulated one).
+        first = "1" if "1" in catalog_users else catalog_users[0]
+        return "user", st.text_input("User id", value=first, key=f"{key}_user").strip()
     profiles = load_profiles(config.data)
     if not profiles:
         st.info("This config names no example profiles.")
@@ -188,7 +191,7 @@ with preview:
                 }
             )
             pipeline = get_pipeline(quick)
-            who = profile_picker(bool(dataset_user_ids(pipeline.catalog)), "tune_preview", edited)
+            who = profile_picker(dataset_user_ids(pipeline.catalog), "tune_preview", edited)
             if who is not None:
                 # Template reasons only, for the same reason.
                 trace = pipeline.run(context_for(who, pipeline, edited), reasons=False)
@@ -329,7 +332,7 @@ try:
 except GenreError as exc:
     show_error(f"Config A cannot start: {exc}")
     st.stop()
-who = profile_picker(bool(dataset_user_ids(pipe_a.catalog)), "ab", cfg_a)
+who = profile_picker(dataset_user_ids(pipe_a.catalog), "ab", cfg_a)
 # What a comparison was made from: one whose configs or profile differ from the current ones is stale.
 ab_inputs = stable_hash([cfg_a.model_dump_json(), cfg_b.model_dump_json(), who])
 if who is not None and st.button("Compare", type="primary", key="ab_run"):
@@ -357,6 +360,7 @@ if who is not None and st.button("Compare", type="primary", key="ab_run"):
                     split_trace = get_split_pipeline(cfg, holdout).run(split_ctx, k=10, reasons=False)
                     scores[label] = score_heldout(split_trace, holdout)
             st.session_state["ab_heldout"] = scores
+            st.session_state["ab_data"] = cfg_a.data
     except GenreError as exc:
         st.session_state.pop("ab_result", None)
         st.session_state.pop("ab_heldout", None)
@@ -382,6 +386,7 @@ if result is not None:
     heldout = st.session_state.get("ab_heldout")
     if heldout:
         st.markdown(f"**Held-out quality for user {md_escape(result[4][1])}** (protocol T: their latest 20% hidden)")
+        simulated_banner(st.session_state.get("ab_data"))
         cols = st.columns(2)
         for col, label in zip(cols, ("A", "B"), strict=True):
             r = heldout[label]

@@ -14,6 +14,7 @@ from genre.evaluation.explanations import evaluate_explanations
 from genre.evaluation.harness import evaluate
 from genre.registry import BUILTINS
 from genre.viz import metrics_chart
+from pages.common.simulated import simulated_banner
 from pages.common.ui import cancelled_with_session, config_paths, get_catalog, md_escape, show_error, show_warning
 
 st.set_page_config(page_title="GENRE · Evaluate", page_icon="📊", layout="wide")
@@ -48,6 +49,7 @@ if not evaluable:
 default = [n for n in ("movies", "movies-weighted") if n in evaluable] or evaluable[:1]
 chosen = st.multiselect("Configs (same dataset)", evaluable, default=default, key="eval_configs")
 protocol = st.radio("Protocol", ["T", "R"], horizontal=True, key="eval_protocol")
+simulated_banner(next((configs[n].data for n in chosen if configs[n].data.simulated), None))
 total_users = max(user_counts[n] for n in (chosen or evaluable))
 if total_users > 50:
     users = st.slider(
@@ -80,6 +82,7 @@ if st.button("Run the benchmark", type="primary", key="eval_run", disabled=not c
                 cancel=cancel,
             )
             st.session_state["eval_report"] = report
+            st.session_state["eval_data"] = configs[chosen[0]].data
             if explain and generators and not cancel.is_set():
                 bar.progress(1.0, text="Writing and checking reasons…")
                 st.session_state["eval_explanations"] = evaluate_explanations(
@@ -98,6 +101,7 @@ if report is not None:
         f"({report.cold_users} cold), {report.train_interactions:,} training and {report.test_interactions:,} "
         f"test interactions, {report.seconds:.0f} s."
     )
+    simulated_banner(st.session_state.get("eval_data"))
     frame = pd.DataFrame(
         [
             {"name": r.name, "kind": r.kind, **{k: round(v, 4) for k, v in r.metrics.items()}, "fit s": r.seconds}

@@ -37,6 +37,7 @@ def add_evaluate(sub: Subparsers) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from genre.config import load_config
+    from genre.data import simulated_label
     from genre.evaluation.harness import evaluate
     from genre.evaluation.intent_accuracy import IntentAccuracy
 
@@ -69,9 +70,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         train_progress=True,
         intent_head=args.intent_accuracy,
     )
+    # Figures from a simulated log always travel with the label (on stderr beside JSON, so it stays parseable).
+    simulated = simulated_label(configs[0].data)
     if args.format == "json":
+        if simulated:
+            print(simulated, file=sys.stderr)
         print(report.to_json())
         return 0
+    if simulated:
+        print(simulated)
     print(
         f"{report.dataset} · protocol {report.protocol} · {report.users} test users ({report.cold_users} cold) · "
         f"{report.train_interactions:,} train / {report.test_interactions:,} test interactions · {report.seconds:.0f} s"

@@ -31,7 +31,7 @@ from genre.core.component import (
 )
 from genre.core.errors import ConfigError, GenreError
 from genre.core.types import Catalog, ReasonOut, StageTiming
-from genre.data import load_catalog
+from genre.data import load_catalog, load_notices
 from genre.feedback.versions import select_version
 from genre.models import Embedder, load_embedder, resolve_device
 from genre.pipeline.caches import LockedLRU
@@ -113,7 +113,8 @@ def build(
     base = catalog if catalog is not None else load_catalog(config.data)
     loaded, version_notice = select_version(config.name, base, version, explicit_catalog=catalog is not None)
     model_version = loaded.version.version_id if loaded is not None else None
-    notices = [version_notice] if version_notice else []
+    # What loading the data skipped (bad lines within max_bad_fraction, duplicates) stays visible in every run.
+    notices = load_notices(config.data) + ([version_notice] if version_notice else [])
     if reuse is not None and (
         reuse.device != device
         or reuse.config.data != config.data
