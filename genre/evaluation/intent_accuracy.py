@@ -2,7 +2,9 @@
 
 For every test user the head reads the training history only and predicts the labels of the
 first test item (by time); a prediction is a hit when it is among that item's labels (an item
-may have several). The baseline always predicts the most frequent labels of training next-items.
+may have several). A head's top 3 are its own ``top_labels`` (most probable first for
+``trained-head``; coverage order for ``multitask-head``). The baseline always predicts the most
+frequent labels of training next-items.
 
 Macro accuracy is the mean over labels of each label's top-1 recall: among users whose target has
 the label, how often the head's first label is that label. It weighs rare genres like common ones,
@@ -31,6 +33,8 @@ class LabelHead(Protocol):
     def label_field(self) -> str: ...
 
     def predict_proba(self, states: list[UserState]) -> np.ndarray: ...
+
+    def top_labels(self, states: list[UserState], k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass
@@ -81,6 +85,7 @@ def intent_accuracy(
     counts = next_item_label_counts(catalog, split.train, field)
     majority = list(counts)[:3]
     probs = head.predict_proba(states)
+    top, _ = head.top_labels(states, 3)
     hits = {"top1": 0, "top3": 0, "majority_top1": 0, "majority_top3": 0}
     # Per label: users whose target has it, and those among them whose first prediction is it.
     has_label = np.zeros(len(head.labels))
@@ -94,7 +99,7 @@ def intent_accuracy(
         n += 1
         has_label[list(target)] += 1
         if not np.isnan(probs[row]).any():
-            ranked = np.argsort(-probs[row], kind="stable")[:3].tolist()
+            ranked = top[row].tolist()
             hits["top1"] += ranked[0] in target
             hits["top3"] += bool(target & set(ranked))
             if ranked[0] in target:

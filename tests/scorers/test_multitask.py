@@ -197,6 +197,27 @@ def test_intent_stage_reads_the_scorers_saved_model_without_training(model, walk
     assert head.label_field == "categories"
 
 
+def test_top_labels_pick_a_second_kind_of_item_over_a_label_that_goes_with_the_first(model, monkeypatch):
+    # Items 0-9 carry labels 0 and 1, items 10-19 label 2, items 20-29 label 1; the next item is
+    # equally likely any unseen one. Label 1 is the most probable; label 0 adds nothing to it (its
+    # items already carry label 1), label 2 adds a third of the chance: coverage order is 1, 2, 0.
+    has = np.zeros((N_ITEMS, 3), dtype=bool)
+    has[:10, [0, 1]] = True
+    has[10:20, 2] = True
+    has[20:, 1] = True
+    model._labels_of_items = has
+    monkeypatch.setattr(model, "label_probabilities", lambda seen: np.array([[0.5, 0.55, 0.4]] * len(seen)))
+    monkeypatch.setattr(model, "score_sequences", lambda seen, items=None: np.zeros((len(seen), N_ITEMS)))
+    order, gains = model.top_labels([np.array([3, 4])], 3)
+    # Gains: label 1's own probability; label 2's items carry no label 1 (0.4 x 1); label 0's all do (0.5 x 0).
+    assert order.tolist() == [[1, 2, 0]] and gains[0].tolist() == pytest.approx([0.55, 0.4, 0.0])
+    assert model.top_labels([np.array([3, 4])], 1)[0].tolist() == [[1]]
+    # Without a trained next-item head the order and the gains are the label head's own.
+    monkeypatch.setattr(model, "config", model.config.model_copy(update={"item_weight": 0.0}))
+    order, gains = model.top_labels([np.array([3, 4])], 3)
+    assert order.tolist() == [[1, 0, 2]] and gains.tolist() == [[0.55, 0.5, 0.4]]
+
+
 def test_intent_stage_without_a_label_head_is_a_config_error(walk_env):
     with pytest.raises(ConfigError, match=r"'multitask-head'.*label head.*off.*'brand'"):
         MultiTaskIntentHead({**SMALL, "epochs": 1, "label_field": "brand"}).prepare(walk_env)

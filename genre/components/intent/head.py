@@ -317,6 +317,12 @@ class TrainedIntentHead(IntentModel):
                 out[has] = torch.softmax(logits, dim=1).double().cpu().numpy()
         return out
 
+    def top_labels(self, states: list[UserState], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's ``k`` most probable labels (n, k), best first, and their probabilities (NaN without signal)."""
+        probs = self.predict_proba(states)
+        order = np.argsort(-np.nan_to_num(probs, nan=0.0), axis=1, kind="stable")[:, :k]
+        return order, np.take_along_axis(probs, order, axis=1)
+
     def __call__(self, state: UserState) -> Intent:
         probs = self.predict_proba([state])[0]
         if np.isnan(probs).any():

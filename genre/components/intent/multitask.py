@@ -30,9 +30,11 @@ class MultiTaskHeadConfig(MultiTaskConfig):
 class MultiTaskIntentHead(IntentModel):
     """The multi-task SASRec's label head: the user's history -> the genres/categories of the next item.
 
-    Probabilities are per label (sigmoid: "this label is among the next item's labels"), so they need
-    not sum to 1. The intent vector is the probability-weighted unit mix of the label embeddings, as
-    ``trained-head`` gives. Measured by ``python -m genre evaluate`` beside the majority baseline.
+    Labels come in coverage order: the most probable first, then each the one that adds the most chance
+    that one of them is the next item's; a label's probability is that added chance (the first's is
+    the label head's own), so the probabilities never increase. The intent vector is the
+    unit mix of the label embeddings weighted by the label head's probabilities, as ``trained-head``'s.
+    Measured by ``python -m genre evaluate`` beside the majority baseline.
     """
 
     Config = MultiTaskHeadConfig
@@ -58,10 +60,17 @@ class MultiTaskIntentHead(IntentModel):
         """Label probabilities, shape (n_users, n_labels), columns in ``labels`` order; NaN rows without history."""
         return self.model.label_probabilities([s.seen_index for s in states])
 
+    def top_labels(self, states: list[UserState], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's ``k`` best labels in coverage order and their gains (the scorer's ``top_labels``)."""
+        return self.model.top_labels([s.seen_index for s in states], k)
+
     def __call__(self, state: UserState) -> Intent:
         probs = self.predict_proba([state])[0]
         if np.isnan(probs).any():
             return Intent(source=NAME)
-        order = np.argsort(-probs, kind="stable")[: self.config.top_n]
-        labels = [IntentLabel(label=self.labels[i], probability=round(float(probs[i]), 4)) for i in order]
+        top, gains = self.top_labels([state], self.config.top_n)
+        labels = [
+            IntentLabel(label=self.labels[i], probability=round(float(g), 4))
+            for i, g in zip(top[0].tolist(), gains[0].tolist(), strict=True)
+        ]
         return Intent(labels=labels, source=NAME, vector=unit(probs @ self.label_vectors).tolist())

@@ -313,6 +313,44 @@ class MultiTaskSasRecScorer(SasRecScorer):
             out[has] = torch.sigmoid(self.model.genre_logits(h)).double().cpu().numpy()
         return out
 
+    def top_labels(self, seen: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each history's ``k`` best labels in coverage order (n, k), and their gains (n, k).
+
+        A label's gain is the probability that the next item carries it and none of the labels chosen
+        before it: the label head's probability times the share of the label's next-item mass (the
+        next-item head's softmax over unseen items) that carries no chosen label. Labels are chosen
+        greedily by gain, so the first is the label head's most probable, gains never increase, and
+        labels that go together (Drama, Romance, War) do not crowd out a second likely kind of item.
+        With ``item_weight = 0`` the next-item head is untrained: the order and the gains are then the
+        label head's own. Rows without history are NaN gains.
+        """
+        probs = self.label_probabilities(seen)
+        k = min(k, len(self.labels))
+        order = np.argsort(-np.nan_to_num(probs, nan=0.0), axis=1, kind="stable")[:, :k]
+        gains = np.take_along_axis(probs, order, axis=1)
+        if self.config.item_weight == 0 or k < 2:
+            return order, gains
+        if "_labels_of_items" not in self.__dict__:
+            self._labels_of_items = self._label_matrix() > 0
+        has = self._labels_of_items
+        scores = self.score_sequences(seen)
+        for row, s in enumerate(seen):
+            if np.isnan(scores[row]).any():
+                continue
+            logits = scores[row].copy()
+            logits[np.asarray(s, dtype=np.int64)] = -np.inf
+            p = np.exp(logits - logits.max())
+            mass = (p / p.sum()) @ has  # each label's share of the next item, before any is chosen
+            uncovered = np.ones(has.shape[0], dtype=bool)
+            for step in range(k):
+                share = np.divide((p / p.sum() * uncovered) @ has, mass, out=np.zeros_like(mass), where=mass > 0)
+                gain = probs[row] * share
+                gain[order[row, :step]] = -np.inf
+                best = int(np.lexsort((-probs[row], -gain))[0])
+                order[row, step], gains[row, step] = best, gain[best]
+                uncovered &= ~has[:, best]
+        return order, gains
+
     @torch.inference_mode()
     def predict_ratings(self, seen: list[np.ndarray], items: list[np.ndarray]) -> list[np.ndarray]:
         """The rating each user would give each of their ``items`` after their history, in the data's scale."""
