@@ -208,14 +208,21 @@ def test_top_labels_pick_a_second_kind_of_item_over_a_label_that_goes_with_the_f
     model._labels_of_items = has
     monkeypatch.setattr(model, "label_probabilities", lambda seen: np.array([[0.5, 0.55, 0.4]] * len(seen)))
     monkeypatch.setattr(model, "score_sequences", lambda seen, items=None: np.zeros((len(seen), N_ITEMS)))
-    order, gains = model.top_labels([np.array([3, 4])], 3)
-    # Gains: label 1's own probability; label 2's items carry no label 1 (0.4 x 1); label 0's all do (0.5 x 0).
-    assert order.tolist() == [[1, 2, 0]] and gains[0].tolist() == pytest.approx([0.55, 0.4, 0.0])
-    assert model.top_labels([np.array([3, 4])], 1)[0].tolist() == [[1]]
-    # Without a trained next-item head the order and the gains are the label head's own.
-    monkeypatch.setattr(model, "config", model.config.model_copy(update={"item_weight": 0.0}))
-    order, gains = model.top_labels([np.array([3, 4])], 3)
+    # From the next-item head alone (28 unseen items, each 1/28): label 1 covers 18, then label 2 adds
+    # 10 and label 0 nothing.
+    order, gains = model.top_labels([np.array([3, 4])], 3, joint=1.0)
+    assert order.tolist() == [[1, 2, 0]] and gains[0].tolist() == pytest.approx([18 / 28, 10 / 28, 0.0])
+    # Mixed half and half with the label head's independent labels: the first gain is
+    # (18/28 + 0.55) / 2; then label 2 adds (10/28 + 0.4 x 0.45) / 2 and label 0 (0 + 0.5 x 0.45) / 2.
+    order, gains = model.top_labels([np.array([3, 4])], 3, joint=0.5)
+    assert order.tolist() == [[1, 2, 0]]
+    expected = [(18 / 28 + 0.55) / 2, (10 / 28 + 0.4 * 0.45) / 2, 0.5 * 0.45 * 0.6 / 2]
+    assert gains[0].tolist() == pytest.approx(expected)
+    # The label head alone (joint 0, or an untrained next-item head) keeps its own order and probabilities.
+    order, gains = model.top_labels([np.array([3, 4])], 3, joint=0.0)
     assert order.tolist() == [[1, 0, 2]] and gains.tolist() == [[0.55, 0.5, 0.4]]
+    monkeypatch.setattr(model, "config", model.config.model_copy(update={"item_weight": 0.0}))
+    assert model.top_labels([np.array([3, 4])], 3, joint=1.0)[0].tolist() == [[1, 0, 2]]
 
 
 def test_intent_stage_without_a_label_head_is_a_config_error(walk_env):

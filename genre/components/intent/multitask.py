@@ -25,14 +25,17 @@ NAME = "multitask-head"
 class MultiTaskHeadConfig(MultiTaskConfig):
     top_n: int = Field(default=5, ge=1, le=100)
     """How many labels to report (the model options above must match the scorer's to share its model)."""
+    joint: float = Field(default=0.5, ge=0.0, le=1.0)
+    """In choosing the labels, the weight of the next-item head's estimate (labels that come together
+    on one item) against the label head's taken label by label; 0 is the label head's own order."""
 
 
 class MultiTaskIntentHead(IntentModel):
     """The multi-task SASRec's label head: the user's history -> the genres/categories of the next item.
 
-    Labels come in coverage order: the most probable first, then each the one that adds the most chance
-    that one of them is the next item's; a label's probability is that added chance (the first's is
-    the label head's own), so the probabilities never increase. The intent vector is the
+    Labels come in coverage order: each adds the most chance that one of the labels so far is among
+    the next item's, estimated from the label head and the next-item head (``joint``); a label's
+    probability is the chance it adds, so the probabilities never increase. The intent vector is the
     unit mix of the label embeddings weighted by the label head's probabilities, as ``trained-head``'s.
     Measured by ``python -m genre evaluate`` beside the majority baseline.
     """
@@ -44,7 +47,7 @@ class MultiTaskIntentHead(IntentModel):
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
-        self.model = MultiTaskSasRecScorer(MultiTaskConfig(**self.config.model_dump(exclude={"top_n"})))
+        self.model = MultiTaskSasRecScorer(MultiTaskConfig(**self.config.model_dump(exclude={"top_n", "joint"})))
         self.model.prepare(env)
         if not self.model.labels:
             raise ConfigError(
@@ -62,7 +65,7 @@ class MultiTaskIntentHead(IntentModel):
 
     def top_labels(self, states: list[UserState], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Each user's ``k`` best labels in coverage order and their gains (the scorer's ``top_labels``)."""
-        return self.model.top_labels([s.seen_index for s in states], k)
+        return self.model.top_labels([s.seen_index for s in states], k, self.config.joint)
 
     def __call__(self, state: UserState) -> Intent:
         probs = self.predict_proba([state])[0]

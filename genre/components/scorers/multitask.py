@@ -313,22 +313,22 @@ class MultiTaskSasRecScorer(SasRecScorer):
             out[has] = torch.sigmoid(self.model.genre_logits(h)).double().cpu().numpy()
         return out
 
-    def top_labels(self, seen: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each history's ``k`` best labels in coverage order (n, k), and their gains (n, k).
+    def top_labels(self, seen: list[np.ndarray], k: int, joint: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """Each history's ``k`` labels most likely to include one of the next item's (n, k), and their gains.
 
-        A label's gain is the probability that the next item carries it and none of the labels chosen
-        before it: the label head's probability times the share of the label's next-item mass (the
-        next-item head's softmax over unseen items) that carries no chosen label. Labels are chosen
-        greedily by gain, so the first is the label head's most probable, gains never increase, and
-        labels that go together (Drama, Romance, War) do not crowd out a second likely kind of item.
-        With ``item_weight = 0`` the next-item head is untrained: the order and the gains are then the
-        label head's own. Rows without history are NaN gains.
+        The chance that a set of labels includes one of the next item's is estimated two ways, mixed
+        with weight ``joint`` on the first: from the next-item head (its softmax over unseen items,
+        each item carrying its labels together) and from the label head taken as independent labels.
+        Labels are chosen greedily; a label's gain is the chance it adds. Both estimates are coverage
+        functions, so gains never increase, and labels that go together (Drama, Romance, War) do not
+        crowd out a second likely kind of item. ``joint = 0`` (or ``item_weight = 0``, an untrained
+        next-item head) gives the label head's own order and probabilities. NaN gains without history.
         """
         probs = self.label_probabilities(seen)
         k = min(k, len(self.labels))
         order = np.argsort(-np.nan_to_num(probs, nan=0.0), axis=1, kind="stable")[:, :k]
         gains = np.take_along_axis(probs, order, axis=1)
-        if self.config.item_weight == 0 or k < 2:
+        if self.config.item_weight == 0 or joint == 0:
             return order, gains
         if "_labels_of_items" not in self.__dict__:
             self._labels_of_items = self._label_matrix() > 0
@@ -340,15 +340,15 @@ class MultiTaskSasRecScorer(SasRecScorer):
             logits = scores[row].copy()
             logits[np.asarray(s, dtype=np.int64)] = -np.inf
             p = np.exp(logits - logits.max())
-            mass = (p / p.sum()) @ has  # each label's share of the next item, before any is chosen
-            uncovered = np.ones(has.shape[0], dtype=bool)
+            p /= p.sum()
+            uncovered, missed = np.ones(has.shape[0], dtype=bool), 1.0
             for step in range(k):
-                share = np.divide((p / p.sum() * uncovered) @ has, mass, out=np.zeros_like(mass), where=mass > 0)
-                gain = probs[row] * share
+                gain = joint * ((p * uncovered) @ has) + (1.0 - joint) * probs[row] * missed
                 gain[order[row, :step]] = -np.inf
                 best = int(np.lexsort((-probs[row], -gain))[0])
                 order[row, step], gains[row, step] = best, gain[best]
                 uncovered &= ~has[:, best]
+                missed *= 1.0 - probs[row, best]
         return order, gains
 
     @torch.inference_mode()
