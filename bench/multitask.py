@@ -57,7 +57,7 @@ def run(protocol: Literal["T", "R"], epochs: int | None) -> list[str]:
     from genre.pipeline.rank import user_contexts
 
     base = load_config(CONFIG)
-    model: dict[str, Any] = dict(base.scorers["multitask"].config)
+    model: dict[str, Any] = dict(base.scorers["sasrec-multitask"].config)
     if epochs is not None:
         model["epochs"] = epochs
     intent = {**dict(base.intent.config), **model}

@@ -20,7 +20,7 @@ MODEL = {"max_len": 50, "hidden": 32, "layers": 1, "heads": 2, "epochs": 3, "bat
 
 def test_shipped_config_shares_one_model_between_scorer_and_intent():
     cfg = load_config(ROOT / "configs" / "movies-multitask.toml")
-    scorer, intent = cfg.scorers["multitask"].config, dict(cfg.intent.config)
+    scorer, intent = cfg.scorers["sasrec-multitask"].config, dict(cfg.intent.config)
     intent.pop("top_n"), intent.pop("joint")
     assert intent == scorer  # same model options: same artifact, one training
 
