@@ -5,8 +5,9 @@ Usage: PYTHONPATH=. .venv/bin/python bench/multitask.py [--protocol T [R]] [--ep
 Per protocol, on one split (the harness's), it prints:
 - next item: NDCG@10 of the multi-task scorer against plain SASRec with the same encoder options;
 - genres of the next item: top-1, top-3 and macro accuracy of the multi-task genre head
-  (``multitask-head``) against ``trained-head``, a genre-only model (same encoder, label loss only)
-  and the majority baseline (always the most common / three most common genres);
+  (``multitask-head``) against ``trained-head`` (plain, class-balanced and focal loss), a genre-only
+  model (same encoder, label loss only) and the majority baseline (always the most common / three
+  most common genres);
 - rating of the test items: RMSE of the multi-task rating head against a rating-only model (same
   encoder, rating loss only), each user's mean training rating and the global mean.
 By default trained state goes to a fresh temporary cache, so every model is trained in this run.
@@ -46,7 +47,9 @@ def main() -> None:
 
 
 def run(protocol: Literal["T", "R"], epochs: int | None) -> list[str]:
+    from genre.components.context import RecencyContextEncoder
     from genre.components.env import Env
+    from genre.components.intent import TrainedIntentHead
     from genre.components.intent.multitask import MultiTaskIntentHead
     from genre.components.scorers.multitask import MultiTaskSasRecScorer
     from genre.config import load_config, parse_config
@@ -98,6 +101,14 @@ def run(protocol: Literal["T", "R"], epochs: int | None) -> list[str]:
     genre_only = MultiTaskIntentHead({**intent, "item_weight": 0.0, "rating_weight": 0.0})
     genre_only.prepare(env)
     acc["genre-only"] = vars(intent_accuracy("genre-only", genre_only, catalog, split, states, first))
+    # trained-head also reads the context stage's user vector: encode the users as the harness does.
+    context = RecencyContextEncoder()  # the single-task config's context stage: the default
+    context.prepare(env)
+    encoded = [context(c) for c in contexts]
+    for loss in ("class-balanced", "focal"):
+        head = TrainedIntentHead({"loss": loss})
+        head.prepare(env)
+        acc[f"trained-head {loss}"] = vars(intent_accuracy(loss, head, catalog, split, encoded, first))
 
     joint = MultiTaskSasRecScorer(model)
     joint.prepare(env)  # the harness trained it on this split: loaded, not retrained
@@ -120,6 +131,11 @@ def run(protocol: Literal["T", "R"], epochs: int | None) -> list[str]:
         f"{s['top3']:.4f} (trained-head) | {m['majority_top3']:.4f} (majority) |",
         f"| next item's genres | macro | {m['macro']:.4f} | {g['macro']:.4f} (genre-only) / "
         f"{s['macro']:.4f} (trained-head) | {m['majority_macro']:.4f} (majority) |",
+        *(
+            f"| next item's genres, trained-head {loss} loss | top-1 / top-3 / macro | | "
+            f"{a['top1']:.4f} / {a['top3']:.4f} / {a['macro']:.4f} | |"
+            for loss, a in ((k.split(" ", 1)[1], v) for k, v in acc.items() if k.startswith("trained-head "))
+        ),
         f"| rating | RMSE | {rmse['multi-task']:.4f} | {rmse['rating-only']:.4f} (rating-only) | "
         f"{rmse['user-mean']:.4f} (user mean), {rmse['global-mean']:.4f} (global mean) |",
         "",
