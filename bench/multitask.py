@@ -140,7 +140,7 @@ def run(protocol: Literal["T", "R"], epochs: int | None) -> list[str]:
         f"{rmse['user-mean']:.4f} (user mean), {rmse['global-mean']:.4f} (global mean) |",
         "",
         f"Genre accuracy: {m['users']} users, target the genres of each user's first test film; majority "
-        f"predicts {', '.join(m['majority_labels'])}. Rating RMSE over {rmse['n']:,} rated test events.",
+        f"predicts {', '.join(m['majority_labels'])}. Rating RMSE over {int(rmse['n']):,} rated test events.",
         f"Multi-task training: {joint.meta['train_seconds']:.0f} s; task losses (last epoch) "
         + ", ".join(f"{t} {v[-1]:.3f}" for t, v in joint.meta["task_loss"].items()),
     ]
