@@ -129,7 +129,7 @@ def evaluate(
 ) -> EvalReport:
     """Evaluate every scorer and every config's fusion on one shared split.
 
-    Configs whose intent stage is ``trained-head`` also get the head's next-category accuracy
+    Configs whose intent stage is a label head (``trained-head``, ``multitask-head``) get its accuracy
     beside a majority-class baseline (``extras["intent_accuracy"]``); ``intent_head`` measures
     a default-config head when no config has one. Setting ``cancel`` stops the evaluation with
     :class:`~genre.core.errors.BuildCancelled` at the next training epoch, component or scorer.

@@ -93,6 +93,7 @@ class MultiTaskSasRecScorer(SasRecScorer):
         return self.config.model_dump(exclude={"evidence_items"})
 
     def prepare(self, env: Env) -> None:
+        # Not SasRecScorer.prepare: that keys its saved state as plain "sasrec", whose network has no heads.
         self.env = env
         cfg = self.config
         inter = env.interactions(NAME)
