@@ -182,6 +182,32 @@ def test_imbalance_losses_train_a_different_label_head(walk_env, model, loss):
     assert (q.argmax(axis=1) == np.array([0, 0])).all()  # after 5 comes 6 (alpine); after 11 comes 12 (alpine)
 
 
+def test_warm_start_continues_from_the_saved_weights(model, walk_env, rng, tmp_path):
+    from genre.components.env import WarmStart
+
+    # New interactions (one more walk), trained state elsewhere: the model continues from `model`'s weights.
+    catalog = walk_env.catalog
+    inter = catalog.interactions
+    more = Interactions(
+        np.concatenate([inter.user_ids, np.full(5, "new")]),
+        np.concatenate([inter.item_index, np.arange(5)]),
+        np.concatenate([inter.timestamps, 2e9 + np.arange(5.0)]),
+        np.concatenate([inter.ratings, np.full(5, 3.0)]),
+    )
+    env = Env(
+        catalog.with_interactions(more),
+        "cpu",
+        embedder_factory=walk_env.embedder_factory,
+        artifact_root=tmp_path / "next",
+        warm_start=WarmStart(source=walk_env, epochs=2),
+    )
+    warm = MultiTaskSasRecScorer(SMALL)
+    warm.prepare(env)
+    assert warm.meta["warm_start"]["epochs"] == 2 and len(warm.meta["loss"]) == 2
+    # Two epochs from trained weights: still near the trained model's loss, far below a fresh start's.
+    assert warm.meta["task_loss"]["item"][0] < 0.8 * model.meta["task_loss"]["item"][0]
+
+
 def test_intent_stage_reads_the_scorers_saved_model_without_training(model, walk_env, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("the intent stage trained a second model")
