@@ -20,6 +20,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "zero-shot": "genre.components.intent.zero_shot:ZeroShotIntent",
         "llm-summary": "genre.components.intent.llm_summary:LLMSummaryIntent",
         "trained-head": "genre.components.intent.head:TrainedIntentHead",
+        "multitask-head": "genre.components.intent.multitask:MultiTaskIntentHead",
         "none": "genre.components.intent.none:NoIntent",
     },
     "candidates": {"filter": "genre.components.candidates:CandidateFilter"},
@@ -33,6 +34,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "price-fit": "genre.components.scorers.attributes:PriceFitScorer",
         "preference": "genre.components.scorers.attributes:PreferenceScorer",
         "sasrec": "genre.components.scorers.sasrec:SasRecScorer",
+        "sasrec-multitask": "genre.components.scorers.multitask:MultiTaskSasRecScorer",
     },
     "fusion": {
         "weighted": "genre.components.fusion:WeightedFusion",

@@ -30,7 +30,7 @@ from genre.core.errors import BuildCancelled, ConfigError, DataError
 from genre.core.types import Catalog, Intent, UserState, stable_hash
 from genre.data import load_catalog
 from genre.data.splits import Split, random_split, read_split_dir, temporal_split
-from genre.evaluation.intent_accuracy import IntentAccuracy, intent_accuracy
+from genre.evaluation.intent_accuracy import IntentAccuracy, LabelHead, intent_accuracy
 from genre.metrics import evaluate_rankings
 from genre.pipeline import Pipeline
 from genre.pipeline.rank import encode_users, rank_users, user_contexts
@@ -129,7 +129,7 @@ def evaluate(
 ) -> EvalReport:
     """Evaluate every scorer and every config's fusion on one shared split.
 
-    Configs whose intent stage is ``trained-head`` also get the head's next-category accuracy
+    Configs whose intent stage is a label head (``trained-head``, ``multitask-head``) get its accuracy
     beside a majority-class baseline (``extras["intent_accuracy"]``); ``intent_head`` measures
     a default-config head when no config has one. Setting ``cancel`` stops the evaluation with
     :class:`~genre.core.errors.BuildCancelled` at the next training epoch, component or scorer.
@@ -168,7 +168,7 @@ def evaluate(
         pipe = Pipeline(cfg, catalog=train_catalog, progress=train_progress, cancel=cancel)
         build_seconds = time.perf_counter() - t0
         states, intents = encode_users(pipe.context, pipe.intent, contexts)
-        if isinstance(pipe.intent, TrainedIntentHead):
+        if isinstance(pipe.intent, LabelHead):  # trained-head, multitask-head
             accuracies.append(intent_accuracy(cfg.name, pipe.intent, catalog, split, states, first_test))
         matrices: dict[str, np.ndarray] = {}
         for name, scorer in pipe.scorers.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -58,6 +58,22 @@ class TrainedHeadConfig(ComponentConfig):
     """Seed for the example sample, weight initialization, dropout and batch order: same seed and data, same head."""
     top_n: int = Field(default=5, ge=1)
     """How many labels to report."""
+    loss: Literal["ce", "class-balanced", "focal"] = "ce"
+    """Training loss: cross-entropy, class-balanced by effective number (Cui et al. 2019) or focal (Lin et al. 2017)."""
+    cb_beta: float = Field(default=0.999, ge=0.0, lt=1.0)
+    """Class-balanced beta in [0, 1): 0 weighs labels alike, towards 1 approaches inverse label frequency."""
+    focal_gamma: float = Field(default=2.0, ge=0.0, le=10.0)
+    """Focal gamma: how much confidently right examples are down-weighted (0 is plain cross-entropy)."""
+
+    def artifact_params(self) -> dict[str, Any]:
+        """The options the trained head depends on (the loss knobs only when they are used, so plain
+        cross-entropy heads keep the key they had before the loss option existed)."""
+        unused = {"top_n", "loss", "cb_beta", "focal_gamma"}
+        if self.loss == "class-balanced":
+            unused -= {"loss", "cb_beta"}
+        elif self.loss == "focal":
+            unused -= {"loss", "focal_gamma"}
+        return self.model_dump(exclude=unused)
 
 
 def _head(n_in: int, n_out: int, cfg: TrainedHeadConfig) -> nn.Module:
@@ -161,7 +177,7 @@ class TrainedIntentHead(IntentModel):
 
         self.device = torch.device(env.device)
         self.model = _head(2 * self.vectors.shape[1], len(self.labels), self.config).to(self.device)
-        params = {**self.config.model_dump(exclude={"top_n"}), "embedder": env.embedder.name}
+        params = {**self.config.artifact_params(), "embedder": env.embedder.name}
         artifact = env.artifact(_HEAD, params, self.ARTIFACT_VERSION)
         card = artifact.load(self._load)
         if card is None:
@@ -176,6 +192,11 @@ class TrainedIntentHead(IntentModel):
             self._save(artifact, card)
         self.card: dict[str, Any] = card
         self.model.eval()
+
+    @property
+    def label_field(self) -> str:
+        """The item field whose values are the classes."""
+        return self.config.label_field
 
     # ---- training and the saved state ---------------------------------------------------------
 
@@ -208,7 +229,8 @@ class TrainedIntentHead(IntentModel):
 
     def _train(self, inter: Interactions, progress: bool) -> dict[str, Any]:
         import torch
-        from torch.nn import functional as F
+
+        from genre.components.imbalance import class_balanced_weights, example_weights, softmax_loss
 
         cfg = self.config
         start = time.perf_counter()
@@ -216,6 +238,12 @@ class TrainedIntentHead(IntentModel):
         torch.manual_seed(cfg.seed)
         self.model = _head(x_np.shape[1], len(self.labels), cfg).to(self.device)
         x, y = torch.from_numpy(x_np).to(self.device), torch.from_numpy(y_np).to(self.device)
+        # Per-example weights: 1, or the class-balanced mean weight of the example's labels.
+        ew = np.ones(x_np.shape[0])
+        if cfg.loss == "class-balanced":
+            ew = example_weights(y_np, class_balanced_weights((y_np > 0).sum(axis=0), cfg.cb_beta))
+        w = torch.from_numpy(ew.astype(np.float32)).to(self.device)
+        gamma = cfg.focal_gamma if cfg.loss == "focal" else 0.0
         opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         gen = torch.Generator().manual_seed(cfg.seed)
         losses: list[float] = []
@@ -230,7 +258,8 @@ class TrainedIntentHead(IntentModel):
             total = 0.0
             for batch in torch.randperm(x.shape[0], generator=gen).split(cfg.batch_size):
                 batch = batch.to(self.device)
-                loss = -(y[batch] * F.log_softmax(self.model(x[batch]), dim=1)).sum(dim=1).mean()
+                per = softmax_loss(self.model(x[batch]), y[batch], gamma)
+                loss = (w[batch] * per).sum() / w[batch].sum()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -287,6 +316,12 @@ class TrainedIntentHead(IntentModel):
                 logits = self.model(torch.from_numpy(x[has].astype(np.float32)).to(self.device))
                 out[has] = torch.softmax(logits, dim=1).double().cpu().numpy()
         return out
+
+    def top_labels(self, states: list[UserState], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's ``k`` most probable labels (n, k), best first, and their probabilities (NaN without signal)."""
+        probs = self.predict_proba(states)
+        order = np.argsort(-np.nan_to_num(probs, nan=0.0), axis=1, kind="stable")[:, :k]
+        return order, np.take_along_axis(probs, order, axis=1)
 
     def __call__(self, state: UserState) -> Intent:
         probs = self.predict_proba([state])[0]
