@@ -33,6 +33,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "price-fit": "genre.components.scorers.attributes:PriceFitScorer",
         "preference": "genre.components.scorers.attributes:PreferenceScorer",
         "sasrec": "genre.components.scorers.sasrec:SasRecScorer",
+        "sasrec-crossmodal": "genre.components.scorers.crossmodal:CrossModalScorer",
     },
     "fusion": {
         "weighted": "genre.components.fusion:WeightedFusion",
