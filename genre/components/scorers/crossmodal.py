@@ -16,7 +16,7 @@ import torch
 from pydantic import Field
 
 from genre.components.env import Env
-from genre.components.scorers.crossmodal_net import CrossModalNet, Gate, Projection
+from genre.components.scorers.crossmodal_net import CrossModalNet, Fusion, Gate, Projection
 from genre.components.scorers.sasrec import SasRecConfig, SasRecScorer
 
 
@@ -31,6 +31,12 @@ class CrossModalConfig(SasRecConfig):
     """Share of items whose ID is hidden at each training step, so the text path learns to carry an item alone."""
     shrinkage: float = Field(default=5.0, gt=0.0, le=10000.0)
     """Training events at which the count prior gives the ID half the weight (``count`` and ``hybrid`` gates)."""
+    fusion: Fusion = "gated"
+    """``gated``: g * id + (1 - g) * text, the gate splits the vector between the two; ``residual``:
+    g * id + text, the text is always whole and the gate adds as much ID as the item has earned."""
+    logit_adjustment: float = Field(default=0.0, ge=0.0, le=2.0)
+    """Train against logits + this x log(1 + training count) and score without it (logit adjustment):
+    0 learns popularity into the vectors as SASRec does; higher values rank rarely seen items less far down."""
 
 
 class CrossModalScorer(SasRecScorer):
@@ -73,6 +79,8 @@ class CrossModalScorer(SasRecScorer):
             projection=c.projection,
             id_dropout=c.id_dropout,
             shrinkage=c.shrinkage,
+            fusion=c.fusion,
+            logit_adjustment=c.logit_adjustment,
         )
 
     @torch.inference_mode()

@@ -27,6 +27,7 @@ from genre.components.scorers.sasrec_net import PAD, SasRecNet
 
 Gate = Literal["learned", "count", "hybrid"]
 Projection = Literal["linear", "mlp"]
+Fusion = Literal["gated", "residual"]
 
 
 class CrossModalNet(SasRecNet):
@@ -47,6 +48,8 @@ class CrossModalNet(SasRecNet):
         projection: Projection,
         id_dropout: float,
         shrinkage: float,
+        fusion: Fusion = "gated",
+        logit_adjustment: float = 0.0,
     ) -> None:
         super().__init__(n_items, hidden, max_len, layers, heads, dropout)
         if text.shape[0] != n_items or counts.shape != (n_items,):
@@ -57,6 +60,8 @@ class CrossModalNet(SasRecNet):
         self.gate_kind = gate
         self.id_dropout = id_dropout
         self.shrinkage = shrinkage
+        self.fusion = fusion
+        self.logit_adjustment = logit_adjustment
         pad = torch.zeros(1, text.shape[1], dtype=torch.float32)
         # Not saved with the weights: both come from the catalog and the interactions the artifact is keyed by.
         self.register_buffer("text", torch.cat([pad, text.float()]), persistent=False)
@@ -93,7 +98,7 @@ class CrossModalNet(SasRecNet):
         g = self.gates()
         if self.training and self._keep is not None:
             g = g * self._keep[:, None]
-        fused = g * ids + (1 - g) * text
+        fused = g * ids + (text if self.fusion == "residual" else (1 - g) * text)
         real = torch.ones(fused.shape[0], 1, device=fused.device)
         real[PAD] = 0.0
         return fused * real
@@ -103,6 +108,14 @@ class CrossModalNet(SasRecNet):
 
     def input_vectors(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.table()[tokens]
+
+    def training_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = super().training_logits(hidden)
+        if self.logit_adjustment == 0:
+            return logits
+        # Logit adjustment (Menon et al., ICLR 2021): train against logits + tau * log prior, score without
+        # it, so the vectors learn preference beyond popularity and rare items are not ranked down for it.
+        return logits + self.logit_adjustment * torch.log1p(self.count[1:])
 
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         # A training step is one forward and then item_vectors() for the logits: drawing the dropped IDs

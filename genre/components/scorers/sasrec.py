@@ -166,7 +166,7 @@ class SasRecScorer(Scorer):
                 hidden, _ = self.model(bx)
                 mask = by >= 0
                 # Score only real positions: padding would cost a full catalog softmax for nothing.
-                logits = hidden[mask] @ self.model.item_vectors().T
+                logits = self.model.training_logits(hidden[mask])
                 loss = F.cross_entropy(logits, by[mask])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
