@@ -125,13 +125,36 @@ def test_the_learned_gate_opens_per_item_and_hybrid_stays_under_the_count_prior(
     assert hybrid[20] == hybrid[21] == 0.0
 
 
-def _net(id_dropout: float, gate: str = "learned") -> CrossModalNet:
+def _net(id_dropout: float, gate: str = "learned", **kwargs: object) -> CrossModalNet:
     torch.manual_seed(0)
     text = torch.nn.functional.normalize(torch.randn(12, 6), dim=1)
     counts = torch.arange(12, dtype=torch.float32)
     return CrossModalNet(
-        12, 8, 4, 1, 2, 0.0, text=text, counts=counts, gate=gate, projection="mlp", id_dropout=id_dropout, shrinkage=2.0
-    )  # type: ignore[arg-type]
+        12, 8, 4, 1, 2, 0.0, text=text, counts=counts, gate=gate, projection="mlp", id_dropout=id_dropout, shrinkage=2.0,
+        **kwargs,
+    )  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_residual_fusion_keeps_the_whole_text_and_adds_the_earned_id():
+    net = _net(0.0, gate="count", fusion="residual").eval()
+    with torch.no_grad():
+        prior = torch.arange(12.0) / (torch.arange(12.0) + 2.0)
+        expected = prior[:, None] * net.items.weight[1:] + net.project(net.text)[1:]
+        torch.testing.assert_close(net.item_vectors(), expected)
+        gated = _net(0.0, gate="count").eval()
+        expected = prior[:, None] * gated.items.weight[1:] + (1 - prior[:, None]) * gated.project(gated.text)[1:]
+        torch.testing.assert_close(gated.item_vectors(), expected)
+
+
+def test_logit_adjustment_shifts_only_the_training_logits_by_the_capped_log_prior():
+    net = _net(0.0, logit_adjustment=0.5, adjustment_cap=4.0).eval()
+    hidden = torch.randn(3, 8)
+    with torch.no_grad():
+        plain = hidden @ net.item_vectors().T
+        offset = 0.5 * torch.log1p(torch.arange(12.0).clamp(max=4.0))
+        torch.testing.assert_close(net.training_logits(hidden), plain + offset)
+        assert offset[4:].unique().numel() == 1  # above the cap every item is shifted alike
+        torch.testing.assert_close(_net(0.0).training_logits(hidden), hidden @ _net(0.0).item_vectors().T)
 
 
 def test_id_dropout_hides_the_same_ids_on_both_sides_of_a_training_step():
@@ -174,6 +197,9 @@ def test_artifacts_are_its_own_and_keyed_by_the_text_embedder(env):
         ("shrinkage", 0.0, "greater than 0"),
         ("gate", "maybe", "'learned', 'count' or 'hybrid'"),
         ("projection", "deep", "'linear' or 'mlp'"),
+        ("fusion", "sum", "'gated' or 'residual'"),
+        ("logit_adjustment", 2.5, "less than or equal to 2"),
+        ("adjustment_cap", 0.5, "greater than or equal to 1"),
         ("heads", 3, "heads"),
     ],
 )

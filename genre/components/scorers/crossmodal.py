@@ -37,6 +37,9 @@ class CrossModalConfig(SasRecConfig):
     logit_adjustment: float = Field(default=0.0, ge=0.0, le=2.0)
     """Train against logits + this x log(1 + training count) and score without it (logit adjustment):
     0 learns popularity into the vectors as SASRec does; higher values rank rarely seen items less far down."""
+    adjustment_cap: float = Field(default=10000.0, ge=1.0, le=10000.0)
+    """Training count above which the logit adjustment stops growing: items seen more often are all
+    adjusted alike (so their order keeps its popularity) and only the rarer ones are lifted."""
 
 
 class CrossModalScorer(SasRecScorer):
@@ -81,6 +84,7 @@ class CrossModalScorer(SasRecScorer):
             shrinkage=c.shrinkage,
             fusion=c.fusion,
             logit_adjustment=c.logit_adjustment,
+            adjustment_cap=c.adjustment_cap,
         )
 
     @torch.inference_mode()

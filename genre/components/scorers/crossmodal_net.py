@@ -33,6 +33,11 @@ Fusion = Literal["gated", "residual"]
 class CrossModalNet(SasRecNet):
     """SASRec whose item vectors are a gated fusion of a learned ID embedding and the item's projected text."""
 
+    text: torch.Tensor
+    """The items' text embeddings (row 0, padding, zero): a buffer."""
+    count: torch.Tensor
+    """The items' training interactions (row 0, padding, zero): a buffer."""
+
     def __init__(
         self,
         n_items: int,
@@ -50,6 +55,7 @@ class CrossModalNet(SasRecNet):
         shrinkage: float,
         fusion: Fusion = "gated",
         logit_adjustment: float = 0.0,
+        adjustment_cap: float = float("inf"),
     ) -> None:
         super().__init__(n_items, hidden, max_len, layers, heads, dropout)
         if text.shape[0] != n_items or counts.shape != (n_items,):
@@ -62,6 +68,7 @@ class CrossModalNet(SasRecNet):
         self.shrinkage = shrinkage
         self.fusion = fusion
         self.logit_adjustment = logit_adjustment
+        self.adjustment_cap = adjustment_cap
         pad = torch.zeros(1, text.shape[1], dtype=torch.float32)
         # Not saved with the weights: both come from the catalog and the interactions the artifact is keyed by.
         self.register_buffer("text", torch.cat([pad, text.float()]), persistent=False)
@@ -115,7 +122,8 @@ class CrossModalNet(SasRecNet):
             return logits
         # Logit adjustment (Menon et al., ICLR 2021): train against logits + tau * log prior, score without
         # it, so the vectors learn preference beyond popularity and rare items are not ranked down for it.
-        return logits + self.logit_adjustment * torch.log1p(self.count[1:])
+        # Capped, the prior is flat above the cap: the head keeps its popularity and only the tail is lifted.
+        return logits + self.logit_adjustment * torch.log1p(self.count[1:].clamp(max=self.adjustment_cap))
 
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         # A training step is one forward and then item_vectors() for the logits: drawing the dropped IDs
