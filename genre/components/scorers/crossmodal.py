@@ -34,10 +34,10 @@ class CrossModalConfig(SasRecConfig):
     fusion: Fusion = "gated"
     """``gated``: g * id + (1 - g) * text, the gate splits the vector between the two; ``residual``:
     g * id + text, the text is always whole and the gate adds as much ID as the item has earned."""
-    logit_adjustment: float = Field(default=0.0, ge=0.0, le=2.0)
+    logit_adjustment: float = Field(default=1.0, ge=0.0, le=2.0)
     """Train against logits + this x log(1 + training count) and score without it (logit adjustment):
     0 learns popularity into the vectors as SASRec does; higher values rank rarely seen items less far down."""
-    adjustment_cap: float = Field(default=10000.0, ge=1.0, le=10000.0)
+    adjustment_cap: float = Field(default=20.0, ge=1.0, le=10000.0)
     """Training count above which the logit adjustment stops growing: items seen more often are all
     adjusted alike (so their order keeps its popularity) and only the rarer ones are lifted."""
 

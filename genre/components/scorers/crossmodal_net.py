@@ -14,6 +14,15 @@ Gate ``g`` (per item, per dimension, in [0, 1]) weighs the two: ``v = g * id + (
 ID dropout: while training, each step drops the ID of a random share of items (``g = 0`` for them, in
 the inputs and the outputs alike), so the text path must learn to carry an item on its own, as it does
 at inference for items with no events. Without it the text path only learns the residual the IDs leave.
+
+Fusion ``residual`` keeps the whole text vector and adds ``g * id`` to it, so the text path is trained
+by every item at every step, not only by the dropped and the rare ones.
+
+Logit adjustment (Menon et al., "Long-tail learning via logit adjustment", ICLR 2021): the loss sees
+``logit_i + tau * log(1 + min(n_i, cap))`` and scoring uses the plain logit, so the vectors need not
+encode how often an item was seen. A text vector alone cannot say how popular a film is, so without it
+an item known only by its text keeps ranking low whatever it shares with the history; with the cap,
+items seen more than ``cap`` times are all shifted alike and the head keeps its popularity order.
 """
 
 from __future__ import annotations
