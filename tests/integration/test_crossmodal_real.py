@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from genre import Pipeline
+from genre.components.scorers.sasrec import SasRecScorer
 from genre.config import parse_config
 from genre.data import load_catalog
 from genre.evaluation.cold_items import cold_item_slice
@@ -50,10 +51,10 @@ def test_items_without_training_events_are_placed_by_their_text(trained):
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     upper = np.triu_indices(never.size, 1)
     corr = np.corrcoef((unit @ unit.T)[upper], (text @ text.T)[upper])[0, 1]
-    assert corr > 0.5
+    assert corr > 0.3  # 0.56 when written; an untrained or ID-only table gives about 0
 
 
-def test_cold_test_items_rank_above_chance_and_every_score_is_explained(trained):
+def test_cold_test_items_rank_above_id_only_sasrec_and_every_score_is_explained(trained):
     pipe, catalog, split = trained
     scorer = pipe.scorers["sasrec-crossmodal"]
     relevant_by_user = split.test_items_by_user()
@@ -63,17 +64,25 @@ def test_cold_test_items_rank_above_chance_and_every_score_is_explained(trained)
     scores = scorer.score_sequences(seen)
     assert np.isfinite(scores).all()
     counts = np.bincount(split.train.item_index, minlength=len(catalog))
-    # Where each user's cold test items (at most 5 training events) fall among their unseen items.
-    percentiles = []
-    for row, user in enumerate(users):
-        rel = relevant_by_user[user]
-        cold = rel[counts[rel] <= 5]
-        if cold.size:
-            m = scores[row].copy()
-            m[seen[row]] = -np.inf
-            rank = np.argsort(np.argsort(-m))
-            percentiles += (rank[cold] / (m.size - seen[row].size)).tolist()
-    assert len(percentiles) > 500 and np.median(percentiles) < 0.47
+
+    def cold_percentiles(scores: np.ndarray) -> list[float]:
+        """Where each user's cold test items (at most 5 training events) fall among their unseen items."""
+        out: list[float] = []
+        for row, user in enumerate(users):
+            rel = relevant_by_user[user]
+            cold = rel[counts[rel] <= 5]
+            if cold.size:
+                m = scores[row].copy()
+                m[seen[row]] = -np.inf
+                rank = np.argsort(np.argsort(-m))
+                out += (rank[cold] / (m.size - seen[row].size)).tolist()
+        return out
+
+    id_only = SasRecScorer(FEW_EPOCHS)
+    id_only.prepare(pipe.env)
+    ours, theirs = cold_percentiles(scores), cold_percentiles(id_only.score_sequences(seen))
+    # 0.30 against 0.57 (a chance ranking is 0.5) when written.
+    assert len(ours) > 500 and np.median(ours) < np.median(theirs) - 0.1
     topk = _topk_from_matrix(scores, seen, np.log1p(counts.astype(np.float64)))
     cold = cold_item_slice(topk, [relevant_by_user[u] for u in users], counts, k=100)
     assert cold.users > 200 and cold.recall > 0
