@@ -45,8 +45,9 @@ class CrossModalConfig(SasRecConfig):
 class CrossModalScorer(SasRecScorer):
     """SASRec over gated ID + text item vectors: items with few or no interactions still rank by their text.
 
-    ``gate_values`` gives each item's ID share (1 = all ID, 0 = all text), the explorer's view of how
-    much of an item's vector its text carries.
+    ``gate_values`` gives each item's ID share (1 = all ID, 0 = all text): how much of an item's vector
+    its text carries. Training with logit adjustment (on by default, capped) keeps rarely seen items from
+    ranking low for their rarity alone.
     """
 
     Config = CrossModalConfig
