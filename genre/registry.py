@@ -35,6 +35,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "preference": "genre.components.scorers.attributes:PreferenceScorer",
         "sasrec": "genre.components.scorers.sasrec:SasRecScorer",
         "sasrec-multitask": "genre.components.scorers.multitask:MultiTaskSasRecScorer",
+        "sasrec-crossmodal": "genre.components.scorers.crossmodal:CrossModalScorer",
     },
     "fusion": {
         "weighted": "genre.components.fusion:WeightedFusion",

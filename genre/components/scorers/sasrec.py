@@ -79,6 +79,12 @@ class SasRecScorer(Scorer):
 
     ARTIFACT_VERSION: ClassVar[int] = 1
     """Version of the model, its training and the saved weights; bump it when any changes (older state is a miss)."""
+    NAME: ClassVar[str] = _NAME
+    """The artifact name and the name in messages and score lists (variants set their own)."""
+
+    def _artifact_params(self) -> dict[str, Any]:
+        """What the saved state is keyed by besides the data (variants add what else they are built from)."""
+        return self.config.model_dump()
 
     def _new_model(self) -> SasRecNet:
         """A freshly initialized network for this catalog and config (variants return their own)."""
@@ -87,12 +93,12 @@ class SasRecScorer(Scorer):
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
-        inter = env.interactions(_NAME)
+        inter = env.interactions(self.NAME)
         self.catalog: Catalog = env.catalog
         self.n_items = len(env.catalog)
         self.device = torch.device(env.device)
         self.model = self._new_model().to(self.device)
-        artifact = env.artifact(_NAME, self.config.model_dump(), self.ARTIFACT_VERSION)
+        artifact = env.artifact(self.NAME, self._artifact_params(), self.ARTIFACT_VERSION)
         self.meta: dict[str, Any] | None = artifact.load(self._load)
         if self.meta is None:
             warm = self._warm_state(env)
@@ -106,11 +112,11 @@ class SasRecScorer(Scorer):
 
     def _warm_state(self, env: Env) -> tuple[dict[str, torch.Tensor], Path] | None:
         """The saved weights of ``env.warm_start`` (same catalog and config) and their folder, or None."""
-        artifact = env.warm_artifact(_NAME, self.config.model_dump(), self.ARTIFACT_VERSION)
+        artifact = env.warm_artifact(self.NAME, self._artifact_params(), self.ARTIFACT_VERSION)
         if artifact is None:
             return None
         state = artifact.load(
-            lambda files: self._read(files)[1], what=f"Warm-start state of {_NAME}", fallback="trained from scratch"
+            lambda files: self._read(files)[1], what=f"Warm-start state of {self.NAME}", fallback="trained from scratch"
         )
         return (state, artifact.folder) if state is not None else None
 
@@ -135,7 +141,7 @@ class SasRecScorer(Scorer):
         inputs, targets = training_windows(user_item_sequences(inter), cfg.max_len)
         if inputs.shape[0] == 0:
             raise ConfigError(
-                f"scorer {_NAME!r} learns from item sequences, but no user in the {self.catalog.name} "
+                f"scorer {self.NAME!r} learns from item sequences, but no user in the {self.catalog.name} "
                 "interactions has two or more events"
             )
         x = torch.from_numpy(inputs).to(self.device)
@@ -148,11 +154,11 @@ class SasRecScorer(Scorer):
         if progress:
             from tqdm.auto import tqdm
 
-            desc = "training sasrec (warm start)" if init is not None else "training sasrec"
+            desc = f"training {self.NAME}" + (" (warm start)" if init is not None else "")
             epochs_iter = tqdm(epochs_iter, desc=desc, unit="epoch")
         self.model.train()
         for epoch in epochs_iter:
-            self.env.checkpoint("training sasrec", epoch / n_epochs)
+            self.env.checkpoint(f"training {self.NAME}", epoch / n_epochs)
             total, count = 0.0, 0
             for batch in torch.randperm(x.shape[0], generator=gen).split(cfg.batch_size):
                 batch = batch.to(self.device)
@@ -160,7 +166,7 @@ class SasRecScorer(Scorer):
                 hidden, _ = self.model(bx)
                 mask = by >= 0
                 # Score only real positions: padding would cost a full catalog softmax for nothing.
-                logits = hidden[mask] @ self.model.item_vectors().T
+                logits = self.model.training_logits(hidden[mask])
                 loss = F.cross_entropy(logits, by[mask])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -239,9 +245,9 @@ class SasRecScorer(Scorer):
 
     def __call__(self, state: UserState, intent: Intent, candidates: np.ndarray) -> ScoreList:
         if state.seen_index.size == 0:
-            return ScoreList(_NAME, np.full(candidates.shape[0], np.nan), note="no history to continue")
+            return ScoreList(self.NAME, np.full(candidates.shape[0], np.nan), note="no history to continue")
         hidden, _ = self._encode(state.seen_index)
-        return ScoreList(_NAME, self._item_vectors(candidates) @ hidden[-1])
+        return ScoreList(self.NAME, self._item_vectors(candidates) @ hidden[-1])
 
     def score_users(
         self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None

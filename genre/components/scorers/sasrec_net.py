@@ -83,6 +83,13 @@ class SasRecNet(nn.Module):
         """Input embeddings of tokens (catalog index + 1; PAD is a zero vector)."""
         return self.items(tokens)
 
+    def training_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Next-item logits over the catalog that the training loss sees, for hidden states (n, hidden).
+
+        Inference scores are ``hidden @ item_vectors().T``; a variant may train against adjusted logits.
+        """
+        return hidden @ self.item_vectors().T
+
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Hidden states (batch, max_len, hidden) of left-padded sequences, and each layer's head-mean weights."""
         t = tokens.shape[1]
