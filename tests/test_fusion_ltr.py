@@ -267,3 +267,27 @@ def test_without_a_model_a_bare_call_is_the_blend():
     fused = fusion(lists)
     expected = WeightedFusion({"weights": {"a": 2.0}, "normalization": "zscore"})(lists)
     np.testing.assert_allclose(fused.scores, expected.scores)
+
+
+def _tune_ltr(current: dict) -> None:
+    import streamlit as st
+
+    from pages.common.params import edit_params
+
+    params, problems = edit_params("fusion", "ltr", current, "w")
+    st.json({"params": params, "problems": problems})
+
+
+def test_tune_renders_every_ltr_knob_and_names_an_out_of_range_one():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_tune_ltr, args=({},), default_timeout=60)
+    at.run()
+    assert not at.exception
+    numbers = {w.key for w in at.number_input}
+    for knob in ("pool_depth", "n_estimators", "num_leaves", "learning_rate", "min_users", "negatives", "seed"):
+        assert f"w_{knob}" in numbers
+    assert [b.key for b in at.selectbox] == ["w_validation"]
+    at.number_input(key="w_pool_depth").set_value(2).run()
+    problems = at.json[0].value
+    assert "pool_depth" in problems and "5" in problems

@@ -1,10 +1,11 @@
 """Learning-to-rank fusion: a LightGBM LambdaRank model over candidates pooled from the scorers' top lists.
 
-Each contribution is a SHAP value (LightGBM's ``pred_contrib``), summed per group of features: a
-scorer's score and rank are that scorer's contribution, the context features are named in plain
-words (see :mod:`genre.components.ltr_features`), and the model's base value is its own term. They
-add up exactly to the item's fused score. Items outside the pool rank below every pooled one; their
-whole score is the "outside the pool" term.
+The trees start from a linear blend of the scorers' z-scores and learn corrections to it. Each
+contribution is a SHAP value (LightGBM's ``pred_contrib``), summed per group of features: a scorer's
+score and rank, plus its term of the linear blend, are that scorer's contribution; the context
+features are named in plain words (see :mod:`genre.components.ltr_features`), and the trees' base
+value is its own term. They add up exactly to the item's fused score. Items outside the pool rank
+below every pooled one; their whole score is the "outside the pool" term.
 
 The pipeline fits the model at build time on a validation split carved from training data only
 (:mod:`genre.pipeline.fit_ltr`). With too few validation users it fits nothing: the weighted blend
@@ -41,8 +42,15 @@ if TYPE_CHECKING:
 class LtrConfig(FusionConfig):
     pool_depth: int = Field(default=50, ge=5, le=1000)
     """Each scorer's top this-many candidates form the pool the model ranks; the rest rank below it."""
-    n_estimators: int = Field(default=200, ge=10, le=2000)
-    """Boosting rounds (trees)."""
+    n_estimators: int = Field(default=300, ge=10, le=2000)
+    """Most boosting rounds (trees); early stopping usually keeps fewer."""
+    early_stopping_rounds: int = Field(default=20, ge=0, le=500)
+    """Stop adding trees once validation NDCG@10 of a held-out fifth of the validation users has not
+    improved for this many rounds, keeping the best (0: keep all ``n_estimators``)."""
+    linear_base: bool = True
+    """Start the trees from a non-negative linear blend of the scorers' z-scores (fitted first, by a
+    pairwise logistic loss): the trees learn corrections to it, and items the trees cannot tell apart
+    keep the blend's order."""
     num_leaves: int = Field(default=15, ge=2, le=255)
     """Leaves per tree."""
     learning_rate: float = Field(default=0.05, gt=0, le=1)
@@ -89,6 +97,8 @@ class LtrFusion(Fusion):
         self.booster: lightgbm.Booster | None = None
         self.scorers: list[str] = []
         """The scorers the model was fitted on, in feature order."""
+        self.linear: dict[str, float] = {}
+        """Weight of each scorer's z-score in the linear blend the trees start from (empty: none)."""
         self.fit_report: dict[str, object] = {}
         self.stats: ItemStats | None = None
         self._blend = WeightedFusion({"weights": self.config.fallback_weights, "normalization": "zscore"})
@@ -97,9 +107,17 @@ class LtrFusion(Fusion):
         super().prepare(env)
         self.stats = ItemStats.from_catalog(env.catalog.with_interactions(env.interactions("fusion 'ltr'")))
 
-    def set_model(self, booster: lightgbm.Booster | None, scorers: list[str], report: dict[str, object]) -> None:
-        """Use ``booster`` (None: the weighted blend) fitted on ``scorers``' features."""
+    def set_model(
+        self,
+        booster: lightgbm.Booster | None,
+        scorers: list[str],
+        report: dict[str, object],
+        linear: dict[str, float] | None = None,
+    ) -> None:
+        """Use ``booster`` (None: the weighted blend) fitted on ``scorers``' features, on top of the
+        ``linear`` blend of their z-scores."""
         self.booster, self.scorers, self.fit_report = booster, list(scorers), dict(report)
+        self.linear = dict(linear or {})
 
     # ---- ranking ---------------------------------------------------------------------------------
 
@@ -185,6 +203,9 @@ class LtrFusion(Fusion):
         out = {name: np.zeros(items.size) for name in names}
         for col, name in enumerate([*columns, context[BASE]]):
             out[name] += shap[:, col]
+        # The linear blend the trees start from: each scorer's term is its own (its z-score is column 2j).
+        for j, name in enumerate(self.scorers):
+            out[name] += self.linear.get(name, 0.0) * np.nan_to_num(x[:, 2 * j])
         return out
 
 

@@ -11,6 +11,7 @@ learns to order each user's pool. The model is saved as LightGBM's own text insi
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize
 
 from genre.components.env import Env
 from genre.components.fusion_ltr import LtrConfig, LtrFusion
@@ -43,10 +44,11 @@ def fit_ltr_fusion(fusion: LtrFusion, config: PipelineConfig, env: Env) -> None:
     if saved is None:
         gen = np.random.default_rng(cfg.seed)
         scored = validation_scores(config, env, cfg.validation, cfg.validation_fraction, cfg.seed, cfg.max_users, gen)
-        text, report = _fit(scored, list(config.scorers), cfg, gen)
-        artifact.save({"ltr.json": {"model": text, "scorers": list(config.scorers), "report": report}})
+        text, linear, report = _fit(scored, list(config.scorers), cfg, gen)
+        saving = {"model": text, "scorers": list(config.scorers), "linear": linear, "report": report}
+        artifact.save({"ltr.json": saving})
     else:
-        text, report = saved
+        text, linear, report = saved
     if text is None:
         fusion.set_model(None, list(config.scorers), report)
         notice = (
@@ -59,15 +61,23 @@ def fit_ltr_fusion(fusion: LtrFusion, config: PipelineConfig, env: Env) -> None:
         return
     import lightgbm
 
-    fusion.set_model(lightgbm.Booster(model_str=text), list(config.scorers), report)
+    fusion.set_model(lightgbm.Booster(model_str=text), list(config.scorers), report, linear)
 
 
-def _read_model(files: ArtifactFiles) -> tuple[str | None, dict[str, object]]:
+def _read_model(files: ArtifactFiles) -> tuple[str | None, dict[str, float], dict[str, object]]:
     saved = files.json("ltr.json")
-    text, report = saved.get("model"), saved.get("report")
-    if not (text is None or isinstance(text, str)) or not isinstance(report, dict) or "users" not in report:
-        raise CorruptArtifactError("ltr.json does not hold a LightGBM model text (or null) and its fit report")
-    return text, report
+    text, linear, report = saved.get("model"), saved.get("linear"), saved.get("report")
+    if (
+        not (text is None or isinstance(text, str))
+        or not isinstance(linear, dict)
+        or not all(isinstance(w, int | float) for w in linear.values())
+        or not isinstance(report, dict)
+        or "users" not in report
+    ):
+        raise CorruptArtifactError(
+            "ltr.json does not hold a LightGBM model text (or null), linear weights and its fit report"
+        )
+    return text, linear, report
 
 
 def training_rows(
@@ -102,8 +112,8 @@ def training_rows(
 
 def _fit(
     scored: ValidationScores, scorers: list[str], cfg: LtrConfig, gen: np.random.Generator
-) -> tuple[str | None, dict[str, object]]:
-    """The fitted model's text (None when there are too few users) and the fit report."""
+) -> tuple[str | None, dict[str, float], dict[str, object]]:
+    """The fitted model's text (None when there are too few users), its linear base and the fit report."""
     x, y, groups = training_rows(scored, scorers, cfg, gen)
     report: dict[str, object] = {
         "users": len(groups),
@@ -112,9 +122,14 @@ def _fit(
         "positives": int(y.sum()),
     }
     if len(groups) < cfg.min_users:
-        return None, report
+        return None, {}, report
     import lightgbm
 
+    sizes = np.asarray(groups)
+    query = np.repeat(np.arange(sizes.size), sizes)
+    weights = _linear_weights(x[:, 0 : 2 * len(scorers) : 2], y, query, gen) if cfg.linear_base else None
+    linear = {n: round(float(w), 6) for n, w in zip(scorers, weights, strict=True)} if weights is not None else {}
+    base = np.nan_to_num(x[:, 0 : 2 * len(scorers) : 2]) @ weights if weights is not None else np.zeros(y.size)
     ranker = lightgbm.LGBMRanker(
         objective="lambdarank",
         n_estimators=cfg.n_estimators,
@@ -127,13 +142,53 @@ def _fit(
         n_jobs=1,
         verbose=-1,
     )
-    ranker.fit(x, y, group=groups, feature_name=_safe_names(scorers))
+    names = _safe_names(scorers)
+    # A seeded fifth of the users decides when to stop adding trees; the rest fit them.
+    held = gen.random(sizes.size) < 0.2
+    if cfg.early_stopping_rounds and 2 <= held.sum() < sizes.size - 1:
+        fit, stop = ~held[query], held[query]
+        ranker.fit(
+            x[fit], y[fit], group=sizes[~held], init_score=base[fit], feature_name=names,
+            eval_X=(x[stop],), eval_y=(y[stop],), eval_group=[sizes[held]], eval_init_score=[base[stop]],
+            eval_at=[10], callbacks=[lightgbm.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+        )  # fmt: skip
+        report["trees"] = int(ranker.best_iteration_ or cfg.n_estimators)
+        report["stopping_ndcg@10"] = round(float(ranker.best_score_["valid_0"]["ndcg@10"]), 4)
+    else:
+        ranker.fit(x, y, group=sizes, init_score=base, feature_name=names)
+        report["trees"] = cfg.n_estimators
     booster = ranker.booster_
-    gain = booster.feature_importance(importance_type="gain")
+    gain = booster.feature_importance(importance_type="gain", iteration=report["trees"])
     report["importance"] = {
         name: round(float(g), 2) for name, g in zip(feature_names(scorers), gain, strict=True) if g > 0
     }
-    return booster.model_to_string(), report
+    return booster.model_to_string(num_iteration=int(report["trees"])), linear, report
+
+
+_PAIRS_PER_POSITIVE = 20
+"""Non-relevant pooled items sampled per relevant one to fit the linear base."""
+
+
+def _linear_weights(z: np.ndarray, y: np.ndarray, query: np.ndarray, gen: np.random.Generator) -> np.ndarray:
+    """Non-negative weights of the scorers' z-scores by a pairwise logistic loss on (relevant - non-relevant)
+    differences within each user's pool; on LambdaRank's scale, so the trees correct it rather than swamp it."""
+    z = np.nan_to_num(z)
+    diffs = []
+    for q in np.unique(query):
+        rows = np.flatnonzero(query == q)
+        pos, neg = rows[y[rows] > 0], rows[y[rows] == 0]
+        picks = gen.choice(neg, size=pos.size * _PAIRS_PER_POSITIVE)
+        diffs.append(z[np.repeat(pos, _PAIRS_PER_POSITIVE)] - z[picks])
+    d = np.concatenate(diffs)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        m = d @ w
+        value = np.logaddexp(0.0, -m).mean() + 1e-3 * float(w @ w)
+        grad = -(d * (1.0 / (1.0 + np.exp(m)))[:, None]).mean(axis=0) + 2e-3 * w
+        return float(value), grad
+
+    result = minimize(loss, np.full(z.shape[1], 0.1), jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * z.shape[1])
+    return np.clip(result.x, 0.0, None)
 
 
 def _safe_names(scorers: list[str]) -> list[str]:
