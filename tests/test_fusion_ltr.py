@@ -13,6 +13,7 @@ from genre.components.fusion_ltr import LtrFusion
 from genre.components.ltr_features import (
     BASE,
     CONTEXT_GROUPS,
+    MODEL,
     OUTSIDE,
     ItemStats,
     feature_names,
@@ -169,6 +170,10 @@ def test_contributions_are_grouped_shap_values_that_add_up_to_every_score(cache)
     np.testing.assert_allclose(fused.contributions[OUTSIDE][~pooled], fused.scores[~pooled])
     # The user's own cluster is what the model puts on top.
     assert trace.items[0].item_id.startswith("i1")
+    # Scores only (the harness): the same scores, the model's under one contribution.
+    quick = fusion.fuse_user(state, cands, lists, explain=False)
+    np.testing.assert_allclose(quick.scores, fused.scores)
+    assert set(quick.contributions) == {MODEL, OUTSIDE}
     # Re-scoring pooled items (leave-one-out) reads the same model: the same scores for the same values.
     some = np.flatnonzero(pooled)[:3]
     total, parts = fusion.rescore_user(

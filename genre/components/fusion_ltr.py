@@ -24,6 +24,7 @@ from genre.components.ltr_features import (
     BASE,
     CONTEXT_GROUPS,
     LTR_SUFFIX,
+    MODEL,
     OUTSIDE,
     ItemStats,
     feature_groups,
@@ -126,7 +127,10 @@ class LtrFusion(Fusion):
         n = lists[0].scores.shape[0] if lists else 0
         return self.fuse_user(None, np.full(n, -1, dtype=np.int64), lists)
 
-    def fuse_user(self, state: UserState | None, candidates: np.ndarray, lists: list[ScoreList]) -> Fused:
+    def fuse_user(
+        self, state: UserState | None, candidates: np.ndarray, lists: list[ScoreList], *, explain: bool = True
+    ) -> Fused:
+        """Without ``explain`` the model's whole score is one contribution (SHAP values cost ~100x a prediction)."""
         if not lists:
             raise ValueError("fusion needs at least one score list")
         if self.booster is None or {sl.name for sl in lists} != set(self.scorers):
@@ -136,11 +140,14 @@ class LtrFusion(Fusion):
         n = candidates.size
         pos = pool_positions(scores, self.config.pool_depth)
         total = np.zeros(n)
-        names = self._contribution_names()
-        contributions = {name: np.zeros(n) for name in names}
         items = candidates[pos]
         values = {k: v[pos] for k, v in scores.items()}
-        parts = self._contributions(items, values, scores, state)
+        parts = (
+            self._contributions(items, values, scores, state)
+            if explain
+            else {MODEL: self._predict(items, values, scores, state)}
+        )
+        contributions = {name: np.zeros(n) for name in parts}
         for name, part in parts.items():
             contributions[name][pos] = part
         total[pos] = np.sum(list(parts.values()), axis=0)
@@ -181,6 +188,21 @@ class LtrFusion(Fusion):
         taken = set(self.scorers)
         context = [g if g not in taken else g + LTR_SUFFIX for g in (*CONTEXT_GROUPS, BASE)]
         return [*self.scorers, *context]
+
+    def _predict(
+        self,
+        items: np.ndarray,
+        values: dict[str, np.ndarray],
+        reference: dict[str, np.ndarray],
+        state: UserState | None,
+    ) -> np.ndarray:
+        """The model's scores of ``items``: its linear base plus its trees."""
+        assert self.booster is not None and self.stats is not None
+        if items.size == 0:
+            return np.zeros(0)
+        x = features(self.stats, self.scorers, items, values, reference, state)
+        linear = np.array([self.linear.get(name, 0.0) for name in self.scorers])
+        return np.nan_to_num(x[:, 0 : 2 * len(self.scorers) : 2]) @ linear + np.asarray(self.booster.predict(x))
 
     def _contributions(
         self,

@@ -29,6 +29,8 @@ AGE = "item age"
 RECENCY = "recency"
 BASE = "base value"
 OUTSIDE = "outside the pool"
+MODEL = "ranking model"
+"""A pooled item's whole model score, when the caller asked for scores only (no SHAP values)."""
 CONTEXT_GROUPS: tuple[str, ...] = (POPULARITY, ACTIVITY, GENRES, AGE, RECENCY)
 """The context contributions, in the order the trace lists them (after the scorers')."""
 LTR_SUFFIX = " (ltr)"
