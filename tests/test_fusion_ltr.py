@@ -117,7 +117,9 @@ def test_the_pool_is_the_union_of_each_scorers_top_list():
 
 
 def _config(**fusion: object) -> dict:
-    options = {"pool_depth": 6, "n_estimators": 20, "num_leaves": 4, "min_child_samples": 5, "min_users": 10}
+    options = {
+        "pool_depth": 6, "n_estimators": 20, "num_leaves": 4, "min_child_samples": 5, "min_users": 10, "min_gain": 0.0,
+    }  # fmt: skip
     return {
         "name": "clustered-ltr",
         "device": "cpu",
@@ -206,7 +208,10 @@ def test_too_few_validation_users_fall_back_to_the_weighted_blend_with_a_notice(
         parse_config(
             {
                 **_config(),
-                "fusion": {"component": "weighted", "config": {"weights": {"itemknn": 1.0, "popularity": 0.2}, "normalization": "zscore"}},
+                "fusion": {
+                    "component": "weighted",
+                    "config": {"weights": {"itemknn": 1.0, "popularity": 0.2}, "normalization": "zscore"},
+                },
             }
         ),
         lambda device: HashEmbedder(),
@@ -218,6 +223,19 @@ def test_too_few_validation_users_fall_back_to_the_weighted_blend_with_a_notice(
     assert any("fewer than min_users" in n for n in again.build_notices)
 
 
+def test_trees_that_do_not_beat_their_linear_start_by_min_gain_are_dropped_with_a_notice(cache):
+    pipe = _pipeline(min_gain=1.0)  # the trees would have to double validation NDCG
+    fusion = pipe.fusion
+    assert isinstance(fusion, LtrFusion) and fusion.booster is None and fusion.linear
+    assert fusion.fit_report["trees"] == 0 and fusion.fit_report["kept"] in ("linear blend", "itemknn")
+    trace = pipe.run(_user(pipe))
+    assert any("did not beat the" in n and "ranks alone" in n for n in trace.notices)
+    for item in trace.items:
+        assert item.score == pytest.approx(sum(item.contributions.values()))
+        assert all(item.contributions[g] == 0.0 for g in (*CONTEXT_GROUPS, BASE))
+    assert trace.items[0].item_id.startswith("i1")
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
@@ -226,6 +244,8 @@ def test_too_few_validation_users_fall_back_to_the_weighted_blend_with_a_notice(
         ("n_estimators", 5000, "less than or equal to 2000"),
         ("learning_rate", 0.0, "greater than 0"),
         ("min_users", 0, "greater than or equal to 1"),
+        ("min_gain", 2.0, "less than or equal to 1"),
+        ("early_stopping_rounds", -1, "greater than or equal to 0"),
         ("negatives", -1, "greater than or equal to 0"),
         ("validation", "sideways", "temporal"),
         ("fallback_weights", {"itemknn": -1.0}, "fallback_weights must be >= 0"),

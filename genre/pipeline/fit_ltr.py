@@ -10,6 +10,8 @@ learns to order each user's pool. The model is saved as LightGBM's own text insi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.optimize import minimize
 
@@ -20,6 +22,9 @@ from genre.config import PipelineConfig
 from genre.core.artifacts import ArtifactFiles
 from genre.core.errors import CorruptArtifactError
 from genre.pipeline.fit import ValidationScores, validation_scores
+
+if TYPE_CHECKING:
+    import lightgbm
 
 ARTIFACT_VERSION = 1
 """Version of the features, the fitting and the saved model; bump it when any changes (older models are a miss)."""
@@ -49,6 +54,15 @@ def fit_ltr_fusion(fusion: LtrFusion, config: PipelineConfig, env: Env) -> None:
         artifact.save({"ltr.json": saving})
     else:
         text, linear, report = saved
+    if text is None and linear:
+        fusion.set_model(None, list(config.scorers), report, linear)
+        notice = (
+            f"Learning-to-rank fusion: on held-out validation users its trees did not beat the "
+            f"{report['kept']} by min_gain = {cfg.min_gain:.0%}, so the {report['kept']} ranks alone."
+        )
+        if notice not in env.notices:
+            env.notices.append(notice)
+        return
     if text is None:
         fusion.set_model(None, list(config.scorers), report)
         notice = (
@@ -153,7 +167,11 @@ def _fit(
             eval_at=[10], callbacks=[lightgbm.early_stopping(cfg.early_stopping_rounds, verbose=False)],
         )  # fmt: skip
         report["trees"] = int(ranker.best_iteration_ or cfg.n_estimators)
-        report["stopping_ndcg@10"] = round(float(ranker.best_score_["valid_0"]["ndcg@10"]), 4)
+        stopping = (x[stop], y[stop], sizes[held], base[stop])
+        kept = _keep(ranker.booster_, int(report["trees"]), *stopping, scorers, linear, cfg.min_gain)
+        report.update(kept[2])
+        if kept[0] is False:
+            return None, kept[1], report
     else:
         ranker.fit(x, y, group=sizes, init_score=base, feature_name=names)
         report["trees"] = cfg.n_estimators
@@ -163,6 +181,50 @@ def _fit(
         name: round(float(g), 2) for name, g in zip(feature_names(scorers), gain, strict=True) if g > 0
     }
     return booster.model_to_string(num_iteration=int(report["trees"])), linear, report
+
+
+def _keep(
+    booster: lightgbm.Booster,
+    trees_kept: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    sizes: np.ndarray,
+    base: np.ndarray,
+    scorers: list[str],
+    linear: dict[str, float],
+    min_gain: float,
+) -> tuple[bool, dict[str, float], dict[str, object]]:
+    """(keep the trees?, the linear weights to rank with, what was measured) on the early-stopping users.
+
+    The trees stay only when they beat both their linear start and the best single scorer by ``min_gain``
+    (relative NDCG@10 over the pooled items): validation users are few and noisy, and trees that win by
+    less tend to lose on the test split. Otherwise the better of the other two ranks alone.
+    """
+    query = np.repeat(np.arange(sizes.size), sizes)
+    trees = _pool_ndcg(base + booster.predict(x, num_iteration=trees_kept), y, query)
+    singles = {name: _pool_ndcg(np.nan_to_num(x[:, 2 * j], nan=-1e9), y, query) for j, name in enumerate(scorers)}
+    best = max(singles, key=lambda n: singles[n])
+    plain = _pool_ndcg(base, y, query) if linear else -1.0
+    measured: dict[str, object] = {
+        "stopping_ndcg@10": {"trees": round(trees, 4), "linear": round(plain, 4), best: round(singles[best], 4)}
+    }
+    if trees >= max(plain, singles[best]) * (1 + min_gain):
+        return True, linear, {**measured, "kept": "trees"}
+    if plain >= singles[best]:
+        return False, linear, {**measured, "kept": "linear blend", "trees": 0}
+    return False, {name: float(name == best) for name in scorers}, {**measured, "kept": best, "trees": 0}
+
+
+def _pool_ndcg(scores: np.ndarray, y: np.ndarray, query: np.ndarray) -> float:
+    """Mean NDCG@10 of ``scores`` over queries, with the ideal list made of each query's pooled relevant items."""
+    out = []
+    for q in np.unique(query):
+        rows = np.flatnonzero(query == q)
+        rel = y[rows][np.argsort(-scores[rows], kind="stable")[:10]]
+        discount = 1.0 / np.log2(np.arange(2, 12))
+        ideal = discount[: min(int(y[rows].sum()), 10)].sum()
+        out.append(float(rel @ discount[: rel.size]) / ideal if ideal > 0 else 0.0)
+    return float(np.mean(out)) if out else 0.0
 
 
 _PAIRS_PER_POSITIVE = 20
