@@ -38,6 +38,7 @@ from genre.core.types import (
 )
 from genre.evaluation.harness import _validation_like_protocol
 from genre.pipeline import Pipeline
+from genre.viz import contributions_chart
 from tests.conftest import HashEmbedder, clustered_catalog
 
 DAY = 86400.0
@@ -160,6 +161,11 @@ def test_contributions_are_grouped_shap_values_that_add_up_to_every_score(cache)
         assert item.contributions[OUTSIDE] == 0.0  # the top items are pooled ones
         assert item.score == pytest.approx(sum(item.contributions.values()))
     assert any(abs(item.contributions["itemknn"]) > 0 for item in trace.items)
+    # The chart has a bar per term; each row's bars add up to the score; only scorers show a raw score.
+    bars = {bar.name: bar for bar in contributions_chart(trace).data}
+    assert set(bars) == set(trace.items[0].contributions)
+    assert sum(bars[n].x[-1] for n in bars) == pytest.approx(trace.items[0].score)
+    assert "raw" in bars["itemknn"].hovertemplate and "raw" not in bars[BASE].hovertemplate
     # Over every candidate, pooled or not, the contributions add up; the pool ranks first.
     state = pipe.context(_user(pipe))
     cands = pipe.candidates(state).index
