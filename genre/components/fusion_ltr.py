@@ -48,7 +48,7 @@ class LtrConfig(FusionConfig):
     early_stopping_rounds: int = Field(default=20, ge=0, le=500)
     """Stop adding trees once validation NDCG@10 of a held-out fifth of the validation users has not
     improved for this many rounds, keeping the best (0: keep all ``n_estimators``)."""
-    min_gain: float = Field(default=0.01, ge=0, le=1)
+    min_gain: float = Field(default=0.02, ge=0, le=1)
     """Keep the trees only when, on the early-stopping users, they beat both their linear start and the
     best single scorer by this relative NDCG@10 margin; otherwise the better of those two ranks alone."""
     linear_base: bool = True
