@@ -189,6 +189,11 @@ def test_contributions_are_grouped_shap_values_that_add_up_to_every_score(cache)
     )
     np.testing.assert_allclose(total, fused.scores[some])
     np.testing.assert_allclose(sum(parts.values()), total)
+    quick_total, _ = fusion.rescore_user(
+        state, cands[some], {sl.name: sl.scores[some] for sl in lists}, {sl.name: sl.scores for sl in lists},
+        explain=False,
+    )  # fmt: skip
+    np.testing.assert_allclose(quick_total, total)
 
 
 def test_the_model_is_saved_as_text_and_loaded_again(cache):

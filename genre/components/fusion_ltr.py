@@ -185,10 +185,15 @@ class LtrFusion(Fusion):
         items: np.ndarray,
         values: dict[str, np.ndarray],
         reference: dict[str, np.ndarray],
+        *,
+        explain: bool = True,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """The re-scored items as pooled items (leave-one-out asks how each top item's score moves)."""
         if not self.fitted or set(values) != set(self.scorers):
             return self._blend.rescore(values, reference)
+        if not explain:
+            total = self._predict(items, values, reference, state)
+            return total, {MODEL: total}
         parts = self._contributions(items, values, reference, state)
         return np.sum(list(parts.values()), axis=0), parts
 

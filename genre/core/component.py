@@ -169,8 +169,11 @@ class Fusion(Component, ABC):
         items: np.ndarray,
         values: dict[str, np.ndarray],
         reference: dict[str, np.ndarray],
+        *,
+        explain: bool = True,
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """``rescore`` for the re-encoded user ``state`` and the re-scored ``items`` (catalog indices)."""
+        """``rescore`` for the re-encoded user ``state`` and the re-scored ``items`` (catalog indices);
+        ``explain=False`` as in :meth:`fuse_user` (leave-one-out reads only the totals)."""
         return self.rescore(values, reference)
 
 
