@@ -52,7 +52,7 @@ def _small_catalog() -> Catalog:
         Item("D", "Delta", ("Z",), attributes={"published": "2000-03-15"}),
     ]
     catalog = Catalog("small", items)
-    events = [("u1", 0, 100), ("u1", 1, 200), ("u2", 0, 150), ("u2", 2, 160), ("u3", 1, 300), ("u3", 3, 310)]
+    events = [("u1", 0, 100), ("u1", 1, 200), ("u2", 0, 150), ("u2", 2, 185), ("u3", 1, 300), ("u3", 3, 310)]
     catalog.interactions = Interactions(
         np.array([u for u, _, _ in events]),
         np.array([i for _, i, _ in events], dtype=np.int64),
@@ -87,6 +87,8 @@ def test_features_by_hand():
     np.testing.assert_allclose(row["s:score"], [-1.0, 1.0])  # z-scored over the candidates
     np.testing.assert_allclose(row["s:rank"], [2.0, 1.0])
     np.testing.assert_allclose(row["popularity"], [1 / 3, 1 / 3])  # one user of three each
+    # The 30 days before day 200 hold u1's B (day 200) and u2's C (day 185): C has half of them, D none.
+    np.testing.assert_allclose(row["recent_popularity"], [0.5, 0.0])
     np.testing.assert_allclose(row["history_length"], [2.0, 2.0])
     # History: X in both items (share 1), Y in one (0.5), Z in none. C is Y; D is Z.
     np.testing.assert_allclose(row["genre_share_mean"], [0.5, 0.0])
@@ -94,7 +96,7 @@ def test_features_by_hand():
     ref = 200 * DAY  # the user's latest event
     assert np.isnan(row["item_age_days"][0])  # C has no release date
     assert row["item_age_days"][1] == pytest.approx((ref - datetime(2000, 3, 15, tzinfo=UTC).timestamp()) / DAY)
-    np.testing.assert_allclose(row["first_seen_days"], [200 - 160, 200 - 310])
+    np.testing.assert_allclose(row["first_seen_days"], [200 - 185, 200 - 310])
     # C is co-watched with A (1 event ago, cosine 1/sqrt 2); D with B (the latest event).
     np.testing.assert_allclose(row["related_events_ago"], [1.0, 0.0])
     np.testing.assert_allclose(row["related_similarity"], [1 / np.sqrt(2), 1 / np.sqrt(2)])

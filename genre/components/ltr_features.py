@@ -40,6 +40,7 @@ FUSION_TERMS: frozenset[str] = frozenset(name for g in (*CONTEXT_GROUPS, BASE, O
 
 CONTEXT_FEATURES: tuple[tuple[str, str], ...] = (
     ("popularity", POPULARITY),
+    ("recent_popularity", POPULARITY),
     ("history_length", ACTIVITY),
     ("genre_share_mean", GENRES),
     ("genre_share_max", GENRES),
@@ -50,6 +51,8 @@ CONTEXT_FEATURES: tuple[tuple[str, str], ...] = (
 )
 """(feature, group) of every context feature, in column order after the scorers' features."""
 
+TREND_DAYS = 30.0
+"""Recent popularity: an item's share of all interactions in the this-many days before the user's "now"."""
 RELATED_WINDOW = 50
 """How many of the most recent history items are searched for the one most related to a candidate."""
 
@@ -99,6 +102,13 @@ class ItemStats:
     """Items x users, rows L2-normalized: row products are co-interaction cosines."""
     latest: float
     """The latest interaction: the reference time of a user without timestamps."""
+    event_keys: np.ndarray
+    """Every interaction as ``item * 2**32 + seconds since the first one``, sorted: an item's events in a
+    time window are one ``searchsorted`` away."""
+    event_times: np.ndarray
+    """Every interaction's seconds since the first one, sorted."""
+    start: float
+    """The first interaction (seconds)."""
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> ItemStats:
@@ -121,7 +131,12 @@ class ItemStats:
         cats = sparse.csr_matrix(
             (np.ones(len(pairs)), ([p[0] for p in pairs], [p[1] for p in pairs])), shape=(n, len(names))
         )
+        start = float(inter.timestamps.min())
+        offsets = np.clip(inter.timestamps - start, 0, 2**32 - 1).astype(np.int64)
         return cls(
+            event_keys=np.sort(inter.item_index.astype(np.int64) * 2**32 + offsets),
+            event_times=np.sort(offsets),
+            start=start,
             popularity=counts / max(users.size, 1),
             first_seen=first,
             released=np.array([release_time(item.attributes) for item in catalog.items]),
@@ -185,15 +200,15 @@ def features(
         else:
             cols += [np.full(n, np.nan), np.full(n, np.nan)]
     nan = np.full(n, np.nan)
-    item_cols = [stats.popularity[items]]
     seen = state.seen_index if state is not None else None
     user_cols = [nan, nan, nan] if seen is None else [np.full(n, float(seen.size)), *_genre_share(stats, items, seen)]
     ref_time = _reference_time(state, stats)
-    item_cols += [(ref_time - stats.released[items]) / _DAY, (ref_time - stats.first_seen[items]) / _DAY]
+    ages = [(ref_time - stats.released[items]) / _DAY, (ref_time - stats.first_seen[items]) / _DAY]
     related = [nan, nan] if seen is None or seen.size == 0 else _related(stats, items, seen[-RELATED_WINDOW:])
-    context = [item_cols[0], user_cols[0], user_cols[1], user_cols[2], item_cols[1], item_cols[2], *related]
+    popularity = [stats.popularity[items], _recent_share(stats, items, ref_time)]
+    context = [*popularity, *user_cols, *ages, *related]
     # Only the user's activity is known for an item not at hand.
-    context = [c if j == 1 else np.where(known, c, np.nan) for j, c in enumerate(context)]
+    context = [c if j == 2 else np.where(known, c, np.nan) for j, c in enumerate(context)]
     return np.column_stack(cols + context)
 
 
@@ -209,6 +224,20 @@ def _genre_share(stats: ItemStats, items: np.ndarray, seen: np.ndarray) -> list[
     dense = cats.multiply(share[None, :]).tocsr()
     peak = np.asarray(dense.max(axis=1).todense()).ravel()
     return [mean, np.where(per_item > 0, peak, np.nan)]
+
+
+def _recent_share(stats: ItemStats, items: np.ndarray, ref_time: float) -> np.ndarray:
+    """Each item's share of all interactions in the ``TREND_DAYS`` before ``ref_time`` (NaN: none in it)."""
+    hi = int(np.clip(ref_time - stats.start, 0, 2**32 - 1))
+    lo = int(np.clip(ref_time - stats.start - TREND_DAYS * _DAY, 0, 2**32 - 1))
+    total = np.searchsorted(stats.event_times, hi, side="right") - np.searchsorted(stats.event_times, lo, side="left")
+    if total == 0:
+        return np.full(items.size, np.nan)
+    base = items.astype(np.int64) * 2**32
+    mine = np.searchsorted(stats.event_keys, base + hi, side="right") - np.searchsorted(
+        stats.event_keys, base + lo, side="left"
+    )
+    return mine / total
 
 
 def _related(stats: ItemStats, items: np.ndarray, recent: np.ndarray) -> list[np.ndarray]:

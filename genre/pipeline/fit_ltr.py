@@ -26,7 +26,7 @@ from genre.pipeline.fit import ValidationScores, validation_scores
 if TYPE_CHECKING:
     import lightgbm
 
-ARTIFACT_VERSION = 1
+ARTIFACT_VERSION = 2
 """Version of the features, the fitting and the saved model; bump it when any changes (older models are a miss)."""
 
 
