@@ -58,4 +58,5 @@ def test_on_protocol_r_it_ranks_as_well_as_the_scorers_it_pools():
     )
     rows = {r.name: r.metrics["ndcg@10"] for r in report.rows}
     best_single = max(rows[name] for name in SCORERS)
-    assert rows["movies-ltr-small"] >= 0.97 * best_single
+    # Broken features or a misaligned pool would rank near popularity (about half of this).
+    assert rows["movies-ltr-small"] >= 0.9 * best_single
