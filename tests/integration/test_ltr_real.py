@@ -52,7 +52,7 @@ def test_the_model_is_fitted_on_real_users_and_every_score_is_explained(ltr):
     assert "genre over" in table and "base value" in table
 
 
-def test_on_protocol_r_it_ranks_as_well_as_the_scorers_it_pools():
+def test_on_protocol_r_it_ranks_close_to_the_best_scorer_it_pools():
     report = evaluate(
         [parse_config(_config({"component": "ltr", "config": {"n_estimators": 100}}))], protocol="R", max_users=300
     )
