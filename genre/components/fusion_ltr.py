@@ -163,7 +163,7 @@ class LtrFusion(Fusion):
         rest = np.ones(n, dtype=bool)
         rest[pos] = False
         if rest.any():
-            # Below every pooled item, in the order of the unweighted blend among themselves.
+            # Below every pooled item, in the order of the fallback blend among themselves.
             floor = total[pos].min() - 1.0 if pos.size else 0.0
             blend = self._blend(lists).scores[rest]
             span = blend.max() - blend.min()
