@@ -166,21 +166,23 @@ def _fit(
             eval_X=(x[stop],), eval_y=(y[stop],), eval_group=[sizes[held]], eval_init_score=[base[stop]],
             eval_at=[10], callbacks=[lightgbm.early_stopping(cfg.early_stopping_rounds, verbose=False)],
         )  # fmt: skip
-        report["trees"] = int(ranker.best_iteration_ or cfg.n_estimators)
+        trees = int(ranker.best_iteration_ or cfg.n_estimators)
+        report["trees"] = trees
         stopping = (x[stop], y[stop], sizes[held], base[stop])
-        kept = _keep(ranker.booster_, int(report["trees"]), *stopping, scorers, linear, cfg.min_gain)
+        kept = _keep(ranker.booster_, trees, *stopping, scorers, linear, cfg.min_gain)
         report.update(kept[2])
         if kept[0] is False:
             return None, kept[1], report
     else:
         ranker.fit(x, y, group=sizes, init_score=base, feature_name=names)
-        report["trees"] = cfg.n_estimators
+        trees = cfg.n_estimators
+        report["trees"] = trees
     booster = ranker.booster_
-    gain = booster.feature_importance(importance_type="gain", iteration=report["trees"])
+    gain = booster.feature_importance(importance_type="gain", iteration=trees)
     report["importance"] = {
         name: round(float(g), 2) for name, g in zip(feature_names(scorers), gain, strict=True) if g > 0
     }
-    return booster.model_to_string(num_iteration=int(report["trees"])), linear, report
+    return booster.model_to_string(num_iteration=trees), linear, report
 
 
 def _keep(
