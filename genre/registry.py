@@ -40,6 +40,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     "fusion": {
         "weighted": "genre.components.fusion:WeightedFusion",
         "learned": "genre.components.fusion:LearnedFusion",
+        "ltr": "genre.components.fusion_ltr:LtrFusion",
     },
     "rerank": {
         "mmr": "genre.components.rerank:MMRDiversity",

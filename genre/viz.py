@@ -55,12 +55,18 @@ def _layout(fig: go.Figure, title: str, height: int | None = None) -> go.Figure:
 
 
 def contributions_chart(trace: RunTrace) -> go.Figure:
-    """Stacked horizontal bars: how much each scorer added to each item's fused score (rank 1 on top)."""
+    """Stacked horizontal bars: how much each component added to each item's fused score (rank 1 on top).
+
+    Besides the scorers a fusion may add terms of its own (a learning-to-rank model's context features
+    and base value, SHAP values that can be negative): each is a bar of its own, so the bars of a row
+    still add up to its score, and only a scorer's hover shows a raw score.
+    """
     items = list(reversed(trace.items))
     names = list(dict.fromkeys(n for item in trace.items for n in item.contributions))
     colors = scorer_colors(names)
     fig = go.Figure()
     for name in names:
+        raw = "<br>raw %{customdata[1]}" if name in trace.scorers else ""
         fig.add_bar(
             name=name,
             orientation="h",
@@ -68,7 +74,7 @@ def contributions_chart(trace: RunTrace) -> go.Figure:
             x=[i.contributions.get(name, 0.0) for i in items],
             marker_color=colors[name],
             customdata=[[i.title, i.scores.get(name), i.normalized.get(name)] for i in items],
-            hovertemplate="%{customdata[0]}<br>" + name + ": +%{x:.3f}<br>raw %{customdata[1]}<extra></extra>",
+            hovertemplate="%{customdata[0]}<br>" + name + ": %{x:+.3f}" + raw + "<extra></extra>",
         )
     fig.update_layout(barmode="relative", xaxis_title="contribution to the fused score")
     return _layout(fig, "Per-component contributions", height=120 + 32 * len(items))

@@ -128,7 +128,9 @@ def format_trace(trace: Any) -> str:
         labels = ", ".join(f"{lab.label} ({lab.probability:.0%})" for lab in trace.intent.labels)
         lines.append(f"intent: {labels}")
     lines.extend(f"note: {n}" for n in trace.notices)
-    scorers = trace.scorers
+    # Every contribution gets a column, so each row's columns add up to its score: the scorers', then any
+    # term a fusion or re-ranker adds (a learning-to-rank model's context features and base value).
+    scorers = list(dict.fromkeys([*trace.scorers, *(n for item in trace.items for n in item.contributions)]))
     head = f"{'#':>3}  {'score':>6}  " + "  ".join(f"{s[:10]:>10}" for s in scorers) + "  title"
     lines += ["", head, "-" * min(len(head) + 40, 110)]
     for item in trace.items:

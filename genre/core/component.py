@@ -151,6 +151,31 @@ class Fusion(Component, ABC):
         """Fused scores and contributions for re-scored items, normalized against ``reference`` (the
         original run's scores per scorer), so leave-one-out attribution compares like with like."""
 
+    def fuse_user(
+        self, state: UserState | None, candidates: np.ndarray, lists: list[ScoreList], *, explain: bool = True
+    ) -> Fused:
+        """What the ranking path calls: ``__call__`` with the user and the candidates (catalog indices) at hand.
+
+        A fusion whose features depend on them (learning to rank: the user's history, the items'
+        popularity and age) overrides this; every other fusion blends the lists alone. ``explain=False``:
+        the caller reads only the scores (the evaluation harness), so a fusion whose contributions are
+        costly may return the same scores under fewer contributions.
+        """
+        return self(lists)
+
+    def rescore_user(
+        self,
+        state: UserState | None,
+        items: np.ndarray,
+        values: dict[str, np.ndarray],
+        reference: dict[str, np.ndarray],
+        *,
+        explain: bool = True,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``rescore`` for the re-encoded user ``state`` and the re-scored ``items`` (catalog indices);
+        ``explain=False`` as in :meth:`fuse_user` (leave-one-out reads only the totals)."""
+        return self.rescore(values, reference)
+
 
 @dataclass
 class ReasonBatch:

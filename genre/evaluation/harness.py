@@ -228,8 +228,8 @@ def _check(cancel: threading.Event | None, doing: str) -> None:
 
 
 def _validation_like_protocol(cfg: PipelineConfig, validation: str) -> PipelineConfig:
-    """A learned fusion fits on a validation split shaped like the test split being measured."""
-    if cfg.fusion.component != "learned" or cfg.fusion.config.get("validation") == validation:
+    """A learned or learning-to-rank fusion fits on a validation split shaped like the test split being measured."""
+    if cfg.fusion.component not in ("learned", "ltr") or cfg.fusion.config.get("validation") == validation:
         return cfg
     fusion = cfg.fusion.model_copy(update={"config": {**cfg.fusion.config, "validation": validation}})
     return cfg.model_copy(update={"fusion": fusion})

@@ -73,7 +73,8 @@ def leave_one_out(
         values = {name: sc.score_users(states, intents, top_items) for name, sc in scorers.items()}
         out = np.empty((len(contexts), top_items.size))
         for row in range(len(contexts)):
-            total, _ = fusion.rescore({n: v[row] for n, v in values.items()}, reference)
+            row_values = {n: v[row] for n, v in values.items()}
+            total, _ = fusion.rescore_user(states[row], top_items, row_values, reference, explain=False)
             out[row] = total
         return out
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from genre.components.env import Env, WarmStart
 from genre.components.fusion import LearnedFusion
+from genre.components.fusion_ltr import LtrFusion
 from genre.components.reasoners.template import TemplateReasoner
 from genre.components.scorers import PopularityScorer
 from genre.config import PipelineConfig, StageSpec, build_component
@@ -250,6 +251,14 @@ class _Preparer:
             self.env.checkpoint("fitting the learned fusion", self.steps / self.total)
             with timed(self.timings, "fusion", "LearnedFusion.fit"):
                 fit_learned_fusion(fusion, config, self.env)
+            self._record_artifacts("fusion", mark)
+        if isinstance(fusion, LtrFusion) and "fusion" not in self.reused:
+            from genre.pipeline.fit_ltr import fit_ltr_fusion
+
+            mark = len(self.env.artifact_log)
+            self.env.checkpoint("fitting the learning-to-rank fusion", self.steps / self.total)
+            with timed(self.timings, "fusion", "LtrFusion.fit"):
+                fit_ltr_fusion(fusion, config, self.env)
             self._record_artifacts("fusion", mark)
         rerankers = [self.component("rerank", spec, f"rerank.{n}", None, None) for n, spec in enumerate(config.rerank)]
         notices: list[str] = []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from genre.components.reasoners.plan import component_contributions
 from genre.components.reasoners.styles import DEFAULT_STYLE, StyleOptions
 from genre.components.reasoners.template import TemplateReasoner, requests_from_trace
 from genre.core.component import Reasoner
@@ -282,9 +283,9 @@ class Explainer:
 
     def _reason_key(self, req: ReasonRequest) -> str:
         """What a generated reason depends on: the reasoner's spec and everything its prompt says."""
-        contributions = {n: round(c, 3) for n, c in req.contributions.items()}
         evidence = {n: [(e.kind, e.item_id, e.label) for e in evs[:5]] for n, evs in req.evidence.items()}
-        dominant = max(contributions, key=lambda n: contributions[n]) if contributions else None
+        components = {n: round(c, 3) for n, c in component_contributions(req).items()}
+        dominant = max(components, key=lambda n: components[n]) if components else None
         intent = (req.intent.summary, [(lbl.label, round(lbl.probability, 2)) for lbl in req.intent.labels[:3]])
         return stable_hash([self._explain_spec, req.item.item_id, evidence, dominant, intent, req.cold_start])
 

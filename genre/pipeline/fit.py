@@ -8,6 +8,7 @@ evaluation harness; the split and the metric come from :mod:`genre.data.splits` 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -19,6 +20,7 @@ from genre.config import PipelineConfig, StageSpec, build_component
 from genre.core.artifacts import ArtifactFiles
 from genre.core.component import Component, ContextEncoder, IntentModel, Scorer
 from genre.core.errors import CorruptArtifactError
+from genre.core.types import Catalog, UserState
 from genre.data.splits import random_split, temporal_split
 from genre.metrics import evaluate_rankings
 from genre.pipeline.rank import encode_users, score_matrices, user_contexts
@@ -36,7 +38,7 @@ def fit_learned_fusion(fusion: LearnedFusion, config: PipelineConfig, env: Env) 
     held-out items (``objective``) are kept, saved beside the trained scorers.
     """
     cfg = fusion.config
-    inter = env.interactions("fusion 'learned'")
+    env.interactions("fusion 'learned'")  # says what is missing before anything is keyed
     key = {
         "scorers": {n: s.model_dump() for n, s in config.scorers.items()},
         "context": config.context.model_dump(),
@@ -49,36 +51,11 @@ def fit_learned_fusion(fusion: LearnedFusion, config: PipelineConfig, env: Env) 
         fusion.weights, fusion.fit_report = saved
         return fusion.weights
 
-    if cfg.validation == "temporal":
-        split = temporal_split(inter, cfg.validation_fraction)
-    else:
-        split = random_split(inter, cfg.validation_fraction, seed=cfg.seed)
-    catalog = env.catalog
-    # Only what scores is prepared on the split: no candidates, re-rankers or reasons are needed.
-    sub_env = Env(
-        catalog.with_interactions(split.train),
-        env.device,
-        env.embedder_factory,
-        progress=env.progress,
-        on_progress=env.on_progress,
-        cancel=env.cancel,
-    )
-    context = cast(ContextEncoder, _prepared("context", config.context, "context", sub_env))
-    intent = cast(IntentModel, _prepared("intent", config.intent, "intent", sub_env))
-    scorers = {
-        name: cast(Scorer, _prepared("scorers", spec, f"scorers.{name}", sub_env))
-        for name, spec in config.scorers.items()
-    }
-    held_out = split.test_items_by_user()
     gen = np.random.default_rng(cfg.seed)
-    users = sorted(held_out)
-    if len(users) > cfg.max_users:
-        users = sorted(gen.choice(users, size=cfg.max_users, replace=False).tolist())
-    contexts = user_contexts(split.train, catalog, users)
-    states, intents = encode_users(context, intent, contexts)
-    matrices = score_matrices(scorers, states, intents)
-    names = list(matrices)
-    mats = [matrices[n] for n in names]
+    scored = validation_scores(config, env, cfg.validation, cfg.validation_fraction, cfg.seed, cfg.max_users, gen)
+    users, states, catalog = scored.users, scored.states, env.catalog
+    names = list(scored.matrices)
+    mats = [scored.matrices[n] for n in names]
 
     n_items = len(catalog)
     # Per user, each scorer normalized over that user's unseen items (as at serving time).
@@ -88,16 +65,68 @@ def fit_learned_fusion(fusion: LearnedFusion, config: PipelineConfig, env: Env) 
         unseen[row, state.seen_index] = False
         for f, m in enumerate(mats):
             feats[f, row, unseen[row]] = np.nan_to_num(normalize(m[row, unseen[row]], cfg.normalization))
-    relevant = [held_out[u] for u in users]
+    relevant = scored.held_out
     if cfg.objective == "ndcg":
         w, report = _fit_ndcg(feats, unseen, relevant, cfg.min_gain)
     else:
         w, report = _fit_pairwise(feats, unseen, relevant, cfg, gen)
     fusion.weights = {n: round(float(x), 6) for n, x in zip(names, w, strict=True)}
     fusion.fit_report = {"users": len(users), "objective": cfg.objective, **report}
-    env.notices.extend(n for n in sub_env.notices if n not in env.notices)  # corrupt state the fit retrained
     artifact.save({"weights.json": {"weights": fusion.weights, "report": fusion.fit_report}})
     return fusion.weights
+
+
+@dataclass
+class ValidationScores:
+    """Every scorer's scores for the validation users, from components prepared on the split's training part."""
+
+    train: Catalog
+    """The catalog with the split's training interactions only."""
+    users: list[str]
+    states: list[UserState]
+    matrices: dict[str, np.ndarray]
+    """Per scorer, users x catalog."""
+    held_out: list[np.ndarray]
+    """Per user, the held-out items (catalog indices)."""
+
+
+def validation_scores(
+    config: PipelineConfig,
+    env: Env,
+    validation: str,
+    fraction: float,
+    seed: int,
+    max_users: int,
+    gen: np.random.Generator,
+) -> ValidationScores:
+    """Split ``env``'s interactions again (each user's latest ``fraction`` or a random share with ``seed``),
+    prepare the context, intent and scorers on the rest, and score at most ``max_users`` held-out users
+    (sampled with ``gen``).
+
+    Notices about state the preparation retrained land in ``env.notices``.
+    """
+    inter = env.interactions(f"fusion {config.fusion.component!r}")
+    split = temporal_split(inter, fraction) if validation == "temporal" else random_split(inter, fraction, seed=seed)
+    catalog = env.catalog.with_interactions(split.train)
+    # Only what scores is prepared on the split: no candidates, re-rankers or reasons are needed.
+    sub_env = Env(
+        catalog, env.device, env.embedder_factory, progress=env.progress, on_progress=env.on_progress, cancel=env.cancel
+    )
+    context = cast(ContextEncoder, _prepared("context", config.context, "context", sub_env))
+    intent = cast(IntentModel, _prepared("intent", config.intent, "intent", sub_env))
+    scorers = {
+        name: cast(Scorer, _prepared("scorers", spec, f"scorers.{name}", sub_env))
+        for name, spec in config.scorers.items()
+    }
+    held_out = split.test_items_by_user()
+    users = sorted(held_out)
+    if len(users) > max_users:
+        users = sorted(gen.choice(users, size=max_users, replace=False).tolist())
+    contexts = user_contexts(split.train, env.catalog, users)
+    states, intents = encode_users(context, intent, contexts)
+    matrices = score_matrices(scorers, states, intents)
+    env.notices.extend(n for n in sub_env.notices if n not in env.notices)  # corrupt state the fit retrained
+    return ValidationScores(catalog, users, states, matrices, [held_out[u] for u in users])
 
 
 def _prepared(stage: str, spec: StageSpec, where: str, env: Env) -> Component:

@@ -160,13 +160,21 @@ def fuse(
     lists: list[ScoreList],
     k: int,
     timings: list[StageTiming] | None = None,
+    state: UserState | None = None,
+    explain: bool = True,
 ) -> tuple[Fused, Fused, np.ndarray]:
     """(fused after re-ranking, fused before it, the first ``k`` positions into ``candidates``, best first).
 
-    Ties in the fused score go to the lower catalog index, so equal inputs always rank alike.
+    ``state`` is the user the lists were scored for (a learning-to-rank fusion reads its history);
+    ``explain=False`` when only the order is read (see :meth:`Fusion.fuse_user`). Ties in the fused
+    score go to the lower catalog index, so equal inputs always rank alike.
     """
     with timed(timings, "fusion", type(ranker.fusion).__name__):
-        fused = ranker.fusion(lists) if candidates.size else Fused(np.zeros(0), {}, {})
+        fused = (
+            ranker.fusion.fuse_user(state, candidates, lists, explain=explain)
+            if candidates.size
+            else Fused(np.zeros(0), {}, {})
+        )
     pre_rerank = fused
     if candidates.size:
         for reranker in ranker.rerankers:
@@ -205,7 +213,7 @@ def rank(
         if sl.scores.size and np.isnan(sl.scores).all():
             said.append(f"Scorer {name!r} could not score any candidate" + (f": {sl.note}." if sl.note else "."))
         lists.append(sl)
-    fused, pre_rerank, order = fuse(ranker, cands.index, lists, k, timings)
+    fused, pre_rerank, order = fuse(ranker, cands.index, lists, k, timings, state)
     if cands.index.size == 0:
         said.append(f"No items left to recommend after filtering ({_excluded_text(cands.excluded)}).")
     elif order.size < k:
@@ -232,7 +240,7 @@ def rank_users(
             lists = [_named(name, s(state, intent, cands.index)) for name, s in cold_scorers(ranker).items()]
         else:
             lists = [ScoreList(name, m[row, cands.index]) for name, m in matrices.items()]
-        _, _, order = fuse(ranker, cands.index, lists, k)
+        _, _, order = fuse(ranker, cands.index, lists, k, state=state, explain=False)
         top = cands.index[order]
         out[row, : top.size] = top
     return out

@@ -19,11 +19,22 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from genre.components.ltr_features import FUSION_TERMS
 from genre.core.types import Evidence, Item, ReasonRequest
 from genre.text.hygiene import sanitize_user_text
 from genre.text.verifier import DEFAULT_ALIASES
 
-__all__ = ["SLOT_NAMES", "FactPlan", "Why", "history_evidence", "join_words", "make_plan", "plain"]
+__all__ = [
+    "SLOT_NAMES",
+    "FactPlan",
+    "Why",
+    "component_contributions",
+    "history_evidence",
+    "join_words",
+    "make_plan",
+    "plain",
+    "strongest_component",
+]
 
 SLOT_NAMES: tuple[str, ...] = ("item", "hist1", "hist2", "shared", "intent", "why")
 """Every slot a plan can fill, in the order prompts list them."""
@@ -351,10 +362,23 @@ def _with_aliases(label: str, categories: set[str]) -> tuple[str, set[str]]:
 # ---- the strongest component -----------------------------------------------------------------------
 
 
-def _dominant(req: ReasonRequest) -> str | None:
-    """The scorer that added most to the fused score (None when none added anything)."""
-    positive = {n: c for n, c in req.contributions.items() if c > 0}
+def component_contributions(req: ReasonRequest) -> dict[str, float]:
+    """The request's contributions that come from components (scorers, re-rankers).
+
+    A learning-to-rank fusion adds terms of its own model beside the scorers' (item popularity, genre
+    overlap, its base value...): no component a reason could name, so they are left out, unless a
+    scorer of the pipeline has that name (then the request has its evidence).
+    """
+    return {n: c for n, c in req.contributions.items() if n not in FUSION_TERMS or n in req.evidence}
+
+
+def strongest_component(req: ReasonRequest) -> str | None:
+    """The component that added most to the fused score (None when none added anything)."""
+    positive = {n: c for n, c in component_contributions(req).items() if c > 0}
     return max(positive, key=lambda n: positive[n]) if positive else None
+
+
+_dominant = strongest_component
 
 
 def _kind(name: str) -> WhyKind | None:

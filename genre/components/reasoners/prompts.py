@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from genre.components.reasoners.contrast import make_contrast
-from genre.components.reasoners.plan import history_evidence, make_plan
+from genre.components.reasoners.plan import component_contributions, history_evidence, make_plan
 from genre.components.reasoners.styles import Style
 from genre.core.types import Item, ReasonRequest
 from genre.text.hygiene import sanitize_user_text
@@ -196,8 +196,9 @@ def prompt_with_units(
         top = sorted(req.intent.labels, key=lambda label: -label.probability)[:3]
         out.add(("intent", "User's current interests: " + ", ".join(catalog_text(t.label, 40) for t in top)))
 
-    if req.contributions:
-        dominant = max(req.contributions, key=lambda n: req.contributions[n])
+    components = component_contributions(req)
+    if components:
+        dominant = max(components, key=lambda n: components[n])
         out.add(("main reason", f"Main reason it ranked high: {scorer_phrase(dominant)}"))
 
     closest = _contrast_lines(out, req, style) if style != "one-line" else None
