@@ -155,3 +155,14 @@ def test_bpr_trains_with_each_imbalance_option(tiny_cf_env):
         s = BprScorer({"dims": 4, "epochs": 3, "batch_size": 16, **options})
         s.prepare(tiny_cf_env)
         assert np.isfinite(s.user_factors).all()
+
+
+def test_the_debiased_movies_config_blends_pda():
+    from pathlib import Path
+
+    from genre.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "movies-debiased.toml")
+    (name,) = [n for n, s in cfg.scorers.items() if s.component == "pda"]
+    assert cfg.scorers[name].config["gamma"] > 0 and cfg.fusion.config["weights"][name] > 1
+    assert not any(s.component == "bpr" for s in cfg.scorers.values())

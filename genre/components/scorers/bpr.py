@@ -3,6 +3,12 @@
 Feedback-aware when a model update asks for it (see :mod:`genre.training.feedback_update`): explicit negatives
 in ``env.negatives`` are never sampled as positives and are preferred as that user's negatives, and
 ``env.warm_start`` continues from earlier factors for a few epochs instead of training from scratch.
+
+Imbalance options (``negative_sampling``, ``batching``; the triples come from
+:mod:`genre.components.scorers.sampling`, which documents the strata and the draws). The defaults train
+draw for draw as before these options existed, under the same artifact key. :class:`PdaScorer
+<genre.components.scorers.pda.PdaScorer>` extends this class through ``_pair_diff_fn`` (the training score)
+and ``_ranking_scores`` (what is ranked).
 """
 
 from __future__ import annotations
