@@ -30,6 +30,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "itemknn": "genre.components.scorers.collaborative:ItemKNNScorer",
         "ease": "genre.components.scorers.collaborative:EaseScorer",
         "bpr": "genre.components.scorers.bpr:BprScorer",
+        "pda": "genre.components.scorers.pda:PdaScorer",
         "intent-match": "genre.components.scorers.intent_match:IntentMatchScorer",
         "price-fit": "genre.components.scorers.attributes:PriceFitScorer",
         "preference": "genre.components.scorers.attributes:PreferenceScorer",

@@ -11,7 +11,7 @@ from genre import GenreError, load_config
 from genre.core.errors import BuildCancelled
 from genre.data.users import dataset_user_ids
 from genre.evaluation.explanations import evaluate_explanations
-from genre.evaluation.harness import evaluate
+from genre.evaluation.harness import SLICE_COLUMNS, evaluate
 from genre.registry import BUILTINS
 from genre.viz import metrics_chart
 from pages.common.simulated import simulated_banner
@@ -102,19 +102,39 @@ if report is not None:
         f"test interactions, {report.seconds:.0f} s."
     )
     simulated_banner(st.session_state.get("eval_data"))
+    slice_only = set(SLICE_COLUMNS) - {"ndcg@10", "coverage@10"}
     frame = pd.DataFrame(
         [
-            {"name": r.name, "kind": r.kind, **{k: round(v, 4) for k, v in r.metrics.items()}, "fit s": r.seconds}
+            {
+                "name": r.name,
+                "kind": r.kind,
+                **{k: round(v, 4) for k, v in r.metrics.items() if k not in slice_only},
+                "fit s": r.seconds,
+            }
             for r in report.rows
         ]
     )
     st.dataframe(frame, hide_index=True, width="stretch", key="eval_table")
+    st.markdown("**Popularity slices**")
+    prop = (report.extras or {}).get("propensity", {})
+    st.caption(
+        "NDCG@10 on head / torso / tail test items by training popularity (head: the most popular items that hold "
+        "20% of training interactions; tail: the least popular that hold at most 20%). IPS- and SNIPS-NDCG@10 "
+        f"weight each hit by 1/p_i with p_i = max((n_i / max n)^{prop.get('eta', 0.5)}, {prop.get('clip', 0.01)}) "
+        "from training counts; IPS can exceed 1, SNIPS is on the naive scale. Gini: inequality of how often each "
+        "catalog item is shown in the top-10 lists (0 = evenly)."
+    )
+    slices = pd.DataFrame(
+        [{"name": r.name, **{c: round(r.metrics.get(c, float("nan")), 4) for c in SLICE_COLUMNS}} for r in report.rows]
+    )
+    st.dataframe(slices, hide_index=True, width="stretch", key="eval_slices")
     rows = [{"name": r.name, "kind": r.kind, **r.metrics} for r in report.rows]
     left, right = st.columns(2)
     left.plotly_chart(metrics_chart(rows, "ndcg@10"), key="eval_ndcg", width="stretch")
     right.plotly_chart(metrics_chart(rows, "recall@20"), key="eval_recall", width="stretch")
     for key, value in (report.extras or {}).items():
-        st.caption(md_escape(f"{key}: {value}"))
+        if key != "propensity":  # already in the slices caption
+            st.caption(md_escape(f"{key}: {value}"))
     st.download_button("Download the report (JSON)", report.to_json(), file_name="genre-eval.json", key="eval_download")
 
 explanations = st.session_state.get("eval_explanations")

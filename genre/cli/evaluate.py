@@ -16,7 +16,16 @@ if TYPE_CHECKING:
 
 
 def add_evaluate(sub: Subparsers) -> None:
-    ev = sub.add_parser("evaluate", help="offline evaluation of every scorer and each config's fusion on one split")
+    ev = sub.add_parser(
+        "evaluate",
+        help="offline evaluation of every scorer and each config's fusion on one split",
+        description="Ranking metrics of every scorer and each config's fusion on one split, then popularity "
+        "slices per row: NDCG@10 on head / torso / tail items (head: the most popular items holding 20%% of "
+        "training interactions; tail: the least popular holding at most 20%%), IPS- and SNIPS-NDCG@10 beside "
+        "naive NDCG@10 (propensity p_i = max((n_i / max n) ** 0.5, 0.01) from training counts n_i, so no "
+        "weight exceeds 100; SNIPS divides by the mean inverse propensity of the test items), coverage@10 and "
+        "the Gini index of exposure in the top-10 lists.",
+    )
     ev.add_argument("--config", required=True, action="append", type=Path, help="repeat to compare configs")
     ev.add_argument("--protocol", choices=("T", "R"), default="T", help="T: last 20%% by time; R: random 75/25")
     ev.add_argument("--split-dir", type=Path, help="evaluate on your own train.csv and test.csv instead")
@@ -84,6 +93,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         f"{report.train_interactions:,} train / {report.test_interactions:,} test interactions · {report.seconds:.0f} s"
     )
     print(report.to_markdown())
+    prop = report.extras.get("propensity", {})
+    print(
+        f"\nPopularity slices (head/torso/tail by training popularity; IPS/SNIPS with p_i ∝ n_i^{prop.get('eta')}, "
+        f"clipped at {prop.get('clip')}):"
+    )
+    print(report.slices_markdown())
     for acc in report.extras.get("intent_accuracy", []):
         print(f"{acc['config']}: {IntentAccuracy(**acc).summary()}")
     return 0

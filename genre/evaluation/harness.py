@@ -10,6 +10,10 @@ rule: a user with neither history nor profile is ranked by popularity alone, eve
 all the config's scorers. Every test user of a split has training history, so none is cold in
 that sense; users with at most ``COLD_MAX_TRAIN`` training events are *reported* as cold. A
 scorer's own row ranks that scorer's scores alone (training popularity for a user it cannot score).
+
+Every row also carries the popularity figures of :mod:`genre.evaluation.slices` (NDCG@10 on head / torso /
+tail items by training popularity, IPS- and SNIPS-NDCG@10, the Gini index of exposure), computed with the
+training split's item counts; :meth:`EvalReport.slices_markdown` tabulates them.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from genre.core.errors import BuildCancelled, ConfigError, DataError
 from genre.core.types import Catalog, Intent, UserState, stable_hash
 from genre.data import load_catalog
 from genre.data.splits import Split, random_split, read_split_dir, temporal_split
+from genre.evaluation.cold_items import COLD_ITEM_MAX_TRAIN, cold_item_slice
 from genre.evaluation.intent_accuracy import IntentAccuracy, LabelHead, intent_accuracy
+from genre.evaluation.slices import PROPENSITY_CLIP, PROPENSITY_ETA, slice_metrics
 from genre.metrics import evaluate_rankings
 from genre.pipeline import Pipeline
 from genre.pipeline.rank import encode_users, rank_users, user_contexts
@@ -85,6 +91,29 @@ class EvalReport:
                 + f" | {r.warm.get('ndcg@10', float('nan')):.4f} | {cold} | {r.seconds:.1f} |"
             )
         return "\n".join(lines)
+
+    def slices_markdown(self) -> str:
+        """Popularity figures per row: group NDCG@10, IPS/SNIPS beside naive NDCG@10, coverage, Gini, and
+        NDCG@10 on cold test items (at most ``COLD_ITEM_MAX_TRAIN`` training interactions)."""
+        cols = [*SLICE_COLUMNS]
+        lines = ["| row | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
+        for r in self.rows:
+            lines.append(f"| {r.name} | " + " | ".join(f"{r.metrics.get(c, float('nan')):.4f}" for c in cols) + " |")
+        return "\n".join(lines)
+
+
+SLICE_COLUMNS = (
+    "ndcg@10",
+    "ndcg@10-head",
+    "ndcg@10-torso",
+    "ndcg@10-tail",
+    "ips-ndcg@10",
+    "snips-ndcg@10",
+    "coverage@10",
+    "gini@10",
+    "cold-item ndcg@10",
+)
+"""Columns of :meth:`EvalReport.slices_markdown` (the CLI table and the Evaluate page show the same)."""
 
 
 def make_split(catalog: Catalog, protocol: Protocol, split_dir: Path | None) -> Split:
@@ -153,7 +182,9 @@ def evaluate(
     cold_mask = np.array([train_counts.get(u, 0) <= COLD_MAX_TRAIN for u in users])
     contexts = user_contexts(split.train, catalog, users)
     seen = [np.array([catalog.index_of(e.item_id) for e in c.history], dtype=np.int64) for c in contexts]
-    popularity = np.log1p(np.bincount(split.train.item_index, minlength=len(catalog)).astype(np.float64))
+    item_counts = np.bincount(split.train.item_index, minlength=len(catalog))
+    popularity = np.log1p(item_counts.astype(np.float64))
+    rows_for = _RowMaker(relevant, cold_mask, item_counts)
 
     configs = [_validation_like_protocol(c, "random" if split.name == "random" else "temporal") for c in configs]
     rows: list[EvalRow] = []
@@ -192,7 +223,7 @@ def evaluate(
                     topk = _topk_from_matrix(scored[key], seen, popularity)
                     label = name if all(r.name != name for r in rows) else f"{name} ({cfg.name})"
                     secs = fit + time.perf_counter() - t1
-                    rows.append(_row(label, "scorer", topk, relevant, cold_mask, len(catalog), secs))
+                    rows.append(rows_for(label, "scorer", topk, secs))
             matrices[name] = scored[key]
         _check(cancel, f"fusing {cfg.name}")
         report(f"fusing {cfg.name}", (n + 0.5) / len(configs))
@@ -201,7 +232,7 @@ def evaluate(
         weights = getattr(pipe.fusion, "weights", None) or getattr(pipe.fusion.config, "weights", None)
         if weights:
             detail["weights"] = {k: round(float(v), 4) for k, v in weights.items()}
-        rows.append(_row(cfg.name, "fusion", topk, relevant, cold_mask, len(catalog), build_seconds, detail))
+        rows.append(rows_for(cfg.name, "fusion", topk, build_seconds, detail))
     if intent_head and not accuracies:
         report("training the default intent head on the training split", 0.99)
         head = TrainedIntentHead()
@@ -218,7 +249,10 @@ def evaluate(
         test_interactions=len(split.test),
         rows=rows,
         seconds=round(time.perf_counter() - started, 1),
-        extras={"intent_accuracy": [asdict(a) for a in accuracies]} if accuracies else {},
+        extras={
+            "propensity": {"eta": PROPENSITY_ETA, "clip": PROPENSITY_CLIP},
+            **({"intent_accuracy": [asdict(a) for a in accuracies]} if accuracies else {}),
+        },
     )
 
 
@@ -242,17 +276,31 @@ def _fused_topk(
     return rank_users(pipe.ranker, states, intents, min(TOP, len(pipe.catalog)), matrices)
 
 
-def _row(
-    name: str,
-    kind: Literal["scorer", "fusion"],
-    topk: np.ndarray,
-    relevant: list[np.ndarray],
-    cold_mask: np.ndarray,
-    n_items: int,
-    seconds: float,
-    detail: dict[str, Any] | None = None,
-) -> EvalRow:
-    metrics = evaluate_rankings(topk, relevant, n_items, ks=(10, 20))
-    warm = metrics.subset(~cold_mask).mean() if (~cold_mask).any() else {}
-    cold = metrics.subset(cold_mask).mean() if cold_mask.any() else {}
-    return EvalRow(name, kind, metrics.mean(), warm, cold, round(seconds, 2), detail or {})
+@dataclass
+class _RowMaker:
+    """Scores one ranked row: ranking metrics for all, warm and cold users, and the popularity slices."""
+
+    relevant: list[np.ndarray]
+    cold_mask: np.ndarray
+    item_counts: np.ndarray
+    """Training interactions per catalog item (popularity groups and propensities)."""
+
+    def __call__(
+        self,
+        name: str,
+        kind: Literal["scorer", "fusion"],
+        topk: np.ndarray,
+        seconds: float,
+        detail: dict[str, Any] | None = None,
+    ) -> EvalRow:
+        cold_mask, n_items = self.cold_mask, self.item_counts.size
+        metrics = evaluate_rankings(topk, self.relevant, n_items, ks=(10, 20))
+        warm = metrics.subset(~cold_mask).mean() if (~cold_mask).any() else {}
+        cold = metrics.subset(cold_mask).mean() if cold_mask.any() else {}
+        figures = metrics.mean()
+        figures.update(slice_metrics(topk, self.relevant, self.item_counts, k=10))
+        cold_items = cold_item_slice(topk, self.relevant, self.item_counts, max_train=COLD_ITEM_MAX_TRAIN, k=10)
+        # "cold" alone already names users with few training events: this one is about items.
+        figures["cold-item ndcg@10"] = cold_items.ndcg
+        figures["cold-item recall@10"] = cold_items.recall
+        return EvalRow(name, kind, figures, warm, cold, round(seconds, 2), detail or {})

@@ -27,6 +27,12 @@ def test_benchmark_of_a_fast_config_shows_table_and_charts(saved_configs):
     assert 0 < fused["ndcg@10"] <= 1 and fused["ndcg@10"] > popularity["ndcg@10"]
     assert any(t.startswith("ndcg@10 per scorer") for t in chart_titles(at))
     assert any("protocol T: 50 users" in m.value for m in at.markdown)
+    slices = next(d.value for d in at.dataframe if "ndcg@10-tail" in d.value.columns)
+    assert {"ndcg@10-head", "ndcg@10-torso", "ips-ndcg@10", "snips-ndcg@10", "gini@10"} <= set(slices.columns)
+    by_name = slices.set_index("name")
+    assert by_name.loc["popularity", "gini@10"] > by_name.loc["ease", "gini@10"]
+    assert "ndcg@10-tail" not in table.columns  # the slices have their own table
+    assert any("IPS- and SNIPS-NDCG@10" in c.value for c in at.caption)
 
 
 def test_explanation_metrics_for_the_template(saved_configs):
@@ -38,7 +44,7 @@ def test_explanation_metrics_for_the_template(saved_configs):
     at.slider(key="eval_explain_users").set_value(3)
     at.button(key="eval_run").click().run()
     assert not at.exception and not errors(at)
-    rows = at.dataframe[1].value
+    rows = next(d.value for d in at.dataframe if "generator" in d.value.columns)
     assert list(rows["generator"]) == ["template"]
     assert rows["passed"].iloc[0] == pytest.approx(1.0) and rows["invented"].iloc[0] == 0.0
 

@@ -48,3 +48,23 @@ def test_every_generator_option_gets_the_widget_its_type_calls_for(component):
         box = next(b for b in at.selectbox if b.key.startswith("w_"))
         literal = _base_type(fields[box.key[2:]].annotation)[0]
         assert box.options == [str(c) for c in typing.get_args(literal)]
+
+
+def _render_scorer(component: str) -> None:
+    from pages.common.params import edit_params
+
+    edit_params("scorers", component, {}, "w")
+
+
+@pytest.mark.parametrize("component", ["pda", "bpr"])
+def test_debiasing_and_imbalance_knobs_get_widgets(component):
+    """PDA's gamma and mode and the trainable scorers' sampling and batching options show up in Tune by themselves."""
+    at = AppTest.from_function(_render_scorer, args=(component,), default_timeout=60)
+    at.run()
+    assert not at.exception
+    boxes = {b.key: b.options for b in at.selectbox}
+    assert boxes["w_negative_sampling"] == ["uniform", "popularity", "popularity-stratified"]
+    assert boxes["w_batching"] == ["interactions", "user-balanced"]
+    if component == "pda":
+        assert boxes["w_mode"] == ["pd", "pda"]
+        assert {"w_gamma", "w_gamma_adjust", "w_trend"} <= {n.key for n in at.number_input}

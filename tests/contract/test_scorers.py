@@ -62,3 +62,15 @@ class TestSasRec(ScorerContract):
         assert set(weights) == {1, 6}
         for w in weights.values():
             assert w.shape == (state.seen_index.size,) and w.sum() == pytest.approx(1.0)
+
+
+class TestPda(ScorerContract):
+    component = "pda"
+    config: ClassVar[dict] = {"dims": 4, "epochs": 3, "batch_size": 16, "gamma": 0.1}
+    needs_interactions = True
+
+
+class TestPdaAdjusting(ScorerContract):
+    component = "pda"
+    config: ClassVar[dict] = {"dims": 4, "epochs": 3, "batch_size": 16, "mode": "pda", "trend": 1.0}
+    needs_interactions = True

@@ -174,13 +174,19 @@ def test_evaluate_json_rows_for_scorers_and_fusion():
     rows = {r["name"]: r for r in report["rows"]}
     assert set(rows) == {"popularity", "ease", "movies-fast"}
     assert rows["ease"]["metrics"]["ndcg@10"] > rows["popularity"]["metrics"]["ndcg@10"]
-    assert all(0 <= v <= 1 for r in rows.values() for v in r["metrics"].values())
+    naive = [v for r in rows.values() for k, v in r["metrics"].items() if k != "ips-ndcg@10"]
+    assert all(0 <= v <= 1 for v in naive)
+    ease = rows["ease"]["metrics"]
+    # IPS up-weights hits on rarer items, so it lies above naive NDCG; SNIPS is back on the naive scale.
+    assert ease["ips-ndcg@10"] > ease["ndcg@10"] and 0 < ease["snips-ndcg@10"] <= 1
+    assert rows["popularity"]["metrics"]["gini@10"] > ease["gini@10"]
 
 
 def test_evaluate_table_protocol_r():
     proc = genre("evaluate", "--config", FAST, "--users", "50", "--protocol", "R")
     assert proc.returncode == 0, proc.stderr
     assert "protocol R" in proc.stdout and "| ease | scorer |" in proc.stdout
+    assert "ndcg@10-tail" in proc.stdout and "snips-ndcg@10" in proc.stdout and "clipped at 0.01" in proc.stdout
 
 
 def test_evaluate_catalog_without_interactions():

@@ -3,26 +3,30 @@
 Feedback-aware when a model update asks for it (see :mod:`genre.training.feedback_update`): explicit negatives
 in ``env.negatives`` are never sampled as positives and are preferred as that user's negatives, and
 ``env.warm_start`` continues from earlier factors for a few epochs instead of training from scratch.
+
+Imbalance options (``negative_sampling``, ``batching``; the triples come from
+:mod:`genre.components.scorers.sampling`, which documents the strata and the draws). The defaults train
+draw for draw as before these options existed, under the same artifact key. :class:`PdaScorer
+<genre.components.scorers.pda.PdaScorer>` extends this class through ``_pair_diff_fn`` (the training score)
+and ``_ranking_scores`` (what is ranked).
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 from scipy import sparse
 
 from genre.components.env import Env
+from genre.components.scorers.sampling import Batching, NegativeSampling, TripleSampler
 from genre.core.artifacts import ArtifactFiles
 from genre.core.component import ComponentConfig, Scorer
 from genre.core.errors import ConfigError, CorruptArtifactError
 from genre.core.types import Evidence, Intent, ScoreList, UserState
-
-EXPLICIT_NEGATIVE_SHARE = 0.5
-"""Share of a user's sampled negatives drawn from their explicit negatives (feedback), when they have any."""
 
 
 class BprConfig(ComponentConfig):
@@ -36,11 +40,15 @@ class BprConfig(ComponentConfig):
     """Weight decay on the factors touched by each batch."""
     negatives: int = Field(default=4, ge=1, le=100)
     """Sampled negative items per positive interaction."""
-    negative_sampling: Literal["uniform", "popularity"] = "uniform"
-    """`popularity` samples negatives in proportion to count^0.75, so popular items are pushed down harder."""
-    balance_users: bool = False
-    """Sample the same number of triples per user (class-balanced) instead of one per interaction,
-    so heavy users do not dominate on skewed data."""
+    negative_sampling: NegativeSampling = "uniform"
+    """`uniform`: any item. `popularity`: in proportion to count^0.75, so popular items are pushed down harder.
+    `popularity-stratified`: pick one of `strata` equal-interaction popularity strata uniformly, then an item
+    uniformly within it (every popularity level drawn equally often; see genre/components/scorers/sampling.py)."""
+    strata: int = Field(default=3, ge=2, le=20)
+    """Popularity strata for `popularity-stratified` negative sampling (each holds an equal share of interactions)."""
+    batching: Batching = "interactions"
+    """`interactions`: each training interaction once per epoch. `user-balanced`: every user contributes the same
+    number of triples per epoch (the mean history length, resampled), so heavy users do not dominate."""
     batch_size: int = Field(default=4096, ge=16)
     """Triples per optimizer step."""
     fold_in_steps: int = Field(default=60, ge=1, le=1000)
@@ -49,6 +57,29 @@ class BprConfig(ComponentConfig):
     """Seed for initialization and sampling."""
     evidence_items: int = Field(default=3, ge=1, le=20)
     """How many history items to report as evidence."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _balance_users_alias(cls, data: Any) -> Any:
+        # `balance_users = true` was this option's earlier name; configs written with it keep working.
+        if isinstance(data, dict) and "balance_users" in data:
+            data = dict(data)
+            old = data.pop("balance_users")
+            if not isinstance(old, bool):
+                raise ValueError(f"balance_users must be true or false (now batching = 'user-balanced'); got {old!r}")
+            if old:
+                data.setdefault("batching", "user-balanced")
+        return data
+
+    def artifact_params(self) -> dict[str, Any]:
+        """What trained state is keyed by: the options, with those added since the first version of the
+        factors left out at their defaults (and the old ``balance_users = false`` in), so state trained
+        then is still found; the training with those defaults is the same draw for draw."""
+        params = self.model_dump()
+        if params["batching"] == "interactions" and params["negative_sampling"] != "popularity-stratified":
+            del params["batching"], params["strata"]
+            params["balance_users"] = False
+        return params
 
 
 class BprScorer(Scorer):
@@ -59,12 +90,16 @@ class BprScorer(Scorer):
 
     ARTIFACT_VERSION: ClassVar[int] = 1
     """Version of the training and the saved factors; bump it when either changes (older state is then a miss)."""
+    NAME: ClassVar[str] = "bpr"
+    """Name of the scores, the artifact and the progress messages."""
+    ITEM_BIAS: ClassVar[bool] = True
+    """Whether an item bias is learned (a model that must not absorb popularity into it turns this off)."""
 
     def prepare(self, env: Env) -> None:
         super().prepare(env)
         self.catalog = env.catalog
-        matrix, self.user_rows = env.user_item_matrix("bpr")
-        artifact = env.artifact("bpr", self.config.model_dump(), self.ARTIFACT_VERSION)
+        matrix, self.user_rows = env.user_item_matrix(self.NAME)
+        artifact = env.artifact(self.NAME, self.config.artifact_params(), self.ARTIFACT_VERSION)
         saved = artifact.load(lambda files: self._read_factors(files, matrix.shape[0]))
         if saved is not None:
             self.user_factors, self.item_factors, self.item_bias = saved
@@ -104,11 +139,11 @@ class BprScorer(Scorer):
         User rows are matched by user id; users new since then get a fresh seeded initialization.
         None when there is no warm start or no usable state there.
         """
-        artifact = env.warm_artifact("bpr", self.config.model_dump(), self.ARTIFACT_VERSION)
+        artifact = env.warm_artifact(self.NAME, self.config.artifact_params(), self.ARTIFACT_VERSION)
         if artifact is None or env.warm_start is None:
             return None
         try:
-            _, old_rows = env.warm_start.source.user_item_matrix("bpr")
+            _, old_rows = env.warm_start.source.user_item_matrix(self.NAME)
         except ConfigError:
             return None
         saved = artifact.load(
@@ -142,6 +177,16 @@ class BprScorer(Scorer):
         m.data[:] = 1.0
         return m
 
+    def _pair_diff_fn(self, x: sparse.csr_matrix, device: str) -> Any:
+        """The training pair's x_uij from (p_u, q_i, q_j, b_i, b_j, i, j): BPR's s(u, i) - s(u, j).
+
+        ``x`` is the training matrix, for a model whose training score depends on the data (PDA)."""
+
+        def diff(pu: Any, qi: Any, qj: Any, bi: Any, bj: Any, i: Any, j: Any) -> Any:
+            return (pu * (qi - qj)).sum(-1) + bi - bj
+
+        return diff
+
     def _train(
         self,
         matrix: object,
@@ -164,8 +209,9 @@ class BprScorer(Scorer):
             x = sparse.csr_matrix(x - x.multiply(negatives))
             x.eliminate_zeros()
         n_users, n_items = x.shape
-        users, items = x.nonzero()
-        gen = np.random.default_rng(cfg.seed)
+        sampler = TripleSampler(
+            x, cfg.negatives, cfg.negative_sampling, cfg.batching, cfg.strata, cfg.seed, explicit=negatives
+        )
         t.manual_seed(cfg.seed)
         dev = self.env.device
         user_emb = t.nn.Embedding(n_users, cfg.dims, device=dev)
@@ -179,42 +225,22 @@ class BprScorer(Scorer):
                 user_emb.weight.copy_(t.as_tensor(init[0]))
                 item_emb.weight.copy_(t.as_tensor(init[1]))
                 bias.weight.copy_(t.as_tensor(init[2]).reshape(-1, 1))
-        params = [*user_emb.parameters(), *item_emb.parameters(), *bias.parameters()]
+        params = [*user_emb.parameters(), *item_emb.parameters()]
+        if self.ITEM_BIAS:
+            params += [*bias.parameters()]
         opt = t.optim.Adam(params, lr=cfg.lr)
-        counts = np.asarray(x.sum(axis=0)).ravel()
-        neg_p = None
-        if cfg.negative_sampling == "popularity":
-            w = np.power(counts + 1.0, 0.75)
-            neg_p = w / w.sum()
-        per_user = np.diff(x.indptr)
-        active = np.flatnonzero(per_user > 0)
-        neg_count = np.diff(negatives.indptr) if negatives is not None else None
+        pair_diff = self._pair_diff_fn(x, dev)
         losses: list[float] = []
         n_epochs = cfg.epochs if epochs is None else epochs
         epoch_range = range(n_epochs)
         if self.env.progress:
             from tqdm import tqdm
 
-            epoch_range = tqdm(epoch_range, desc="bpr (warm start)" if init is not None else "bpr", unit="epoch")
+            desc = f"{self.NAME} (warm start)" if init is not None else self.NAME
+            epoch_range = tqdm(epoch_range, desc=desc, unit="epoch")
         for epoch in epoch_range:
-            self.env.checkpoint("training bpr", epoch / n_epochs)
-            if cfg.balance_users:
-                # Same number of draws per user: each user's positives resampled to the mean count.
-                draws = int(per_user[active].mean())
-                u = np.repeat(active, draws)
-                pick = (gen.random(u.size) * per_user[u]).astype(np.int64)
-                i = x.indices[x.indptr[u] + pick]
-            else:
-                order = gen.permutation(users.size)
-                u, i = users[order], items[order]
-            u = np.repeat(u, cfg.negatives)
-            i = np.repeat(i, cfg.negatives)
-            j = gen.choice(n_items, size=u.size, p=neg_p) if neg_p is not None else gen.integers(0, n_items, u.size)
-            if negatives is not None and neg_count is not None:
-                # Explicit negatives are the surest ones: half of such a user's draws come from them.
-                swap = (neg_count[u] > 0) & (gen.random(u.size) < EXPLICIT_NEGATIVE_SHARE)
-                offset = (gen.random(int(swap.sum())) * neg_count[u[swap]]).astype(np.int64)
-                j[swap] = negatives.indices[negatives.indptr[u[swap]] + offset]
+            self.env.checkpoint(f"training {self.NAME}", epoch / n_epochs)
+            u, i, j = sampler.epoch()
             total = 0.0
             for start in range(0, u.size, cfg.batch_size):
                 sl = slice(start, start + cfg.batch_size)
@@ -222,7 +248,7 @@ class BprScorer(Scorer):
                 bi = t.as_tensor(i[sl], device=dev)
                 bj = t.as_tensor(j[sl], device=dev)
                 pu, qi, qj = user_emb(bu), item_emb(bi), item_emb(bj)
-                diff = (pu * (qi - qj)).sum(-1) + bias(bi).squeeze(-1) - bias(bj).squeeze(-1)
+                diff = pair_diff(pu, qi, qj, bias(bi).squeeze(-1), bias(bj).squeeze(-1), bi, bj)
                 loss = -t.nn.functional.logsigmoid(diff).mean()
                 reg = cfg.l2 * (pu.pow(2).sum() + qi.pow(2).sum() + qj.pow(2).sum()) / bu.shape[0]
                 opt.zero_grad()
@@ -283,9 +309,9 @@ class BprScorer(Scorer):
     def __call__(self, state: UserState, intent: Intent, candidates: np.ndarray) -> ScoreList:
         vec = self._user_vector(state)
         if vec is None:
-            return ScoreList("bpr", np.full(candidates.shape[0], np.nan), note="no history to fit a user vector")
+            return ScoreList(self.NAME, np.full(candidates.shape[0], np.nan), note="no history to fit a user vector")
         scores = self.item_factors[candidates] @ vec + self.item_bias[candidates]
-        return ScoreList("bpr", scores.astype(np.float64))
+        return ScoreList(self.NAME, self._ranking_scores(scores[None, :].astype(np.float64), candidates)[0])
 
     def score_users(
         self, states: list[UserState], intents: list[Intent], items: np.ndarray | None = None
@@ -303,7 +329,11 @@ class BprScorer(Scorer):
         if unknown:
             vecs = self._fold_in([np.unique(states[r].seen_index) for r in unknown])
             out[unknown] = vecs @ factors.T + bias[None, :]
-        return out
+        return self._ranking_scores(out, cols)
+
+    def _ranking_scores(self, raw: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """What is ranked from the model's raw scores (users x ``items``): BPR ranks them as they are."""
+        return raw
 
     def explain(self, state: UserState, items: np.ndarray) -> dict[int, list[Evidence]]:
         # Factor models have no exact per-item decomposition; report the history items
