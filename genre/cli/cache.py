@@ -20,7 +20,19 @@ if TYPE_CHECKING:
     from genre.cli._shared import Subparsers
     from genre.core.artifacts import ArtifactInfo, ArtifactStore
 
-KNOWN_COMPONENTS = ("bpr", "ease", "embeddings", "itemknn", "learned-fusion", "sasrec", "trained-head")
+KNOWN_COMPONENTS = (
+    "bpr",
+    "ease",
+    "embeddings",
+    "itemknn",
+    "learned-fusion",
+    "ltr-fusion",
+    "pda",
+    "sasrec",
+    "sasrec-crossmodal",
+    "sasrec-multitask",
+    "trained-head",
+)
 """What the built-in components save under (``cache clear --component`` accepts these and any name listed)."""
 
 
