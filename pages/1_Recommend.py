@@ -89,6 +89,8 @@ user_ids = dataset_user_ids(catalog)
 if user_ids:
     sources.insert(0, "Dataset user")
 source = st.radio("Profile source", sources, horizontal=True, key="rec_source")
+# Whatever the profile, the collaborative scores and the counts reasons cite ("41 people who ...") come from the log.
+simulated_banner(config.data)
 
 ctx: UserContext | None = None
 owner: str | None = None  # whose feedback this is: the dataset user, the example profile, or the visitor's
@@ -99,7 +101,6 @@ try:
         ctx = dataset_user_context(catalog, user_id)
         owner = feedback_key("dataset", catalog.name, user_id)
         st.caption(f"{len(ctx.history)} rated items, oldest first; the most recent ones weigh most.")
-        simulated_banner(config.data)
     elif source == "Example profile":
         profiles = load_profiles(config.data)
         if not profiles:

@@ -35,7 +35,7 @@ def test_evaluate_runs_on_a_simulated_log_and_labels_it(config, saved_configs):
     assert "not real-world evidence" in _simulated_warnings(at)[1]
 
 
-def test_recommend_labels_a_simulated_users_history(saved_configs):
+def test_recommend_labels_every_run_on_a_simulated_log(saved_configs):
     at = page("pages/1_Recommend.py", config="products-logs")
     at.run()
     assert not at.exception and not errors(at)
@@ -43,7 +43,8 @@ def test_recommend_labels_a_simulated_users_history(saved_configs):
     assert at.selectbox(key="rec_user").value.startswith("sim-")
     assert len(_simulated_warnings(at)) == 1
     at.radio(key="rec_source").set_value("Example profile").run()
-    assert not _simulated_warnings(at)  # a person-written example profile is not simulated
+    # A person-written profile is still scored, and its reasons counted, from the simulated log.
+    assert len(_simulated_warnings(at)) == 1
 
 
 def test_tune_ab_heldout_on_a_simulated_log_is_labelled(saved_configs):

@@ -331,7 +331,7 @@ def test_cache_clear_rejections(tmp_path):
     assert_clean_error(
         genre_in(cache, "cache", "clear", "--component", "bprr", "--yes"),
         "unknown component 'bprr'",
-        "bpr, ease, embeddings, itemknn, learned-fusion, sasrec, trained-head",
+        "bpr, ease, embeddings, itemknn, learned-fusion, ltr-fusion, pda, sasrec, sasrec-crossmodal, sasrec-multitask, trained-head",
     )
     assert_clean_error(genre_in(cache, "cache", "clear", "--all", "--component", "bpr"), "--all")
     assert_clean_error(genre_in(cache, "cache", "clear", "--older-than", "-1", "--yes"), "--older-than", "-1")
