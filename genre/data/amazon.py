@@ -86,36 +86,28 @@ def read_meta(path: Path, name: str) -> Catalog:
 
 def read_reviews(cfg: DataConfig, catalog: Catalog) -> tuple[Interactions, list[str]]:
     """Rated interactions from an Amazon Reviews 2023 review JSONL, and notices about skipped lines."""
-    assert cfg.interactions is not None
-    path = cfg.resolve(cfg.interactions)
-    if not path.is_file():
-        raise DataError(f"Amazon review file {path} does not exist")
-    log = EventLog(path, catalog, cfg.event_weights, cfg.max_bad_fraction)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            log.lines += 1
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                log.reject(lineno, f"not valid JSON ({exc.msg})")
-                continue
-            if not isinstance(rec, dict):
-                log.reject(lineno, "expected a JSON object")
-                continue
-            missing = [f for f in _REVIEW_FIELDS if rec.get(f) in (None, "")]
-            if missing:
-                log.reject(lineno, f"missing field(s) {', '.join(missing)}")
-                continue
-            millis, rating = rec["timestamp"], rec["rating"]
-            if not isinstance(millis, int | float) or isinstance(millis, bool):
-                log.reject(lineno, f"timestamp {millis!r} is not milliseconds since the epoch")
-                continue
-            if not isinstance(rating, int | float) or isinstance(rating, bool):
-                log.reject(lineno, f"rating {rating!r} is not a number")
-                continue
-            stamp = log.timestamp(lineno, float(millis) / 1000.0)
-            if stamp is not None:
-                log.add(lineno, str(rec["user_id"]).strip(), str(rec["parent_asin"]).strip(), stamp, float(rating))
+    log = EventLog.for_config(cfg, catalog, "Amazon review file")
+    for lineno, line in log.text_lines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            log.reject(lineno, f"not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(rec, dict):
+            log.reject(lineno, "expected a JSON object")
+            continue
+        missing = [f for f in _REVIEW_FIELDS if rec.get(f) in (None, "")]
+        if missing:
+            log.reject(lineno, f"missing field(s) {', '.join(missing)}")
+            continue
+        millis, rating = rec["timestamp"], rec["rating"]
+        if not isinstance(millis, int | float) or isinstance(millis, bool):
+            log.reject(lineno, f"timestamp {millis!r} is not milliseconds since the epoch")
+            continue
+        if not isinstance(rating, int | float) or isinstance(rating, bool):
+            log.reject(lineno, f"rating {rating!r} is not a number")
+            continue
+        stamp = log.timestamp(lineno, float(millis) / 1000.0)
+        if stamp is not None:
+            log.add(lineno, str(rec["user_id"]).strip(), str(rec["parent_asin"]).strip(), stamp, float(rating))
     return log.finish()

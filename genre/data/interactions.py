@@ -79,6 +79,23 @@ class EventLog:
     _dropped: dict[str, int] = field(default_factory=dict)
     _ts_format: tuple[str, int] | None = None
 
+    @classmethod
+    def for_config(cls, cfg: DataConfig, catalog: Catalog, what: str) -> EventLog:
+        """An empty log for ``cfg.interactions``; ``what`` names the file in the error when it is missing."""
+        assert cfg.interactions is not None
+        path = cfg.resolve(cfg.interactions)
+        if not path.is_file():
+            raise DataError(f"{what} {path} does not exist")
+        return cls(path, catalog, cfg.event_weights, cfg.max_bad_fraction)
+
+    def text_lines(self) -> Iterator[tuple[int, str]]:
+        """The file's non-blank lines with their 1-based numbers, each counted towards ``lines``."""
+        with self.path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if line.strip():
+                    self.lines += 1
+                    yield lineno, line
+
     def reject(self, line: int, reason: str) -> None:
         self.bad.append((line, reason))
 

@@ -64,48 +64,40 @@ def read_news(path: Path, name: str) -> Catalog:
 
 def read_behaviors(cfg: DataConfig, catalog: Catalog) -> tuple[Interactions, list[str]]:
     """Click interactions from a MIND behaviors.tsv, and notices about skipped lines."""
-    assert cfg.interactions is not None
-    path = cfg.resolve(cfg.interactions)
-    if not path.is_file():
-        raise DataError(f"MIND behaviors file {path} does not exist")
-    log = EventLog(path, catalog, cfg.event_weights, cfg.max_bad_fraction)
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            log.lines += 1
-            fields = line.rstrip("\n").rstrip("\r").split("\t")
-            if len(fields) != _BEHAVIOR_FIELDS:
-                log.reject(
-                    lineno,
-                    f"expected {_BEHAVIOR_FIELDS} tab-separated fields (impression id, user id, time, history, "
-                    f"impressions), found {len(fields)}",
-                )
-                continue
-            _, user, raw_time, history, impressions = (f.strip() for f in fields)
-            try:
-                when = datetime.strptime(raw_time, _TIME_FORMAT).replace(tzinfo=UTC).timestamp()
-            except ValueError:
-                log.reject(lineno, f"time {raw_time!r} is not like '11/15/2019 8:55:22 AM'")
-                continue
-            clicked: list[str] = []
-            problem = None
-            for token in impressions.split():
-                news_id, _, label = token.rpartition("-")
-                if label not in ("0", "1") or not news_id:
-                    problem = f"impression {token!r} is not 'NEWSID-0' or 'NEWSID-1'"
-                    break
-                if label == "1":
-                    clicked.append(news_id)
-            past = history.split()
-            unknown = next((n for n in past + clicked if catalog.index_of(n) is None), None)
-            if problem is None and unknown is not None:
-                problem = f"unknown news id {unknown!r} (not in {cfg.path})"
-            if problem is not None:
-                log.reject(lineno, problem)
-                continue
-            for k, news_id in enumerate(past):
-                log.add(lineno, user, news_id, when - (len(past) - k), event="click")
-            for news_id in clicked:
-                log.add(lineno, user, news_id, when, event="click")
+    log = EventLog.for_config(cfg, catalog, "MIND behaviors file")
+    for lineno, line in log.text_lines():
+        fields = line.rstrip("\n").rstrip("\r").split("\t")
+        if len(fields) != _BEHAVIOR_FIELDS:
+            log.reject(
+                lineno,
+                f"expected {_BEHAVIOR_FIELDS} tab-separated fields (impression id, user id, time, history, "
+                f"impressions), found {len(fields)}",
+            )
+            continue
+        _, user, raw_time, history, impressions = (f.strip() for f in fields)
+        try:
+            when = datetime.strptime(raw_time, _TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            log.reject(lineno, f"time {raw_time!r} is not like '11/15/2019 8:55:22 AM'")
+            continue
+        clicked: list[str] = []
+        problem = None
+        for token in impressions.split():
+            news_id, _, label = token.rpartition("-")
+            if label not in ("0", "1") or not news_id:
+                problem = f"impression {token!r} is not 'NEWSID-0' or 'NEWSID-1'"
+                break
+            if label == "1":
+                clicked.append(news_id)
+        past = history.split()
+        unknown = next((n for n in past + clicked if catalog.index_of(n) is None), None)
+        if problem is None and unknown is not None:
+            problem = f"unknown news id {unknown!r} (not in {cfg.path})"
+        if problem is not None:
+            log.reject(lineno, problem)
+            continue
+        for k, news_id in enumerate(past):
+            log.add(lineno, user, news_id, when - (len(past) - k), event="click")
+        for news_id in clicked:
+            log.add(lineno, user, news_id, when, event="click")
     return log.finish()
