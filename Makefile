@@ -8,6 +8,11 @@ STAMPS := .make
 INSTALLED := $(STAMPS)/installed
 PREPARED := $(STAMPS)/prepared
 CONFIGS := $(wildcard configs/*.toml)
+# The recommendation-logic configs train several sequential models each (minutes on 2 cores) and no
+# test builds them whole: `make run` prepares them, `make test` only what the tests use.
+LOGIC_CONFIGS := $(addprefix configs/,movies-ltr.toml movies-crossmodal.toml movies-multitask.toml movies-debiased.toml)
+TEST_CONFIGS := $(filter-out $(LOGIC_CONFIGS),$(CONFIGS))
+PREPARED_ALL := $(STAMPS)/prepared-all
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 TORCH := torch==2.13.0
@@ -30,11 +35,15 @@ $(INSTALLED): pyproject.toml
 	@mkdir -p $(STAMPS) && touch $@
 
 # Converts the generator once and caches item embeddings (both in ~/.cache/genre or $GENRE_CACHE_DIR).
-$(PREPARED): $(INSTALLED) $(CONFIGS) $(wildcard sample_data/*/*.json*) $(wildcard genre/components/scorers/*.py) genre/components/fusion.py
-	$(PY) -m genre prepare $(addprefix --config ,$(CONFIGS))
+$(PREPARED): $(INSTALLED) $(TEST_CONFIGS) $(wildcard sample_data/*/*.json*) $(wildcard genre/components/scorers/*.py) genre/components/fusion.py
+	$(PY) -m genre prepare $(addprefix --config ,$(TEST_CONFIGS))
 	@touch $@
 
-run: setup
+$(PREPARED_ALL): $(PREPARED) $(LOGIC_CONFIGS) genre/components/fusion_ltr.py
+	$(PY) -m genre prepare --skip-generator $(addprefix --config ,$(LOGIC_CONFIGS))
+	@touch $@
+
+run: $(PREPARED_ALL)
 	$(PY) -m streamlit run app.py
 
 # The real-browser test drives Debian's chromium (never a browser downloaded by playwright).
