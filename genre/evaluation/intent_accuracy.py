@@ -55,7 +55,7 @@ class IntentAccuracy:
     majority_macro: float = float("nan")
     """The same for always guessing the most frequent label."""
     head: str = ""
-    """The intent component measured (``trained-head``, ``multitask-head``)."""
+    """Class name of the label head measured (``TrainedIntentHead``, ``MultiTaskIntentHead``)."""
 
     def summary(self) -> str:
         return (
