@@ -22,7 +22,7 @@ from typing import Any
 from genre.config.data import DataConfig
 from genre.core.errors import DataError
 from genre.core.types import Catalog, Interactions, Item
-from genre.data.interactions import EventLog
+from genre.data.interactions import EventLog, nonblank_lines
 
 _REVIEW_FIELDS = ("user_id", "parent_asin", "timestamp", "rating")
 
@@ -37,45 +37,40 @@ def _text_list(value: Any) -> list[str]:
 
 def read_meta(path: Path, name: str) -> Catalog:
     """Items from an Amazon Reviews 2023 meta JSONL."""
-    if not path.is_file():
-        raise DataError(f"Amazon meta file {path} does not exist")
     items: list[Item] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(rec, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object")
-            asin, title = str(rec.get("parent_asin") or "").strip(), str(rec.get("title") or "").strip()
-            if not asin or not title:
-                raise DataError(f"{path}:{lineno}: parent_asin and title must be present and not empty")
-            cats = _text_list(rec.get("categories")) or _text_list(rec.get("main_category"))
-            attributes: dict[str, Any] = {}
-            if rec.get("store"):
-                attributes["brand"] = str(rec["store"])
-            price = rec.get("price")
-            if isinstance(price, int | float) and not isinstance(price, bool) and math.isfinite(price):
-                attributes["price"] = float(price)
-            if isinstance(rec.get("average_rating"), int | float):
-                attributes["rating"] = float(rec["average_rating"])
-            if isinstance(rec.get("rating_number"), int):
-                attributes["review_count"] = int(rec["rating_number"])
-            if rec.get("main_category"):
-                attributes["main_category"] = str(rec["main_category"])
-            items.append(
-                Item(
-                    item_id=asin,
-                    title=title,
-                    categories=tuple(dict.fromkeys(cats)),
-                    description=" ".join(_text_list(rec.get("description"))),
-                    tags=tuple(_text_list(rec.get("features"))),
-                    attributes=attributes,
-                )
+    for lineno, line in nonblank_lines(path, "Amazon meta file"):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object")
+        asin, title = str(rec.get("parent_asin") or "").strip(), str(rec.get("title") or "").strip()
+        if not asin or not title:
+            raise DataError(f"{path}:{lineno}: parent_asin and title must be present and not empty")
+        cats = _text_list(rec.get("categories")) or _text_list(rec.get("main_category"))
+        attributes: dict[str, Any] = {}
+        if rec.get("store"):
+            attributes["brand"] = str(rec["store"])
+        price = rec.get("price")
+        if isinstance(price, int | float) and not isinstance(price, bool) and math.isfinite(price):
+            attributes["price"] = float(price)
+        if isinstance(rec.get("average_rating"), int | float):
+            attributes["rating"] = float(rec["average_rating"])
+        if isinstance(rec.get("rating_number"), int):
+            attributes["review_count"] = int(rec["rating_number"])
+        if rec.get("main_category"):
+            attributes["main_category"] = str(rec["main_category"])
+        items.append(
+            Item(
+                item_id=asin,
+                title=title,
+                categories=tuple(dict.fromkeys(cats)),
+                description=" ".join(_text_list(rec.get("description"))),
+                tags=tuple(_text_list(rec.get("features"))),
+                attributes=attributes,
             )
+        )
     if not items:
         raise DataError(f"Amazon meta file {path} holds no items")
     try:

@@ -35,27 +35,26 @@ import numpy as np
 from genre.config.data import EVENT_KINDS, DataConfig, EventWeights
 from genre.core.errors import DataError
 from genre.core.types import Catalog, Interactions
+from genre.data.splits import parse_timestamp
 
 REQUIRED_COLUMNS = ("user_id", "item_id", "timestamp")
 OPTIONAL_COLUMNS = ("rating", "event")
 _SHOWN_BAD_LINES = 5
 
 
-def parse_timestamp(raw: str) -> tuple[float, str] | None:
-    """(epoch seconds, format name) from epoch seconds or an ISO-8601 datetime; None if neither."""
-    try:
-        value = float(raw)
-    except ValueError:
-        pass
-    else:
-        return (value, "epoch seconds") if math.isfinite(value) else None
-    try:
-        dt = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp(), "ISO-8601"
+def nonblank_lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) for every non-blank line of a text file; ``what`` names the file in the
+    error raised at once when it does not exist."""
+    if not path.is_file():
+        raise DataError(f"{what} {path} does not exist")
+    return _nonblank(path)
+
+
+def _nonblank(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if line.strip():
+                yield lineno, line
 
 
 @dataclass
@@ -90,11 +89,9 @@ class EventLog:
 
     def text_lines(self) -> Iterator[tuple[int, str]]:
         """The file's non-blank lines with their 1-based numbers, each counted towards ``lines``."""
-        with self.path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if line.strip():
-                    self.lines += 1
-                    yield lineno, line
+        for lineno, line in _nonblank(self.path):
+            self.lines += 1
+            yield lineno, line
 
     def reject(self, line: int, reason: str) -> None:
         self.bad.append((line, reason))

@@ -22,7 +22,7 @@ from pathlib import Path
 from genre.config.data import DataConfig
 from genre.core.errors import DataError
 from genre.core.types import Catalog, Interactions, Item
-from genre.data.interactions import EventLog
+from genre.data.interactions import EventLog, nonblank_lines
 
 _NEWS_FIELDS = 8
 _BEHAVIOR_FIELDS = 5
@@ -31,29 +31,22 @@ _TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
 
 def read_news(path: Path, name: str) -> Catalog:
     """Items from a MIND news.tsv."""
-    if not path.is_file():
-        raise DataError(f"MIND news file {path} does not exist")
     items: list[Item] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\n").rstrip("\r").split("\t")
-            if len(fields) != _NEWS_FIELDS:
-                raise DataError(
-                    f"{path}:{lineno}: expected {_NEWS_FIELDS} tab-separated fields (id, category, subcategory, "
-                    f"title, abstract, url, title entities, abstract entities), found {len(fields)}"
-                )
-            news_id, category, subcategory, title, abstract, url = (f.strip() for f in fields[:6])
-            if not news_id or not title:
-                raise DataError(f"{path}:{lineno}: news id and title must not be empty")
-            cats = tuple(c for c in dict.fromkeys((category, subcategory)) if c)
-            attributes: dict[str, object] = {"source": "MIND"}
-            if url:
-                attributes["url"] = url
-            items.append(
-                Item(item_id=news_id, title=title, categories=cats, description=abstract, attributes=attributes)
+    for lineno, line in nonblank_lines(path, "MIND news file"):
+        fields = line.rstrip("\n").rstrip("\r").split("\t")
+        if len(fields) != _NEWS_FIELDS:
+            raise DataError(
+                f"{path}:{lineno}: expected {_NEWS_FIELDS} tab-separated fields (id, category, subcategory, "
+                f"title, abstract, url, title entities, abstract entities), found {len(fields)}"
             )
+        news_id, category, subcategory, title, abstract, url = (f.strip() for f in fields[:6])
+        if not news_id or not title:
+            raise DataError(f"{path}:{lineno}: news id and title must not be empty")
+        cats = tuple(c for c in dict.fromkeys((category, subcategory)) if c)
+        attributes: dict[str, object] = {"source": "MIND"}
+        if url:
+            attributes["url"] = url
+        items.append(Item(item_id=news_id, title=title, categories=cats, description=abstract, attributes=attributes))
     if not items:
         raise DataError(f"MIND news file {path} holds no news")
     try:

@@ -131,21 +131,22 @@ def random_split(inter: Interactions, test_fraction: float = 0.25, seed: int = 4
     return Split(train=inter.subset(train), test=inter.subset(test), name="random")
 
 
-def _parse_timestamp(raw: str) -> float | None:
-    """Epoch seconds from a number or an ISO-8601 datetime (naive ones are read as UTC); None if neither."""
+def parse_timestamp(raw: str) -> tuple[float, str] | None:
+    """(epoch seconds, format name) from epoch seconds or an ISO-8601 datetime (naive ones are read as
+    UTC); None if neither. The format name lets a reader insist on one format per file."""
     try:
         value = float(raw)
     except ValueError:
         pass
     else:
-        return value if math.isfinite(value) else None
+        return (value, "epoch seconds") if math.isfinite(value) else None
     try:
         dt = datetime.fromisoformat(raw)
     except ValueError:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+    return dt.timestamp(), "ISO-8601"
 
 
 @dataclass
@@ -189,12 +190,13 @@ def _read_events(path: Path, catalog: Catalog) -> _Table:
                 if index is None:
                     raise DataError(f"{path}:{lineno}: unknown item id {item_id!r} (not in catalog {catalog.name!r})")
                 raw_ts = row[col["timestamp"]].strip()
-                stamp = _parse_timestamp(raw_ts)
-                if stamp is None:
+                parsed = parse_timestamp(raw_ts)
+                if parsed is None:
                     raise DataError(
                         f"{path}:{lineno}: timestamp {raw_ts!r} is not a number of epoch seconds "
                         "or an ISO-8601 datetime"
                     )
+                stamp = parsed[0]
                 rating = math.nan
                 if "rating" in col:
                     raw_rating = row[col["rating"]].strip()

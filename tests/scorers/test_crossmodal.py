@@ -18,6 +18,7 @@ from genre.core.types import Catalog, Intent, Interactions, Item, UserContext, U
 from tests.conftest import HashEmbedder
 from tests.contract.base import ScorerContract
 from tests.scorers.test_contract import InteractionScorerTests
+from tests.scorers.test_sasrec import SMALL as SASREC_SMALL
 
 WORDS = [
     "apple", "banana", "cherry", "damson", "elder", "fig", "grape", "guava", "kiwi", "lemon",
@@ -27,16 +28,8 @@ WORDS = [
 GROUP = {"alpha": range(0, 10), "beta": range(10, 20)}
 COLD = {"alpha": 20, "beta": 21}
 """Items 20 and 21 have text like their group's and no interactions at all."""
-SMALL = {
-    "max_len": 8,
-    "hidden": 16,
-    "layers": 1,
-    "heads": 2,
-    "dropout": 0.1,
-    "epochs": 15,
-    "batch_size": 32,
-    "lr": 0.01,
-}
+SMALL = {**SASREC_SMALL, "epochs": 15}
+"""SASRec's small model, trained a little longer so the text path has learned the groups."""
 
 
 def _group_of(i: int) -> str:

@@ -20,19 +20,10 @@ from genre.core.types import Catalog, Intent, Interactions, Item, UserContext, U
 from tests.conftest import HashEmbedder, tiny_config_dict
 from tests.contract.base import IntentContract, ScorerContract
 from tests.scorers.test_contract import InteractionScorerTests
+from tests.scorers.test_sasrec import SMALL  # the multi-task encoder is SASRec's: same small model
 
 N_ITEMS = 30
 KINDS = ("alpine", "baking", "cinema")
-SMALL = {
-    "max_len": 8,
-    "hidden": 16,
-    "layers": 1,
-    "heads": 2,
-    "dropout": 0.1,
-    "epochs": 12,
-    "batch_size": 32,
-    "lr": 0.01,
-}
 
 
 def _walk_catalog(rng: np.random.Generator, rated: bool = True) -> Catalog:
