@@ -86,7 +86,7 @@ clicked = st.button(
 )
 if not may_retrain:
     operators_only(Action.RETRAIN)
-# Asked again at the click: a disabled button is the browser's promise, not the server's.
+# Asked again at the click: the rule decides, not only the widget (Streamlit also drops a disabled widget's clicks).
 if clicked and may_retrain:
     store = get_store()
     if store is None:

@@ -111,7 +111,7 @@ def browse_comments(judgements: list[Judgement]) -> None:
         return
     # Every reviewer's comments, with the table's own CSV download: as much an export as the buttons below.
     if not allowed(Action.EXPORT_FEEDBACK):
-        st.caption(f"{len(rows)} comments from every reviewer.")
+        st.caption(f"{len(rows)} comment{'s' * (len(rows) != 1)} from every reviewer.")
         operators_only(Action.EXPORT_FEEDBACK)
         return
     cols = st.columns(3)
