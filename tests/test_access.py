@@ -111,3 +111,35 @@ def test_oidc_roles_come_from_the_operator_allow_list():
     assert settings.role_for_email(None) is Role.VIEWER
     assert settings.role_for_password("ignored") is None  # OIDC wins over a password
     assert AccessSettings.from_env({}, oidc=True).role_for_email("ops@example.org") is Role.VIEWER
+
+
+def test_hash_password_command_prints_a_hash_the_settings_accept(monkeypatch, capsys):
+    import io
+
+    from genre.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("piped pass \n"))
+    assert main(["hash-password", "--iterations", str(FAST)]) == 0
+    out, _ = capsys.readouterr()
+    printed = out.strip()
+    assert "piped pass" not in printed
+    settings = AccessSettings.from_env({"GENRE_OPERATOR_PASSWORD_HASH": printed})
+    assert settings.role_for_password("piped pass ") is Role.OPERATOR  # trailing spaces are part of it
+    assert settings.role_for_password("piped pass") is None
+
+
+@pytest.mark.parametrize(
+    ("stdin", "args", "message"),
+    [
+        ("\n", [], "The password is empty"),
+        ("pw\n", ["--iterations", "10"], "iterations must be at least 1,000; got 10"),
+    ],
+)
+def test_hash_password_command_refuses_bad_input_with_exit_2(monkeypatch, capsys, stdin, args, message):
+    import io
+
+    from genre.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert main(["hash-password", *args]) == 2
+    assert message in capsys.readouterr().err
