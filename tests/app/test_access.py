@@ -241,6 +241,10 @@ def test_oidc_asks_to_sign_in_and_roles_follow_the_operator_list(quick_home, ver
         assert any(email in n.replace("\\", "") and role in n for n in _sidebar_notes(at))
         _to_models(at)
         assert at.button(key="models_update").disabled is (role == "viewer")
+    leaving = _oidc_app(monkeypatch, {"is_logged_in": True, "email": "ops@example.org"})
+    leaving.run()
+    leaving.button(key="signout_oidc").click().run()
+    assert not leaving.exception and [t.value for t in leaving.title] == ["Sign in"]
 
     unverified = _oidc_app(monkeypatch, {"is_logged_in": True, "email": "ops@example.org", "email_verified": False})
     unverified.run()
