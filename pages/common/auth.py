@@ -141,11 +141,14 @@ def sidebar_panel() -> None:
                 st.caption(f":material/person: {who} · {state.role.value if state.role else 'viewer'}")
                 st.button("Sign out", key="signout_oidc", icon=":material/logout:", on_click=st.logout)
             return
-        if st.session_state.get(ROLE) is not None and state.role is not None:
-            st.caption(f":material/person: Signed in as {state.role.value}")
+        if state.role is None:
+            return  # gate() draws the sign-in form in the page itself
+        signed_in = st.session_state.get(ROLE) is not None
+        st.caption(f":material/person: {'Signed in' if signed_in else 'Viewing'} as {state.role.value}")
+        if signed_in:
             st.button("Sign out", key="signout_password", icon=":material/logout:", on_click=_sign_out)
-        elif state.role is not None:
-            st.caption(f":material/person: Viewing as {state.role.value}")
+        if state.role is Role.VIEWER and settings.operator_secret is not None:
+            # A viewer, anonymous or signed in with the viewer password, may become an operator here.
             with st.expander("Operator sign-in", expanded=False):
                 _sign_in_form(settings, "signin_sidebar")
 

@@ -190,6 +190,10 @@ def test_with_a_viewer_password_nobody_sees_a_page_before_signing_in(quick_home,
     _sign_in(at, VIEWER_PW, form="signin_main")
     assert not at.exception and at.title[0].value == "GENRE"
     assert any("You are a viewer" in c.value for c in at.caption)
+    assert any("Signed in as viewer" in n for n in _sidebar_notes(at))
+    _sign_in(at, OPERATOR_PW)  # a signed-in viewer can still become an operator from the sidebar
+    assert any("Signed in as operator" in n for n in _sidebar_notes(at))
+    assert "signin_sidebar_submit" not in [b.key for b in at.button]
     # The page file run on its own stops at the same form.
     alone = page("pages/5_Models.py", "products")
     alone.run()
