@@ -82,7 +82,10 @@ def _write_tiny_logs(tmp_path, tiny_catalog_file):
     cfg = tiny_config_dict(tiny_catalog_file)
     cfg["data"]["interactions"] = str(log)
     cfg["scorers"]["itemknn"] = {"component": "itemknn", "config": {"neighbors": 5}}
-    cfg["fusion"] = {"component": "weighted", "config": {"weights": {"popularity": 0.2, "content": 0.5, "itemknn": 1.0}}}
+    cfg["fusion"] = {
+        "component": "weighted",
+        "config": {"weights": {"popularity": 0.2, "content": 0.5, "itemknn": 1.0}},
+    }
     return parse_config(cfg)
 
 

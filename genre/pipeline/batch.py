@@ -69,11 +69,11 @@ def read_user_ids(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the users file {path}: {exc}") from None
-    if text.lstrip().startswith("["):
+    if text.lstrip().startswith(("[", "{")):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path} starts like a JSON list but is not valid JSON: {exc}") from None
+            raise InputError(f"{path} starts like JSON but is not valid JSON: {exc}") from None
         if not isinstance(data, list) or not all(isinstance(u, str | int) and not isinstance(u, bool) for u in data):
             raise InputError(f"{path}: a JSON users file must be a list of ids (strings or whole numbers)")
         ids = [str(u).strip() for u in data]
