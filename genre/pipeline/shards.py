@@ -125,7 +125,7 @@ def ray_session(options: RayOptions) -> Iterator[None]:
         return
     try:
         ray.init(**init_kwargs(options))
-    except (ConnectionError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # ConnectionError is an OSError
         where = f"the Ray cluster at {options.address!r}" if options.address else "a local Ray cluster"
         raise ShardError(f"could not start or reach {where}: {exc}") from None
     try:
