@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
 from genre.cli import main
 from genre.core.errors import ConfigError, InputError, ShardError
 from genre.pipeline.batch import check_user_ids, read_user_ids
-from genre.pipeline.shards import FAULT_ENV, RayOptions, fault_from_env, plan_shards, require_artifacts
+from genre.pipeline.shards import (
+    FAULT_ENV,
+    RayOptions,
+    fault_from_env,
+    plan_shards,
+    ray_session,
+    require_artifacts,
+)
 from tests.conftest import TINY_EVENTS
 
 
@@ -106,6 +114,16 @@ def test_batch_explain_unknown_users_exit_2_naming_them(tmp_path, capsys, tiny_c
     err = capsys.readouterr().err
     assert "1 user ids are not in tiny" in err and "'ghost'" in err and "Traceback" not in err
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_ray_address_where_nothing_listens_fails_at_once():
+    pytest.importorskip("ray")
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    expected = rf"nothing answers at the Ray address 'ray://127.0.0.1:{port}'"
+    with pytest.raises(ShardError, match=expected), ray_session(RayOptions(address=f"ray://127.0.0.1:{port}")):
+        pass
 
 
 def test_evaluate_rejects_ray_with_explanations(capsys):

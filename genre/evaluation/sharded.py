@@ -28,6 +28,7 @@ from genre.evaluation.harness import (
     ConfigRanking,
     EvalReport,
     EvalRow,
+    EvalSetup,
     Progress,
     Protocol,
     _RowMaker,
@@ -97,35 +98,14 @@ def evaluate_sharded(
     report = progress or (lambda message, fraction: None)
     started = time.perf_counter()
     setup = prepare_evaluation(configs, protocol, split_dir, max_users)
-    trained: list[_Trained] = []
-    accuracies: list[IntentAccuracy] = []
-    for n, cfg in enumerate(setup.configs):
-        report(f"training {cfg.name} on the training split", n / (len(setup.configs) + 1))
-        t0 = time.perf_counter()
-        pipe = Pipeline(cfg, embedder_factory, catalog=setup.train_catalog, progress=train_progress)
-        seconds = time.perf_counter() - t0
-        fits: dict[str, float] = {}
-        for t in pipe.prepare_timings:
-            fits.setdefault(t.component, t.ms / 1000)
-        saved = {k: v for k, v in pipe.artifact_paths.items() if (Path(v) / "manifest.json").is_file()}
-        trained.append(_Trained(seconds, fits, fusion_detail(pipe, cfg), saved))
-        last = n == len(setup.configs) - 1
-        if isinstance(pipe.intent, LabelHead) or (intent_head and last and not accuracies):
-            states, _ = encode_users(pipe.context, pipe.intent, setup.contexts)
-            if isinstance(pipe.intent, LabelHead):
-                accuracies.append(
-                    intent_accuracy(cfg.name, pipe.intent, setup.catalog, setup.split, states, setup.first_test)
-                )
-            else:
-                accuracies.append(default_head_accuracy(pipe, cfg, setup, states))
-        del pipe
+    # Connected first: a cluster that cannot be reached fails before anything is trained.
     with ray_session(options):
         import ray as ray_api
 
+        trained, accuracies = _train(setup, report, embedder_factory, train_progress, intent_head)
         shards = plan_shards(setup.users, options.shards or cluster_cpus())
-        report(
-            f"ranking {len(setup.users)} users in {len(shards)} shards", len(setup.configs) / (len(setup.configs) + 1)
-        )
+        n = len(setup.configs)
+        report(f"ranking {len(setup.users)} users in {len(shards)} shards", n / (n + 1))
         catalog_ref = ray_api.put(setup.train_catalog)
         artifacts = [t.artifacts for t in trained]
 
@@ -140,6 +120,38 @@ def evaluate_sharded(
     rows = _merge(results, setup.configs, trained, _RowMaker(setup.relevant, setup.cold_mask, setup.item_counts))
     report("done", 1.0)
     return build_report(setup, protocol, split_dir, rows, accuracies, time.perf_counter() - started)
+
+
+def _train(
+    setup: EvalSetup,
+    report: Progress,
+    embedder_factory: Callable[[str], Embedder],
+    train_progress: bool,
+    intent_head: bool,
+) -> tuple[list[_Trained], list[IntentAccuracy]]:
+    """Every config built once on the driver, training into the artifact store what it lacks; intent accuracy."""
+    trained: list[_Trained] = []
+    accuracies: list[IntentAccuracy] = []
+    for n, cfg in enumerate(setup.configs):
+        report(f"training {cfg.name} on the training split", n / (len(setup.configs) + 1))
+        t0 = time.perf_counter()
+        pipe = Pipeline(cfg, embedder_factory, catalog=setup.train_catalog, progress=train_progress)
+        seconds = time.perf_counter() - t0
+        fits: dict[str, float] = {}
+        for t in pipe.prepare_timings:
+            fits.setdefault(t.component, t.ms / 1000)
+        saved = {k: v for k, v in pipe.artifact_paths.items() if (Path(v) / "manifest.json").is_file()}
+        trained.append(_Trained(seconds, fits, fusion_detail(pipe, cfg), saved))
+        head = isinstance(pipe.intent, LabelHead)
+        if head or (intent_head and n == len(setup.configs) - 1 and not accuracies):
+            states, _ = encode_users(pipe.context, pipe.intent, setup.contexts)
+            if isinstance(pipe.intent, LabelHead):
+                accuracies.append(
+                    intent_accuracy(cfg.name, pipe.intent, setup.catalog, setup.split, states, setup.first_test)
+                )
+            else:
+                accuracies.append(default_head_accuracy(pipe, cfg, setup, states))
+    return trained, accuracies
 
 
 def _rank_shard(data: _ShardInput, shard: Shard) -> list[ConfigRanking]:

@@ -167,12 +167,12 @@ def batch_explain(
     if ray is None:
         lines, shards = _explain_users(job), 1
     else:
-        # Trains once here, so every worker loads the same state. The driver writes no reasons, so its
-        # build uses the template rather than loading a generator it would not call.
-        driver = Pipeline(with_generator(config, "template", source=f"{config.name} (driver)"), embedder_factory)
-        job.artifacts = {k: v for k, v in driver.artifact_paths.items() if (Path(v) / "manifest.json").is_file()}
-        del driver
-        with ray_session(ray):
+        with ray_session(ray):  # connected first: a cluster that cannot be reached fails before training
+            # Trains once here, so every worker loads the same state. The driver writes no reasons, so its
+            # build uses the template rather than loading a generator it would not call.
+            driver = Pipeline(with_generator(config, "template", source=f"{config.name} (driver)"), embedder_factory)
+            job.artifacts = {n: f for n, f in driver.artifact_paths.items() if (Path(f) / "manifest.json").is_file()}
+            del driver
             planned = plan_shards(job.users, ray.shards or cluster_cpus())
             parts = run_shards(
                 _explain_shard,

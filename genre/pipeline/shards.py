@@ -123,6 +123,8 @@ def ray_session(options: RayOptions) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
+    if options.address is not None:
+        _probe(options.address)
     try:
         ray.init(**init_kwargs(options))
     except (OSError, ValueError, RuntimeError) as exc:  # ConnectionError is an OSError
@@ -132,6 +134,20 @@ def ray_session(options: RayOptions) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _probe(address: str) -> None:
+    """Fail at once when nothing listens at a ``host:port`` address: Ray itself keeps retrying for minutes."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ShardError(
+            f"nothing answers at the Ray address {address!r} ({exc}); start the cluster (`ray start --head`) "
+            "or pass its address, or use --ray alone for a local cluster"
+        ) from None
 
 
 def cluster_cpus() -> int:
