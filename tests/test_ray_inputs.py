@@ -117,7 +117,6 @@ def test_batch_explain_unknown_users_exit_2_naming_them(tmp_path, capsys, tiny_c
 
 
 def test_a_ray_address_where_nothing_listens_fails_at_once():
-    pytest.importorskip("ray")
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+import ray  # the ray extra: make test installs it, so a missing ray fails here rather than skipping
 
 from genre.config import parse_config
 from genre.core.errors import ShardError
@@ -18,8 +19,6 @@ from genre.evaluation.sharded import evaluate_sharded
 from genre.pipeline.batch import batch_explain
 from genre.pipeline.shards import FAULT_ENV, RayOptions, init_kwargs
 from tests.conftest import TINY_EVENTS, HashEmbedder, clustered_catalog, tiny_config_dict
-
-ray = pytest.importorskip("ray")
 
 
 def hash_embedder(device: str) -> HashEmbedder:
