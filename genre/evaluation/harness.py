@@ -297,7 +297,7 @@ def evaluate(
     report = progress or (lambda message, fraction: None)
     started = time.perf_counter()
     setup = prepare_evaluation(configs, protocol, split_dir, max_users)
-    rows_for = _RowMaker(setup.relevant, setup.cold_mask, setup.item_counts)
+    rows_for = RowMaker(setup.relevant, setup.cold_mask, setup.item_counts)
     rows: list[EvalRow] = []
     scored: dict[str, np.ndarray] = {}
     accuracies: list[IntentAccuracy] = []
@@ -390,7 +390,7 @@ def _fused_topk(
 
 
 @dataclass
-class _RowMaker:
+class RowMaker:
     """Scores one ranked row: ranking metrics for all, warm and cold users, and the popularity slices."""
 
     relevant: list[np.ndarray]

@@ -5,7 +5,7 @@ does, and trains every config once on the training split (so the artifact store 
 Each shard's worker then builds every config from that stored state (:func:`~genre.pipeline.shards.require_artifacts`
 fails a worker that would have to train) and ranks its users with :func:`~genre.evaluation.harness.rank_config`,
 the function the single-process run ranks with. A user's rows depend on that user alone, so the driver stacks
-the shards' rows in user order and measures them with the same ``_RowMaker`` over the same users: the metrics
+the shards' rows in user order and measures them with the same ``RowMaker`` over the same users: the metrics
 are those of the single-process run, summed in the same order. Intent-head accuracy is measured on the driver.
 
 Rows' ``seconds`` are not comparable with a single-process run's: a scorer row's is its fit on the driver
@@ -31,7 +31,7 @@ from genre.evaluation.harness import (
     EvalSetup,
     Progress,
     Protocol,
-    _RowMaker,
+    RowMaker,
     build_report,
     default_head_accuracy,
     fusion_detail,
@@ -117,7 +117,7 @@ def evaluate_sharded(
             )  # fmt: skip
 
         results: list[list[ConfigRanking]] = run_shards(_rank_shard, shards, payload, options)
-    rows = _merge(results, setup.configs, trained, _RowMaker(setup.relevant, setup.cold_mask, setup.item_counts))
+    rows = _merge(results, setup.configs, trained, RowMaker(setup.relevant, setup.cold_mask, setup.item_counts))
     report("done", 1.0)
     return build_report(setup, protocol, split_dir, rows, accuracies, time.perf_counter() - started)
 
@@ -171,7 +171,7 @@ def _rank_shard(data: _ShardInput, shard: Shard) -> list[ConfigRanking]:
 
 
 def _merge(
-    results: list[list[ConfigRanking]], configs: list[PipelineConfig], trained: list[_Trained], rows_for: _RowMaker
+    results: list[list[ConfigRanking]], configs: list[PipelineConfig], trained: list[_Trained], rows_for: RowMaker
 ) -> list[EvalRow]:
     """The rows of the single-process run, from each shard's top items stacked in user order."""
     rows: list[EvalRow] = []

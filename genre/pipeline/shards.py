@@ -8,7 +8,10 @@ have to train it again, e.g. a cluster node that does not see the driver's ``GEN
 Ray 2.60 has no ``local_mode`` any more (``ray.init(local_mode=True)`` raises), so "local" here is a real
 Ray cluster started on this machine (``ray.init(num_cpus=...)``): its workers are separate processes, which
 is also what a worker dying mid-job needs to be tested against. With an address, :func:`ray_session`
-connects to a running cluster instead; its nodes need this version of ``genre`` installed.
+connects to a running cluster instead. Its nodes need this version of ``genre`` installed, the driver's
+``GENRE_CACHE_DIR`` at the same path on shared storage (each task is told that path, ``HF_HUB_OFFLINE`` and
+``GENRE_DEVICE``), and any other setting, such as ``GENRE_FEEDBACK_URL``, in their own environment: secrets
+are never shipped with a task.
 
 A worker that dies mid-shard is retried by Ray (``max_retries``); a shard still failing after that, or one
 whose code raised, fails the whole job with :class:`~genre.core.errors.ShardError` naming the shard and its
