@@ -50,8 +50,16 @@ def add_batch_explain(sub: Subparsers) -> None:
         "rank, id, title, score, reason, generator and verifier verdict.",
     )
     p.add_argument("--config", required=True, type=Path, help="pipeline TOML file, e.g. configs/movies.toml")
-    p.add_argument("--users", required=True, type=Path, help="dataset user ids or example profile ids")
-    p.add_argument("--out", required=True, type=Path, help="the JSONL file to write (replaced when complete)")
+    p.add_argument(
+        "--users",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="dataset user ids or the config's example profile ids: one per line (# comments), or a JSON list",
+    )
+    p.add_argument(
+        "--out", required=True, type=Path, metavar="FILE.jsonl", help="the JSONL file to write (replaced when complete)"
+    )
     p.add_argument("--k", type=int, help="items per user (default: the config's k)")
     p.add_argument("--style", help="reason style: " + "; ".join(f"{name}: {text}" for name, text in STYLE_HELP.items()))
     p.add_argument("--max-words", type=int, help="length bound of each reason in words")
