@@ -42,7 +42,9 @@ def test_evaluate_ray_reports_the_single_process_metrics(ray_tmp):
     assert sharded.returncode == 0, sharded.stderr
     assert "ranking 40 users in 3 shards" in sharded.stderr
     one, many = json.loads(single.stdout), json.loads(sharded.stdout)
-    assert [r["name"] for r in one["rows"]] == [r["name"] for r in many["rows"]] == ["popularity", "ease", "movies-fast"]
+    assert (
+        [r["name"] for r in one["rows"]] == [r["name"] for r in many["rows"]] == ["popularity", "ease", "movies-fast"]
+    )
     for a, b in zip(one["rows"], many["rows"], strict=True):
         assert a["metrics"] == b["metrics"] and a["warm"] == b["warm"] and a["cold"] == b["cold"]
     assert one["rows"][1]["metrics"]["ndcg@10"] > 0.1
