@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from genre.cli import access, cache, components, evaluate, models, reasoner, recommend
+from genre.cli import access, batch, cache, components, evaluate, models, reasoner, recommend
 from genre.core.errors import GenreError
 
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_rollback(sub)
     cache.add_cache(sub)
     access.add_hash_password(sub)
+    batch.add_batch_explain(sub)
     return p
 
 
