@@ -25,8 +25,8 @@ OTHER = Arm(generator="grounded", config_name="news")
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = FeedbackStore(f"sqlite:///{tmp_path / 'fb.sqlite3'}")
+def store(store_url):
+    s = FeedbackStore(store_url)
     yield s
     s.close()
 
@@ -292,8 +292,8 @@ def _same_answers(url: str, tab: int, start) -> None:
             s.add_event("u", "i1", "like")
 
 
-def test_two_tabs_submitting_the_same_answers_at_once_store_one_row_each(tmp_path):
-    url = f"sqlite:///{tmp_path / 'tabs.sqlite3'}"
+def test_two_tabs_submitting_the_same_answers_at_once_store_one_row_each(store_url):
+    url = store_url
     FeedbackStore(url).close()  # created before the fork: no connection crosses it
     start = FORK.Event()
     procs = [FORK.Process(target=_same_answers, args=(url, tab, start)) for tab in range(2)]

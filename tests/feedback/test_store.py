@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from genre.core.errors import FeedbackError, StoreUnavailableError
 from genre.core.types import Intent, RankedItem, ReasonOut, RunTrace, UserContext
@@ -32,7 +33,12 @@ def make_trace(run_id: str, shown: list[str], user: str | None = "ann", generato
 
 
 @pytest.fixture
-def url(tmp_path) -> str:
+def url(store_url) -> str:
+    return store_url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'fb' / 'feedback.sqlite3'}"
 
 
@@ -50,12 +56,19 @@ def _sqlite(url: str) -> sqlite3.Connection:
 # ---- opening, pragmas, URL -----------------------------------------------------------------
 
 
-def test_sqlite_store_is_wal_with_foreign_keys_and_current_schema(store, url):
+def test_sqlite_store_is_wal_with_foreign_keys_and_current_schema(sqlite_url):
+    store = FeedbackStore(sqlite_url)
     assert store.version == SCHEMA_VERSION and store.applied_migrations() == list(range(1, SCHEMA_VERSION + 1))
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    store.close()
+
+
+def test_store_opens_with_the_current_schema_on_each_backend(store):
+    assert store.version == SCHEMA_VERSION and store.applied_migrations() == list(range(1, SCHEMA_VERSION + 1))
+    assert store.is_sqlite == store.url.startswith("sqlite")
 
 
 def test_default_url_is_in_the_cache_dir_and_env_overrides(cache, monkeypatch, tmp_path):
@@ -117,6 +130,41 @@ def _looping_writer(url: str) -> None:
         store.add_events([FeedbackEvent(user="looper", item_id=f"l{b}-{i}", kind="click") for i in range(100)])
 
 
+def _visible_events(url: str) -> int:
+    """Committed events, counted through a connection of its own (not the store's)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _assert_writer_holds_its_lock(url: str) -> None:
+    if url.startswith("sqlite"):
+        with _sqlite(url) as raw:
+            raw.execute("PRAGMA busy_timeout = 50")
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                raw.execute("BEGIN IMMEDIATE")
+    else:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:  # the victim's backend sits inside its open transaction
+            states = conn.exec_driver_sql(
+                "SELECT state FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).scalars()
+            assert "idle in transaction" in list(states)
+        engine.dispose()
+
+
+def _assert_intact(url: str) -> None:
+    if url.startswith("sqlite"):
+        with _sqlite(url) as raw:
+            assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            raw.execute("PRAGMA busy_timeout = 0")  # a lock still held would fail here at once, not wait
+            raw.execute("BEGIN IMMEDIATE")  # the killed writer's lock is gone
+            raw.execute("ROLLBACK")
+
+
 def test_writer_killed_mid_transaction_leaves_the_store_consistent(store, url):
     before = store.add_events([FeedbackEvent(user="ann", item_id=f"k{i}", kind="like") for i in range(50)])
     store.close()
@@ -125,24 +173,20 @@ def test_writer_killed_mid_transaction_leaves_the_store_consistent(store, url):
     proc.start()
     assert parent.poll(30), "the writer never reached the middle of its transaction"
     assert parent.recv() == "inside the transaction"
-    with _sqlite(url) as raw:  # the batch is written but not committed: readers do not see it ...
-        assert raw.execute("SELECT count(*) FROM events").fetchone() == (50,)
-        raw.execute("PRAGMA busy_timeout = 50")
-        with pytest.raises(sqlite3.OperationalError, match="locked"):  # ... and the writer holds the lock
-            raw.execute("BEGIN IMMEDIATE")
+    assert _visible_events(url) == 50  # the batch is written but not committed: readers do not see it ...
+    _assert_writer_holds_its_lock(url)  # ... and the writer is inside its transaction
     os.kill(proc.pid, signal.SIGKILL)
     proc.join(10)
     assert proc.exitcode == -signal.SIGKILL
 
-    with _sqlite(url) as raw:
-        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        raw.execute("PRAGMA busy_timeout = 0")  # a lock still held would fail here at once, not wait
-        raw.execute("BEGIN IMMEDIATE")  # the killed writer's lock is gone
-        raw.execute("ROLLBACK")
+    _assert_intact(url)
     with FeedbackStore(url) as s:
         assert s.events() == before  # no partial batch; the other rows intact
         after = s.add_event("ann", "after", "like")
-        assert s.events() == [*before, after] and after.id == 51  # nothing lost, nothing written twice
+        assert s.events() == [*before, after] and s.count_events() == 51  # nothing lost, nothing written twice
+        assert s.events(EventFilter(user="victim")) == []
+        if s.is_sqlite:
+            assert after.id == 51
 
 
 def test_writer_killed_at_a_random_moment_commits_whole_batches_only(store, url):
@@ -157,8 +201,7 @@ def test_writer_killed_at_a_random_moment_commits_whole_batches_only(store, url)
         proc.join(10)
         n = s.count_events()
         assert n >= 300 and n % 100 == 0
-    with _sqlite(url) as raw:
-        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    _assert_intact(url)
 
 
 # ---- unusable files ------------------------------------------------------------------------
@@ -306,13 +349,13 @@ def _varied_events(store) -> list[FeedbackEvent]:
 
 
 @pytest.mark.parametrize("suffix", ["csv", "jsonl"])
-def test_export_import_round_trip_is_exact(store, tmp_path, suffix):
+def test_export_import_round_trip_is_exact(store, other_url, tmp_path, suffix):
     original = _varied_events(store)
     assert store.events() == original and original[3].comment == " " and original[0].value is None
     first = tmp_path / f"first.{suffix}"
     assert getattr(store, f"export_{suffix}")(first) == 5
 
-    with FeedbackStore(f"sqlite:///{tmp_path / 'other.sqlite3'}") as other:
+    with FeedbackStore(other_url) as other:
         assert other.import_file(first) == 5
         assert other.events() == original
         second = tmp_path / f"second.{suffix}"
@@ -325,11 +368,11 @@ def test_export_import_round_trip_is_exact(store, tmp_path, suffix):
         assert other.count_events() == 5
 
 
-def test_import_rejects_conflicts_and_bad_files(store, tmp_path):
+def test_import_rejects_conflicts_and_bad_files(store, other_url, tmp_path):
     _varied_events(store)
     path = tmp_path / "x.csv"
     store.export_csv(path)
-    with FeedbackStore(f"sqlite:///{tmp_path / 'other.sqlite3'}") as other:
+    with FeedbackStore(other_url) as other:
         other.add_event("zed", "q", "click")  # takes id 1
         with pytest.raises(FeedbackError, match="event id 1 is already stored with different content"):
             other.import_file(path)
@@ -388,7 +431,9 @@ def test_opening_a_v1_database_migrates_it(tmp_path):
 
 def test_a_database_from_a_newer_version_is_refused(store, url):
     store.close()
-    with _sqlite(url) as raw:
-        raw.execute("INSERT INTO schema_version VALUES (99, 'future', '2030-01-01 00:00:00.000000')")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO schema_version VALUES (99, 'future', '2030-01-01 00:00:00')")
+    engine.dispose()
     with pytest.raises(StoreUnavailableError, match="schema v99, written by a newer GENRE"):
         FeedbackStore(url)
