@@ -261,7 +261,7 @@ CATALOG = {"a", "b", "c", "d"}
         ({"kind": "like", "run_id": "nope"}, r"unknown run id 'nope'"),
         ({"kind": "like", "run_id": "r1", "item_id": "d"}, r"item 'd' was not shown in run 'r1' \(shown: a, b, c\)"),
         ({"kind": "like", "item_id": "zz"}, r"item 'zz' is not in the catalog"),
-        ({"kind": "like", "run_id": "r1", "user": "bob"}, r"run 'r1' belongs to user 'ann', not 'bob'"),
+        ({"kind": "like", "run_id": "r1", "user": "bob"}, r"run 'r1' belongs to another user"),
         ({"kind": "like", "user": " "}, r"user key is empty"),
     ],
 )
@@ -309,7 +309,11 @@ def test_filters_and_generator_acceptance(store):
     assert (acc["smollm2"].n, acc["smollm2"].mean_rating, acc["smollm2"].faithful_rate) == (3, 3.5, 1.0)
     assert (acc["template"].n, acc["template"].mean_rating, acc["template"].faithful_rate) == (1, None, 0.0)
     assert [e.item_id for e in store.events(EventFilter(kinds=["reason_rating"]))] == ["a", "b"]
-    assert [e.user for e in store.events(EventFilter(since=T0 + timedelta(hours=1)))] == ["ann", "bob"]
+    # events carry the stored pseudonyms; a filter takes the clear id
+    assert [e.user for e in store.events(EventFilter(since=T0 + timedelta(hours=1)))] == [
+        store.user_key("ann"), store.user_key("bob"),
+    ]  # fmt: skip
+    assert [e.item_id for e in store.events(EventFilter(user="bob"))] == ["c"]
     assert [e.kind for e in store.events(EventFilter(limit=1))] == ["dislike"]
     assert [e.item_id for e in store.events_for_user("bob")] == ["c"]
     with pytest.raises(FeedbackError, match="unknown feedback kinds nope"):
@@ -413,7 +417,7 @@ def test_opening_a_v1_database_migrates_it(tmp_path):
         raw.executescript(V1_DDL)
     url = f"sqlite:///{path}"
     with FeedbackStore(url) as s:
-        assert s.applied_migrations() == [1, 2, 3]
+        assert s.applied_migrations() == list(range(1, SCHEMA_VERSION + 1))
         old = s.events_for_user("ann")
         assert [(e.item_id, e.kind, e.value, e.comment, e.generator) for e in old] == [
             ("a", "like", None, None, None), ("b", "rating", 5.0, "loved it", None),
@@ -423,7 +427,7 @@ def test_opening_a_v1_database_migrates_it(tmp_path):
         assert (new.id, new.config_name) == (3, "tiny")
         s.save_profile("ann", "p", {"x": 1})
     with FeedbackStore(url) as s:  # opening again changes nothing
-        assert s.applied_migrations() == [1, 2, 3] and s.count_events() == 3
+        assert s.applied_migrations() == list(range(1, SCHEMA_VERSION + 1)) and s.count_events() == 3
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -24,6 +24,7 @@ from sqlalchemy import event as sa_event
 
 from genre.core.errors import FeedbackError, StoreUnavailableError
 from genre.core.paths import cache_dir
+from genre.feedback.store.pseudonyms import Pseudonyms
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
@@ -42,10 +43,12 @@ def default_url() -> str:
 
 
 class Database:
-    """One feedback database: where it is, its engine, and the read and write transactions on it."""
+    """One feedback database: where it is, its engine, the read and write transactions on it, and the
+    pseudonyms its user ids are stored under (``user_id_key``, else :func:`~.pseudonyms.user_id_key`)."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, user_id_key: bytes | str | None = None) -> None:
         self.url = url or default_url()
+        self.pseudonym = Pseudonyms(user_id_key)
         try:
             parsed = sa.engine.make_url(self.url)
         except sa.exc.ArgumentError as exc:
