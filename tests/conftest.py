@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from genre.components.env import Env
 from genre.config import DataConfig, parse_config
@@ -168,23 +171,17 @@ PG_URL_ENV = "GENRE_TEST_PG_URL"
 
 
 def pg_test_url() -> str:
-    """``$GENRE_TEST_PG_URL``; skips without it, except in CI (``CI=true``), where a missing server fails."""
-    import os
-
+    """``$GENRE_TEST_PG_URL``; skips without it, except in CI (``CI=true``, as .ci/run sets), where it fails."""
     url = os.environ.get(PG_URL_ENV)
     if url:
         return url
-    if os.environ.get("CI", "").lower() == "true":
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
         pytest.fail(f"{PG_URL_ENV} is not set in CI: run the tests through scripts/pg_test_server.sh (make test)")
     pytest.skip(f"no PostgreSQL server: set {PG_URL_ENV} or run `scripts/pg_test_server.sh pytest ...`")
 
 
 def pg_schema_url(tag: str) -> Iterator[str]:
     """A fresh schema in the test server, as a URL whose connections use it alone; dropped afterwards."""
-    import uuid
-
-    import sqlalchemy as sa
-
     base = sa.engine.make_url(pg_test_url())
     schema = f"t_{tag}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
