@@ -63,7 +63,12 @@ if [[ "$(id -u)" == 0 ]]; then
   as_server=(runuser -u postgres --)
 fi
 
-dir="$(mktemp -d "${TMPDIR:-/tmp}/genre-pg.XXXXXX")"
+base="${TMPDIR:-/tmp}"
+# The server user must reach its folder: a root-only TMPDIR (e.g. under pytest's) will not do for `postgres`.
+if ((${#as_server[@]})) && ! "${as_server[@]}" test -w "$base" -a -x "$base"; then
+  base=/tmp
+fi
+dir="$(mktemp -d "$base/genre-pg.XXXXXX")"
 [[ "$(id -u)" == 0 ]] && chown postgres: "$dir"
 data="$dir/data"
 started=0
@@ -108,7 +113,7 @@ fi
 "${as_server[@]}" "$bin/createdb" -h "$dir" -p "$port" -U postgres genre_test || no_server "createdb failed" "$@"
 
 export GENRE_TEST_PG_URL="postgresql+psycopg://postgres@127.0.0.1:$port/genre_test"
-echo "pg_test_server: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') at $GENRE_TEST_PG_URL" >&2
+echo "pg_test_server: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') at $GENRE_TEST_PG_URL (data in $dir)" >&2
 set +e
 "$@"
 status=$?
