@@ -2,7 +2,7 @@
 
 ``FeedbackStore(url)`` opens (and creates or migrates) a database through SQLAlchemy Core, no
 ORM. SQLite (the default, and what the tests use) and PostgreSQL
-(``GENRE_FEEDBACK_URL=postgresql+psycopg://user:pw@host/db`` after ``pip install "psycopg[binary]"``)
+(``GENRE_FEEDBACK_URL=postgresql+psycopg://user:pw@host/db``; psycopg comes with GENRE)
 share one schema. Every SQLAlchemy or file-system error surfaces as
 :class:`~genre.core.errors.StoreUnavailableError` naming the database and what to do, and every
 invalid event as :class:`~genre.core.errors.FeedbackError`; no raw driver traceback reaches a caller.
