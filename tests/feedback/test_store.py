@@ -273,6 +273,36 @@ def test_invalid_events_are_rejected_naming_the_problem(store, kwargs, message):
     assert store.count_events() == 0
 
 
+def test_values_postgresql_cannot_hold_are_refused_alike_on_both_backends(store):
+    # PostgreSQL refuses NUL in text and enforces VARCHAR(64) ids; SQLite would store both. Either way
+    # the caller gets a FeedbackError (a 4xx), never "the store is unavailable".
+    with pytest.raises(FeedbackError, match="the run id is 65 characters long; the limit is 64"):
+        store.record_run(make_trace("r" * 65, ["a"]))
+    with pytest.raises(FeedbackError, match=r"the item id 'a\\x00' contains a NUL character"):
+        store.add_events(
+            [
+                FeedbackEvent(user="ann", item_id="b", kind="like"),
+                FeedbackEvent(user="ann", item_id="a\x00", kind="like"),
+            ]
+        )
+    with pytest.raises(FeedbackError, match="run id is 70 characters long"):
+        store.add_event("ann", "a", "like", run_id="x" * 70)
+    with pytest.raises(FeedbackError, match=r"the profile name 'p\\x00' contains a NUL"):
+        store.save_profile("ann", "p\x00", {})
+    assert store.count_events() == 0 and store.list_profiles("ann") == []
+
+
+def test_data_errors_from_the_database_are_the_callers_errors(store):
+    from genre.feedback.store.schema import runs
+
+    # Past the store's own checks, straight into the database: PostgreSQL raises a DataError for the
+    # over-long id (SQLite, which stores it, gets a NULL id instead: an IntegrityError).
+    run_id = None if store.is_sqlite else "r" * 65
+    refused = pytest.raises(FeedbackError, match="writing a run: the store refused the data")
+    with refused, store.db.write("writing a run") as conn:
+        conn.execute(runs.insert().values(run_id=run_id, user_key="x", created_at=T0))
+
+
 def test_one_bad_event_rejects_its_whole_batch(store):
     good = [FeedbackEvent(user="ann", item_id=i, kind="like") for i in "ab"]
     bad = FeedbackEvent(user="ann", item_id="c", kind="rating", value=11)

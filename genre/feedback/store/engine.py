@@ -8,7 +8,8 @@ operating-system crash or power loss can lose the last commits.
 
 Every SQLAlchemy or file-system error leaves :meth:`Database.read` and :meth:`Database.write` as
 :class:`~genre.core.errors.StoreUnavailableError` naming the database and what to do; an integrity
-error (the data, not the database, is wrong) as :class:`~genre.core.errors.FeedbackError`.
+error or a value the database cannot hold (the data, not the database, is wrong) as
+:class:`~genre.core.errors.FeedbackError`.
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ class Database:
             yield
         except (FeedbackError, StoreUnavailableError):
             raise
-        except sa.exc.IntegrityError as exc:
+        except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
+            # DataError: a value the server cannot hold (PostgreSQL: a NUL byte, an over-long id); the
+            # data is wrong, not the database, so it is the caller's error, not "store unavailable".
             raise FeedbackError(f"{doing}: the store refused the data ({first_line(exc)})") from None
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise StoreUnavailableError(self._explain(exc, doing)) from None

@@ -19,7 +19,7 @@ from genre.feedback.pair_summary import PairSummary, summarize
 from genre.feedback.pairwise import Arm, Judgement
 from genre.feedback.store.engine import dialect_insert
 from genre.feedback.store.hygiene import scrub_optional
-from genre.feedback.store.repositories import Repository
+from genre.feedback.store.repositories import Repository, check_ids
 from genre.feedback.store.schema import judgements as table
 from genre.feedback.store.transfer import csv_cell, open_out
 
@@ -75,6 +75,10 @@ class PairwiseRepository(Repository):
                 raise FeedbackError(
                     f"save_judgement takes a Judgement (build it with Judgement.from_screen), not {j!r}"
                 )
+            check_ids(
+                f"judgement on item {j.item_id!r}", item_id=j.item_id, subject=j.subject, run_id=j.run_id,
+                comment=j.comment, reason_a=j.reason_a, reason_b=j.reason_b,
+            )  # fmt: skip
         with self.db.write("storing judgements") as conn:
             for j in js:
                 row = _row(j, self.user_key(j.reviewer))

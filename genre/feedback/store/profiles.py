@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from genre.core.errors import FeedbackError
 from genre.feedback.store.engine import upsert
-from genre.feedback.store.repositories import Repository, ensure_user
+from genre.feedback.store.repositories import Repository, check_ids, ensure_user
 from genre.feedback.store.schema import profiles
 
 
@@ -22,6 +22,7 @@ class ProfileRepository(Repository):
         """Save (or overwrite) ``user``'s profile ``name``; a pydantic model is stored as its JSON dump."""
         if not name or not name.strip():
             raise FeedbackError("a saved profile needs a non-empty name")
+        check_ids(f"saving profile {name!r}", profile_name=name)
         data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
         try:
             json.dumps(data, allow_nan=False)

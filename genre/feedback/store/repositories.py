@@ -27,6 +27,25 @@ ANONYMOUS = "anonymous"
 """The user key a run is recorded under when neither the caller nor the trace names a user."""
 _CHUNK = 100
 """Events per INSERT: bounds the statement size while keeping one transaction per batch."""
+MAX_ID_CHARS = 64
+"""Longest run or session id (their columns are VARCHAR(64): PostgreSQL enforces it, SQLite would not)."""
+
+
+def check_ids(where: str, **values: str | None) -> None:
+    """FeedbackError when an id is longer than :data:`MAX_ID_CHARS` (run/session ids) or holds a NUL.
+
+    PostgreSQL refuses NUL in text and over-long VARCHARs; checking here gives both backends the
+    same answer (SQLite would store them).
+    """
+    for name, value in values.items():
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise FeedbackError(f"{where}: the {name.replace('_', ' ')} {value!r} contains a NUL character")
+        if name in ("run_id", "session_id") and len(value) > MAX_ID_CHARS:
+            raise FeedbackError(
+                f"{where}: the {name.replace('_', ' ')} is {len(value)} characters long; the limit is {MAX_ID_CHARS}"
+            )
 
 
 class EventFilter(BaseModel):
@@ -95,6 +114,12 @@ class RunRepository(Repository):
         from_reasons = generator is not None
         if generator is None:
             generator = (trace.config.get("explain") or {}).get("component")
+        check_ids(
+            f"recording run {trace.run_id!r}", run_id=trace.run_id, session_id=session_id,
+            config_name=trace.config_name, generator=generator,
+        )  # fmt: skip
+        for item in trace.items:
+            check_ids(f"recording run {trace.run_id!r}", item_id=item.item_id)
         with self.db.write(f"recording run {trace.run_id}") as conn:
             ensure_user(conn, key)
             if (
@@ -216,6 +241,10 @@ def insert_events(
         event = raw if isinstance(raw, FeedbackEvent) else FeedbackEvent.model_validate(raw)
         try:
             check_event(event, require_generator=False)
+            check_ids(
+                f"{event.kind} event on item {event.item_id!r}", user=event.user, item_id=event.item_id,
+                run_id=event.run_id, generator=event.generator, config_name=event.config_name,
+            )  # fmt: skip
             event = event.model_copy(update={"user": pseudonym(event.user)})
             if event.user not in known_users:
                 ensure_user(conn, event.user)
