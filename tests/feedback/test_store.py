@@ -112,6 +112,27 @@ def test_concurrent_writer_processes_lose_nothing(store, url):
         assert len({e.id for e in s.events()}) == 4000
 
 
+def _opener(url: str, start) -> None:
+    start.wait(30)
+    with FeedbackStore(url) as s:
+        s.add_event("ann", "a", "click")
+
+
+def test_processes_opening_a_new_database_at_once_all_migrate_it_once(url):
+    # No store has opened the database yet: every process finds it empty and migrates (PostgreSQL under
+    # an advisory lock, SQLite under BEGIN IMMEDIATE); exactly one creates the tables.
+    start = FORK.Event()
+    procs = [FORK.Process(target=_opener, args=(url, start)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * 8
+    with FeedbackStore(url) as s:
+        assert s.count_events() == 8 and s.applied_migrations() == list(range(1, SCHEMA_VERSION + 1))
+
+
 def _killed_writer(url: str, pipe) -> None:
     store = FeedbackStore(url)
 
