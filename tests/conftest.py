@@ -184,7 +184,7 @@ def pg_schema_url(tag: str) -> Iterator[str]:
     """A fresh schema in the test server, as a URL whose connections use it alone; dropped afterwards."""
     base = sa.engine.make_url(pg_test_url())
     schema = f"t_{tag}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
@@ -219,3 +219,9 @@ def other_url(store_url, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'other' / 'feedback.sqlite3'}"
     else:
         yield from pg_schema_url("o")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema on the PostgreSQL test server alone (for what only a server can do)."""
+    yield from pg_schema_url("p")

@@ -1,6 +1,7 @@
 import multiprocessing as mp
 import os
 import signal
+import socket
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
@@ -261,6 +262,32 @@ def test_unwritable_folder_gives_a_clear_error(tmp_path):
             FeedbackStore(f"sqlite:///{folder / 'feedback.sqlite3'}")
     finally:
         folder.chmod(0o700)
+
+
+def test_an_unreachable_postgresql_server_is_a_clear_error_without_the_password():
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(StoreUnavailableError, match="cannot reach the PostgreSQL feedback store") as err:
+        FeedbackStore(f"postgresql+psycopg://genre:s3cret@127.0.0.1:{port}/feedback")
+    assert "genre:***@127.0.0.1" in str(err.value) and "s3cret" not in str(err.value)
+    assert "GENRE_FEEDBACK_URL" in str(err.value)
+
+
+def test_a_connection_the_server_dropped_is_replaced_and_nothing_is_lost(pg_url):
+    store = FeedbackStore(pg_url)
+    first = store.add_event("ann", "a", "like")
+    admin = sa.create_engine(pg_url)
+    with admin.connect() as conn:  # as a server restart or a failover would
+        killed = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar_one()
+    admin.dispose()
+    assert killed >= 1  # the store's pooled connection was among them
+    second = store.add_event("ann", "b", "like")
+    assert store.events() == [first, second]
+    store.close()
 
 
 # ---- validation ----------------------------------------------------------------------------

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 ENV_URL = "GENRE_FEEDBACK_URL"
 BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 10
+"""How long a PostgreSQL connection attempt may take (libpq waits forever by default), unless the URL sets
+``connect_timeout``: an unreachable server is an error within seconds, not a hung request."""
 BACKENDS: tuple[str, ...] = ("sqlite", "postgresql")
 
 
@@ -85,7 +88,9 @@ class Database:
     def _engine_args(self) -> dict[str, Any]:
         if self.is_sqlite:
             return {"connect_args": {"timeout": BUSY_TIMEOUT_MS / 1000}}
-        return {"pool_pre_ping": True}
+        connect_args = {} if "connect_timeout" in self.url else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        # pre_ping: a connection the server dropped (restart, failover) is replaced, not handed out.
+        return {"pool_pre_ping": True, "connect_args": connect_args}
 
     def _sqlite_setup(self) -> None:
         @sa_event.listens_for(self.engine, "connect")
@@ -133,6 +138,11 @@ class Database:
             return (
                 f"cannot write the feedback store {self.where} ({text}); fix the permissions of the file "
                 f"and its folder, or point {ENV_URL} (or GENRE_CACHE_DIR) at a writable place"
+            )
+        if not self.is_sqlite and ("connection" in low or "could not translate host" in low or "timeout" in low):
+            return (
+                f"cannot reach the PostgreSQL feedback store {self.where} while {doing} ({text}); check that the "
+                f"server is running and reachable and that {ENV_URL} names it"
             )
         if "locked" in low or "busy" in low:
             return (
