@@ -6,6 +6,8 @@ import csv
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from genre.feedback import FeedbackEvent
 from genre.feedback.pairwise import Arm, Judgement
@@ -60,6 +62,18 @@ def test_formula_starts_get_one_quote_and_restoring_removes_exactly_it(text):
 @pytest.mark.parametrize("text", ["plain", "", " =not first", "1-2", "a'b"])
 def test_other_cells_are_unchanged(text):
     assert neutralise_cell(text) == text and restore_cell(neutralise_cell(text)) == text
+
+
+@given(st.text())
+def test_neutralising_is_undone_exactly_and_leaves_no_formula_start(text):
+    cell = neutralise_cell(text)
+    assert restore_cell(cell) == text and not cell.startswith(FORMULA_STARTS)
+
+
+@given(st.text(alphabet=st.sampled_from("ab1234567890 +-.()@[]x.comat"), max_size=60))
+def test_scrubbing_twice_changes_nothing_more(text):
+    once = scrub_contacts(text)
+    assert scrub_contacts(once) == once
 
 
 def test_numbers_stay_numbers():
