@@ -8,8 +8,9 @@ pseudonym is kept as it is, so an export (which carries pseudonyms) imports back
 
 The key is ``$GENRE_USER_ID_KEY`` (any text of at least 16 characters). Without it, a random key
 is created once in the cache dir (``<cache>/user_id_key``, mode 0600) and a :class:`GenreWarning`
-says so. Keep that key: with another key, clear ids no longer find their stored feedback (it stays,
-under the old pseudonyms). Never commit it; a deployment sets ``GENRE_USER_ID_KEY`` from its secrets.
+says so. Keep that key: the store records its fingerprint and refuses to open with another one
+(clear ids would no longer find their feedback, and ``forget`` would miss it). Never commit it; a
+deployment sets ``GENRE_USER_ID_KEY`` from its secrets.
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ class Pseudonyms:
         if is_pseudonym(user):
             return user
         return PREFIX + hmac.new(self._key, user.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def fingerprint(self) -> str:
+        """16 hex digits that tell keys apart without revealing them (the store keeps it to refuse another key)."""
+        return hmac.new(self._key, b"genre feedback store key check", hashlib.sha256).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return "Pseudonyms(<key hidden>)"

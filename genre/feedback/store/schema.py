@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from genre.core.errors import StoreUnavailableError
 from genre.feedback.events import FeedbackEvent, event_slot, utc
 from genre.feedback.store.engine import ENV_URL, Database
+from genre.feedback.store.pseudonyms import ENV_KEY, Pseudonyms
 
 MIGRATION_LOCK_ID = 7306412
 """PostgreSQL advisory lock key held while migrating (any constant works; it only has to be the same everywhere)."""
@@ -120,6 +121,11 @@ judgements = sa.Table(
     sa.Column("context", sa.JSON),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("reviewer", "subject", "item_id", "arm_a_key", "arm_b_key", name="uq_judgements_identity"),
+)  # fmt: skip
+pseudonym_key = sa.Table(
+    "pseudonym_key", metadata,
+    sa.Column("fingerprint", sa.String(16), primary_key=True),  # Pseudonyms.fingerprint of the store's key
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )  # fmt: skip
 reasons = sa.Table(
     "reasons", metadata,
@@ -249,13 +255,15 @@ def _v3(conn: sa.Connection) -> None:
 
 
 PSEUDONYM_INFO = "genre_pseudonym"
-"""Key in ``Connection.info`` under which :func:`migrate` hands the migrations the database's pseudonym function."""
+"""Key in ``Connection.info`` under which :func:`migrate` hands the migrations the database's :class:`Pseudonyms`."""
 
 
 def _v4(conn: sa.Connection) -> None:
     """Pseudonymised user ids: every user key and reviewer name replaced by its keyed hash, slots recomputed."""
-    pseudonym: Callable[[str], str] = conn.info[PSEUDONYM_INFO]
+    pseudonym: Pseudonyms = conn.info[PSEUDONYM_INFO]
     now = datetime.now(UTC)
+    pseudonym_key.create(conn)
+    conn.execute(pseudonym_key.insert().values(fingerprint=pseudonym.fingerprint(), created_at=now))
     u = sa.table("users", sa.column("key"), sa.column("created_at", UTCDateTime))
     children = [sa.table(name, sa.column("user_key")) for name in ("sessions", "profiles", "runs", "events")]
     for key, created_at in list(conn.execute(sa.select(u.c.key, u.c.created_at))):
@@ -308,7 +316,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, runs and item feedback events", _v1),
     Migration(2, "reason feedback, sessions, saved profiles, indexes", _v2),
     Migration(3, "latest-wins feedback events, pairwise judgements, reason texts", _v3),
-    Migration(4, "pseudonymised user ids and reviewer names", _v4),
+    Migration(4, "pseudonymised user ids and reviewer names, the key's fingerprint", _v4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -335,7 +343,20 @@ def migrate(db: Database) -> int:
                         version=m.version, description=m.description, applied_at=datetime.now(UTC)
                     )
                 )
+        _check_key(db, conn)
     return SCHEMA_VERSION
+
+
+def _check_key(db: Database, conn: sa.Connection) -> None:
+    """Refuse a key other than the one the store's pseudonyms were made with."""
+    stored = conn.execute(sa.select(pseudonym_key.c.fingerprint)).scalars().first()
+    mine = db.pseudonym.fingerprint()
+    if stored is not None and stored != mine:
+        raise StoreUnavailableError(
+            f"the feedback store {db.where} holds user ids pseudonymised with another key (fingerprint "
+            f"{stored}; this process has {mine}): set {ENV_KEY} to the key it was made with (or restore the "
+            "cache dir's user_id_key file); with another key no user would find their feedback"
+        )
 
 
 def applied_versions(db: Database) -> list[int]:
