@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from genre.cli import access, batch, cache, components, evaluate, models, reasoner, recommend
+from genre.cli import access, batch, cache, components, evaluate, forget, models, reasoner, recommend
 from genre.core.errors import GenreError
 
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_cache(sub)
     access.add_hash_password(sub)
     batch.add_batch_explain(sub)
+    forget.add_forget(sub)
     return p
 
 
