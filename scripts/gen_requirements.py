@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS: tuple[str, ...] = ("ui", "llm", "train", "dev")
+EXTRAS: tuple[str, ...] = ("ui", "llm", "train", "ray", "dev")
 """The extras `make setup` installs (``pip install -e '.[ui,llm,train,dev]'``), in that order."""
 
 
