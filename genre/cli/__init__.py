@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from genre.cli import cache, components, evaluate, models, reasoner, recommend
+from genre.cli import cache, components, evaluate, models, reasoner, recommend, serve
 from genre.core.errors import GenreError
 
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_versions(sub)
     models.add_rollback(sub)
     cache.add_cache(sub)
+    serve.add_serve(sub)
     return p
 
 
