@@ -80,9 +80,10 @@ def create_app(settings: ServiceSettings, pool: PipelinePool | None = None) -> F
             return await asyncio.wait_for(asyncio.wrap_future(job), timeout=settings.request_timeout_s)
         except TimeoutError:
             job.cancel()
-            raise ApiError(
-                504, "timeout", f"the request did not finish within the {settings.request_timeout_s:g} s timeout"
-            ) from None
+            building = service.building()
+            why = f" (still building {', '.join(building)}; the build goes on, retry shortly)" if building else ""
+            msg = f"the request did not finish within the {settings.request_timeout_s:g} s timeout{why}"
+            raise ApiError(504, "timeout", msg) from None
 
     def deadline() -> float:
         return time.monotonic() + settings.request_timeout_s

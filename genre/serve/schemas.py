@@ -25,9 +25,9 @@ class RecommendRequest(Who):
     """``POST /v1/recommend``: a profile from one source, the request's own text and filters, k and style."""
 
     history: list[str] | None = None
-    """Titles the user liked, oldest first (matched like the explorer's history box)."""
+    """Titles the user liked, oldest first (matched like the explorer's history box), after ``item_ids``."""
     item_ids: list[str] | None = None
-    """Item ids the user liked, oldest first (after ``history``)."""
+    """Item ids the user liked, oldest first."""
     profile: str | None = None
     """Free text: what the user wants now (never logged)."""
     price_min: float | None = None

@@ -81,6 +81,8 @@ class Service:
         self._loaded: dict[str, str | None] = {name: "not built yet" for name in settings.preload}
         """Per preloaded config: None once built, else what it is waiting for or why it failed."""
         self._loaded_lock = threading.Lock()
+        self._building: dict[str, int] = {}
+        """Configs being built now (by name, how many requests wait for them)."""
 
     # ---- lifecycle and readiness ----------------------------------------------------------------
 
@@ -141,19 +143,38 @@ class Service:
     def pipeline(self, config: PipelineConfig, notices: list[str] | None = None) -> Pipeline:
         """The built pipeline; a generator that cannot load gives the template pipeline with a notice in ``notices``."""
         try:
-            pipeline = self.pool.get(config)
+            pipeline = self._built(config)
         except ModelUnavailableError as exc:
             if notices is None or config.explain.component == "template":
                 raise
             options = {k: v for k, v in config.explain.config.items() if k in ("style", "max_words")}
             template = with_generator(config, "template", source=f"{config.name} (template fallback)", options=options)
-            pipeline = self.pool.get(template)
+            pipeline = self._built(template)
             notices.append(f"The reason generator is unavailable ({exc}); template reasons are shown.")
             self.metrics.fallbacks.labels(config.name, "generator_unavailable").inc()
         self.metrics.pipeline_built(
             config.name, pipeline.model_version, pipeline.device, pipeline.config.explain.component
         )
         return pipeline
+
+    def _built(self, config: PipelineConfig) -> Pipeline:
+        pipeline = self.pool.peek(config)
+        if pipeline is not None:
+            return pipeline
+        with self._loaded_lock:
+            self._building[config.name] = self._building.get(config.name, 0) + 1
+        try:
+            return self.pool.get(config)
+        finally:
+            with self._loaded_lock:
+                self._building[config.name] -= 1
+                if not self._building[config.name]:
+                    del self._building[config.name]
+
+    def building(self) -> list[str]:
+        """Configs whose build is under way (a request that timed out while one builds may retry soon)."""
+        with self._loaded_lock:
+            return sorted(self._building)
 
     def _styled(self, config: PipelineConfig, style: str | None, max_words: int | None) -> PipelineConfig:
         if style is None and max_words is None:

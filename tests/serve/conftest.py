@@ -24,7 +24,8 @@ PROFILES = [
 
 
 def write_configs(folder: Path, catalog_file: Path) -> Path:
-    """tiny (template reasons), tiny-slow (a generator taking 3 s), tiny-down (raises), tiny-missing (cannot load)."""
+    """tiny (template reasons), tiny-gen (a generator answering at once), tiny-slow (taking 3 s), tiny-down
+    (raising when called) and tiny-missing (failing to load)."""
     folder.mkdir(parents=True, exist_ok=True)
     profiles = catalog_file.parent / "profiles.json"
     profiles.write_text(json.dumps(PROFILES))
@@ -32,6 +33,7 @@ def write_configs(folder: Path, catalog_file: Path) -> Path:
     base["data"]["profiles"] = str(profiles)
     variants = {
         "tiny": {},
+        "tiny-gen": {"component": f"{HERE}:SlowReasoner", "config": {"delay_s": 0.0}},
         "tiny-slow": {"component": f"{HERE}:SlowReasoner", "config": {"delay_s": 3.0}},
         "tiny-down": {"component": f"{HERE}:SlowReasoner", "config": {"fail": True}},
         "tiny-missing": {"component": f"{HERE}:SlowReasoner", "config": {"fail_prepare": True}},
@@ -60,7 +62,7 @@ def settings(configs_dir, store_url) -> ServiceSettings:
         configs_dir=configs_dir,
         api_key_hashes=(hash_key(KEY), hash_key(OTHER_KEY)),
         feedback_url=store_url,
-        request_timeout_s=10.0,
+        request_timeout_s=300.0,
         reason_timeout_s=1.0,
         rate_per_s=1000.0,
         burst=1000,
