@@ -229,13 +229,14 @@ class Service:
         feedback = self.store().events_for_user(owner) if req.use_feedback and owner is not None else None
         trace = pipeline.run(ctx, k=req.k, reasons=False, feedback=feedback)
         trace.notices.extend(notices)
-        self.runs.put(trace.run_id, _Run(trace, pipeline, caller, owner))
-        answer = trace.model_copy(deep=True)
-        if req.reasons and answer.pending_reasons:
-            self._write_reasons(pipeline, answer, list(answer.pending_reasons), deadline)
-            if not answer.pending_reasons:
-                self.runs.put(trace.run_id, _Run(answer.model_copy(deep=True), pipeline, caller, owner))
-            answer.pending_reasons = []
+        answer = kept = trace
+        if req.reasons and trace.pending_reasons:
+            written, problem = self._write_reasons(pipeline, trace, list(trace.pending_reasons), deadline)
+            if problem is None:
+                answer = kept = written
+            else:  # the kept run's reasons stay pending, so POST /v1/explain may try again
+                answer = trace.model_copy(update={"notices": [*trace.notices, problem], "pending_reasons": []})
+        self.runs.put(trace.run_id, _Run(kept, pipeline, caller, owner))
         self.metrics.observe_trace(answer)
         self._record(answer, owner)
         return answer
@@ -268,16 +269,14 @@ class Service:
             pending = [r for r in ranks if r in trace.pending_reasons]
             notices: list[str] = []
             if pending:
-                work = trace.model_copy(deep=True)
-                before = len(work.notices)
-                self._write_reasons(run.pipeline, work, pending, deadline)
-                notices = work.notices[before:]
-                if set(pending).isdisjoint(work.pending_reasons):
-                    run.trace = trace = work
-                    self.metrics.observe_trace(work, pending)
-                    self._record(work, run.owner)
-                else:
-                    trace = work  # template reasons answered now; the run keeps them pending for a retry
+                written, problem = self._write_reasons(run.pipeline, trace, pending, deadline)
+                if problem is None:
+                    notices = written.notices[len(trace.notices) :]
+                    run.trace = trace = written
+                    self.metrics.observe_trace(written, pending)
+                    self._record(written, run.owner)
+                else:  # template reasons answered now; the run keeps them pending for a retry
+                    notices = [problem]
             items = [trace.items[r - 1].model_dump(mode="json") for r in ranks]
         return {"run_id": req.run_id, "items": items, "notices": notices}
 
@@ -299,9 +298,11 @@ class Service:
 
     # ---- reasons and runs -------------------------------------------------------------------------
 
-    def _write_reasons(self, pipeline: Pipeline, trace: RunTrace, ranks: list[int], deadline: float) -> None:
-        """Write the pending reasons at ``ranks`` into ``trace`` within the reason budget, else keep the
-        templates there with a notice (those ranks then stay in ``trace.pending_reasons``)."""
+    def _write_reasons(
+        self, pipeline: Pipeline, trace: RunTrace, ranks: list[int], deadline: float
+    ) -> tuple[RunTrace, str | None]:
+        """A copy of ``trace`` with the pending reasons at ``ranks`` written within the reason budget, and None;
+        else ``trace`` unchanged and the notice saying why its template reasons stand."""
         margin = min(1.0, 0.1 * self.settings.request_timeout_s)
         budget = min(self.settings.reason_timeout_s, deadline - time.monotonic() - margin)
         work = trace.model_copy(deep=True)
@@ -318,10 +319,9 @@ class Service:
             log_fields(_log, logging.ERROR, "reason generation failed", exc_info=True, config=trace.config_name)
             cause, why = "generator_error", f"the generator failed ({type(exc).__name__})"
         if cause is None:
-            trace.items, trace.notices, trace.pending_reasons = work.items, work.notices, work.pending_reasons
-            return
+            return work, None
         self.metrics.fallbacks.labels(trace.config_name, cause).inc(len(ranks))
-        trace.notices.append(f"Template reasons are shown for {len(ranks)} items: {why}.")
+        return trace, f"Template reasons are shown for {len(ranks)} items: {why}."
 
     def _record(self, trace: RunTrace, owner: str | None) -> None:
         """Record a run with an owner in the store, so feedback can name it; a failure becomes a notice."""
