@@ -24,7 +24,15 @@ from genre.config import PipelineConfig, load_config, with_generator
 from genre.core.errors import ConfigError, GenreError, InputError, ModelUnavailableError, StoreUnavailableError
 from genre.core.types import Catalog, RunTrace, UserContext
 from genre.data import load_catalog, load_profiles
-from genre.data.users import built_profile_context, feedback_key, user_or_profile_context, with_request
+from genre.data.profiles import Profile
+from genre.data.users import (
+    built_profile_context,
+    dataset_user_context,
+    dataset_user_ids,
+    feedback_key,
+    user_or_profile_context,
+    with_request,
+)
 from genre.feedback.events import FeedbackEvent
 from genre.feedback.store import FeedbackStore
 from genre.pipeline import Pipeline, PipelinePool
@@ -81,18 +89,23 @@ class Service:
         self._loaded: dict[str, str | None] = {name: "not built yet" for name in settings.preload}
         """Per preloaded config: None once built, else what it is waiting for or why it failed."""
         self._loaded_lock = threading.Lock()
+        self._profiles: dict[str, dict[str, Profile]] = {}
         self._building: dict[str, int] = {}
         """Configs being built now (by name, how many requests wait for them)."""
 
     # ---- lifecycle and readiness ----------------------------------------------------------------
 
     def preload(self) -> None:
-        """Build every preloaded config (on a worker thread, while ``/readyz`` says 503)."""
+        """Build every preloaded config and answer one warm-up run with it (on a worker thread, while
+        ``/readyz`` says 503): the first request then finds every model loaded and every lazy part built."""
         for name in self.settings.preload:
             with self._loaded_lock:
                 self._loaded[name] = "building"
             try:
-                self.pipeline(self.configs[name])
+                pipeline = self.pipeline(self.configs[name])
+                users = dataset_user_ids(pipeline.catalog)
+                ctx = dataset_user_context(pipeline.catalog, users[0]) if users else UserContext()
+                pipeline.run(ctx, k=1)
                 problem = None
             except Exception as exc:  # reported by /readyz; the service keeps answering
                 problem = (
@@ -157,6 +170,17 @@ class Service:
         )
         return pipeline
 
+    def profiles(self, config: PipelineConfig) -> dict[str, Profile]:
+        """The config's example profiles, read once (not from disk on every request)."""
+        key = config.data.model_dump_json()
+        with self._loaded_lock:
+            found = self._profiles.get(key)
+        if found is None:
+            found = load_profiles(config.data)
+            with self._loaded_lock:
+                self._profiles[key] = found
+        return found
+
     def _built(self, config: PipelineConfig) -> Pipeline:
         pipeline = self.pool.peek(config)
         if pipeline is not None:
@@ -188,7 +212,7 @@ class Service:
     def owner(self, who: Who, catalog: Catalog) -> str | None:
         """The feedback user key of a request: its dataset user or example profile, or its profile name."""
         if who.user is not None:
-            profiles = load_profiles(self.config(who.config).data)
+            profiles = self.profiles(self.config(who.config))
             return feedback_key("profile" if who.user in profiles else "dataset", catalog.name, who.user)
         if who.profile_name is not None:
             return feedback_key("named", catalog.name, who.profile_name)
@@ -197,7 +221,7 @@ class Service:
     def context(self, req: RecommendRequest, config: PipelineConfig, catalog: Catalog) -> UserContext:
         if req.user is not None:
             try:
-                ctx = user_or_profile_context(catalog, load_profiles(config.data), req.user)
+                ctx = user_or_profile_context(catalog, self.profiles(config), req.user)
             except InputError as exc:
                 raise ApiError(404, "unknown_user", str(exc)) from None
         elif req.history or req.item_ids:
@@ -285,7 +309,7 @@ class Service:
         catalog = load_catalog(config.data)
         if req.user is not None:
             try:
-                user_or_profile_context(catalog, load_profiles(config.data), req.user)
+                user_or_profile_context(catalog, self.profiles(config), req.user)
             except InputError as exc:
                 raise ApiError(404, "unknown_user", str(exc)) from None
         owner = self.owner(req, catalog)
