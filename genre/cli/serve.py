@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
     from genre.serve.service import load_configs
 
     load_configs(settings.configs_dir)  # a bad config fails here, naming the file, before the server starts
+    if settings.insecure_no_auth and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving without API keys on {args.host}: anyone who can reach it may use it", file=sys.stderr)
     log_config = uvicorn_log_config(args.log_level)
     if args.workers == 1:
         from genre.serve import create_app

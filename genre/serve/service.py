@@ -260,7 +260,8 @@ class Service:
                 answer = kept = written
             else:  # the kept run's reasons stay pending, so POST /v1/explain may try again
                 answer = trace.model_copy(update={"notices": [*trace.notices, problem], "pending_reasons": []})
-        self.runs.put(trace.run_id, _Run(kept, pipeline, caller, owner))
+        if kept.pending_reasons:  # only a run with reasons left to write has anything more to give
+            self.runs.put(trace.run_id, _Run(kept, pipeline, caller, owner))
         self.metrics.observe_trace(answer)
         self._record(answer, owner)
         return answer
@@ -270,8 +271,9 @@ class Service:
         run = self.runs.get(req.run_id)
         if run is None or run.caller != caller:
             raise ApiError(
-                404, "unknown_run", f"unknown run id {req.run_id!r}: runs are kept in memory for the latest "
-                f"{self.settings.max_runs_kept} requests of this service process, for the API key that made them",
+                404, "unknown_run", f"unknown run id {req.run_id!r}: this service process keeps the latest "
+                f"{self.settings.max_runs_kept} runs whose reasons are still pending (made with reasons: false, or "
+                "whose generator ran late), for the API key that made them",
             )  # fmt: skip
         with run.lock:
             trace = run.trace

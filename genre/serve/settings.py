@@ -95,8 +95,9 @@ class ServiceSettings(BaseModel):
     """Record each run in the feedback store (so feedback can name its run_id); a failure adds a notice."""
     cors_origins: tuple[str, ...] = ()
     """Origins a browser may call the API from; empty (the default) sends no CORS headers at all."""
-    max_runs_kept: int = Field(default=1_000, ge=1, le=1_000_000)
-    """Recent runs kept in memory for ``POST /v1/explain`` (least recently used dropped first)."""
+    max_runs_kept: int = Field(default=256, ge=1, le=100_000)
+    """Runs with pending reasons kept in memory for ``POST /v1/explain`` (least recently used dropped first);
+    each holds its trace and keeps its pipeline alive."""
 
     @model_validator(mode="after")
     def _auth_chosen(self) -> ServiceSettings:

@@ -249,3 +249,21 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_and_no_traceback(clien
     assert response.status_code == 500
     code, message = error_of(response)
     assert code == "internal_error" and "req-500" in message and "secret internals" not in response.text
+
+
+def test_ranking_past_the_request_timeout_is_a_504(settings):
+    import time
+
+    with make_client(settings.model_copy(update={"request_timeout_s": 0.2})) as client:
+        service = client.app.state.service
+        service.recommend = lambda *args: time.sleep(1.0)
+        response = client.post("/v1/recommend", json={"config": "tiny"}, headers=AUTH)
+        assert response.status_code == 504
+        code, message = error_of(response)
+        assert code == "timeout" and "0.2 s timeout" in message
+
+
+def test_a_run_without_pending_reasons_is_not_kept(client):
+    trace = client.post("/v1/recommend", json={"config": "tiny", "profile": "coffee"}, headers=AUTH).json()
+    gone = client.post("/v1/explain", json={"run_id": trace["run_id"]}, headers=AUTH)
+    assert gone.status_code == 404 and "still pending" in error_of(gone)[1]

@@ -123,3 +123,15 @@ def test_serve_refuses_bad_options_in_one_line(popularity_configs, monkeypatch, 
     monkeypatch.chdir(popularity_configs.parent)
     code, err = run_cli(["serve", "--configs", "configs", *args], capsys)
     assert code == 2 and fragment in err, err
+
+
+def test_each_worker_process_reads_the_settings_from_the_environment(popularity_configs, monkeypatch):
+    from genre.cli.serve import SETTINGS_ENV, app_from_env
+    from genre.serve import ServiceSettings
+    from genre.serve.settings import hash_key
+
+    settings = ServiceSettings(configs_dir=popularity_configs, api_key_hashes=(hash_key(KEY),), burst=3)
+    monkeypatch.setenv(SETTINGS_ENV, settings.model_dump_json())
+    app = app_from_env()
+    assert app.state.service.settings == settings
+    assert KEY not in os.environ[SETTINGS_ENV]  # digests only
