@@ -119,7 +119,11 @@ def create_app(settings: ServiceSettings, pool: PipelinePool | None = None) -> F
     @app.get("/readyz", tags=["probes"], responses={503: _ERRORS[503]})
     async def readyz() -> dict[str, Any]:
         """Readiness: the preloaded configs are built and the feedback store answers; 503 with the reasons if not."""
-        problems = await offload(service.readiness)
+        # Not on the pipeline workers: a probe must answer while every worker ranks.
+        try:
+            problems = await asyncio.wait_for(asyncio.to_thread(service.readiness), settings.request_timeout_s)
+        except TimeoutError:
+            problems = [f"the readiness check did not finish within {settings.request_timeout_s:g} s"]
         if problems:
             raise ApiError(503, "not_ready", "; ".join(problems))
         return {"status": "ready", "preloaded": list(settings.preload)}

@@ -15,6 +15,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,11 +58,8 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def load_configs(directory: Any) -> dict[str, PipelineConfig]:
-    """Every ``*.toml`` in ``directory`` by file stem; a missing folder, no configs or a bad file is a ConfigError."""
-    from pathlib import Path
-
-    folder = Path(directory)
+def load_configs(folder: Path) -> dict[str, PipelineConfig]:
+    """Every ``*.toml`` in ``folder`` by file stem; a missing folder, no configs or a bad file is a ConfigError."""
     if not folder.is_dir():
         raise ConfigError(f"configs folder {folder} does not exist; pass --configs DIR with pipeline TOML files")
     configs = {path.stem: load_config(path) for path in sorted(folder.glob("*.toml"))}
