@@ -27,7 +27,11 @@ def add_serve(sub: Subparsers) -> None:
     srv.add_argument("--port", type=int, default=8000)
     srv.add_argument("--configs", type=Path, default=Path("configs"), help="folder of pipeline TOML files")
     srv.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (each builds its own pipelines and limits)"
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes; each has its own pipelines, rate limits and kept runs (explain needs the "
+        "process that made the run)",
     )
     srv.add_argument("--threads", type=int, default=4, help="pipeline threads per process")
     srv.add_argument(
