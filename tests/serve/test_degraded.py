@@ -166,3 +166,12 @@ def test_logs_are_json_lines_without_profiles_or_comments(client):
     assert first["request_id"] == "req-logged" and first["path"] == "/v1/recommend" and first["status"] == 200
     assert first["key"] and first["key"] not in AUTH["Authorization"]  # a digest prefix, not the key
     assert lines[2]["code"] == "bad_input"
+
+
+def test_two_apps_in_one_process_keep_their_own_metrics(settings):
+    with make_client(settings) as first, make_client(settings) as second:
+        first.post("/v1/recommend", json={"config": "nope"}, headers=AUTH)
+        assert value(samples(first), "genre_http_errors_total", endpoint="/v1/recommend", status="404",
+                     code="unknown_config") == 1  # fmt: skip
+        assert value(samples(second), "genre_http_errors_total", endpoint="/v1/recommend", status="404",
+                     code="unknown_config") == 0  # fmt: skip
