@@ -82,7 +82,7 @@ def synthetic_script():
 @pytest.fixture(scope="module")
 def synthetic():
     synth = synthetic_script()
-    items, labels = synth.mixture(5_000, 64, n_clusters=100, seed=5)
+    items, labels = synth.mixture(5_000, 64, n_topics=20, n_clusters=250, seed=5)
     queries = synth.user_queries(items, labels, 200, seed=6)
     exact = np.argsort(-(queries @ items.T), axis=1, kind="stable")[:, :50]
     return items, queries, exact

@@ -132,14 +132,14 @@ def search(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(scores, ids), each (n_queries, k), best first; id -1 where fewer than ``k`` were found.
 
-    ``allowed``: a boolean mask over the indexed items; only those are returned (faiss still walks the
+    ``allowed``: a boolean mask over the indexed items (dtype bool); only those are returned (faiss still walks the
     others, so an HNSW graph stays connected). Parameters go per call, never set on the shared index,
     so concurrent searches with different settings do not see each other's.
     """
     lib = faiss_module()
     selector, bits = None, None
     if allowed is not None:
-        bits = np.packbits(allowed.astype(bool), bitorder="little")
+        bits = np.packbits(allowed, bitorder="little")
         selector = lib.IDSelectorBitmap(allowed.size, lib.swig_ptr(bits))
     kind = kind_of(index)
     params: Any

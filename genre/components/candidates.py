@@ -28,6 +28,15 @@ class CandidateFilter(CandidateGenerator):
         self.categories = self.catalog.category_names()
 
     def __call__(self, state: UserState) -> CandidateSet:
+        keep, excluded = self.keep_mask(state)
+        return CandidateSet(index=np.flatnonzero(keep).astype(np.int64), excluded=excluded)
+
+    def keep_mask(self, state: UserState) -> tuple[np.ndarray, dict[str, int]]:
+        """(which catalog items pass, as a boolean mask; how many were dropped per reason).
+
+        A stage that searches among the passing items (``ann``) takes the mask as it is: on a catalog
+        of millions, turning it into indices and back costs more than the search.
+        """
         ctx = state.context
         keep = np.ones(len(self.catalog), dtype=bool)
         excluded: dict[str, int] = {}
@@ -69,4 +78,4 @@ class CandidateFilter(CandidateGenerator):
                 )
             wanted = set(c.categories)
             drop("category", np.array([not wanted.intersection(i.categories) for i in self.catalog.items]))
-        return CandidateSet(index=np.flatnonzero(keep).astype(np.int64), excluded=excluded)
+        return keep, excluded

@@ -5,7 +5,7 @@ stage hands the scorers the ``n_candidates`` items whose text embeddings are nea
 u (the content scorer's measure), found by an approximate index (HNSW or IVF) or exactly (flat).
 
 The filter's rules are the same: the stage is a :class:`CandidateFilter` that computes the filter's
-candidates first and then searches only among them (a faiss ID selector), so seen, excluded,
+mask first and then searches only among the items it keeps (a faiss ID selector), so seen, excluded,
 out-of-price and out-of-category items never come back. Where the filter leaves few items
 (``exact_below``), they are ranked exactly instead: an ANN search restricted to a small part of the
 catalog walks the graph for little gain.
@@ -118,26 +118,21 @@ class AnnCandidates(CandidateFilter):
         return index
 
     def __call__(self, state: UserState) -> CandidateSet:
-        filtered = super().__call__(state)
+        keep, excluded = self.keep_mask(state)
         info: dict[str, Any] = {"index": self.spec.kind, "n_candidates": self.config.n_candidates}
-        kept = filtered.index
+        n_kept = int(keep.sum())
         wanted = self.config.n_candidates
-        if state.vector is None or kept.size <= wanted:
+        if state.vector is None or n_kept <= wanted:
             # Nothing to search by (a cold user: popularity ranks them all), or nothing to cut.
             info["search"] = "none (no user vector)" if state.vector is None else "none (few enough items)"
-            return CandidateSet(index=kept, excluded=filtered.excluded, retrieval=info)
-        if kept.size <= self.config.exact_below:
-            top = exact_top(self.vectors, state.vector, kept, wanted)
+            return CandidateSet(index=np.flatnonzero(keep).astype(np.int64), excluded=excluded, retrieval=info)
+        if n_kept <= self.config.exact_below:
+            top = exact_top(self.vectors, state.vector, np.flatnonzero(keep), wanted)
             info["search"] = "exact (filtered to few items)"
         else:
-            allowed = None
-            if kept.size < len(self.catalog):
-                allowed = np.zeros(len(self.catalog), dtype=bool)
-                allowed[kept] = True
+            allowed = keep if n_kept < keep.size else None
             _, ids = search(self.index, state.vector, wanted, self.config.search_spec(), allowed)
             top = ids[0][ids[0] >= 0]
             info["search"] = self.spec.kind
         index = np.sort(top.astype(np.int64))
-        excluded = dict(filtered.excluded)
-        excluded[NOT_RETRIEVED] = int(kept.size - index.size)
-        return CandidateSet(index=index, excluded=excluded, retrieval=info)
+        return CandidateSet(index=index, excluded={**excluded, NOT_RETRIEVED: n_kept - index.size}, retrieval=info)
