@@ -1,6 +1,7 @@
 """The ANN candidate stage at catalog scale: build time, memory, recall@k against exact search, latency.
 
 Usage: PYTHONPATH=. .venv/bin/python bench/ann_candidates.py [--items 1000000] [--dim 128] [--queries 1000]
+       [--nlist 2048] [--nprobe 32,64,128] [--ef-search 256,512] [--query-kinds user,broad] [--only hnsw|ivf]
 
 Reads (or first writes) the SYNTHETIC catalog of scripts/synthetic_catalog.py under
 ~/.cache/genre/synthetic: embeddings only, documented as synthetic there. Builds each index through
@@ -45,7 +46,7 @@ def synthetic_module():
     return module
 
 
-def load(folder: Path, n_items: int, dim: int, n_queries: int) -> tuple[np.ndarray, np.ndarray]:
+def load(folder: Path, n_items: int, dim: int, n_queries: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """The synthetic items and the first ``n_queries`` queries, written first when missing."""
     synth = synthetic_module()
     where = synth.paths(folder, n_items, dim)
@@ -57,7 +58,7 @@ def load(folder: Path, n_items: int, dim: int, n_queries: int) -> tuple[np.ndarr
     meta = json.loads(where["meta"].read_text())
     assert meta["synthetic"], f"{where['meta']} does not describe a synthetic catalog"
     items = np.load(where["items"])
-    queries = np.load(where["queries"])
+    queries = np.load(where["queries" if kind == "user" else "broad"])
     if queries.shape[0] < n_queries:
         raise SystemExit(f"{where['queries']} holds {queries.shape[0]} queries; rerun the script with --queries")
     return items, queries[:n_queries]
@@ -130,7 +131,15 @@ def main() -> int:
     ap.add_argument("--nlist", type=int, default=1024)
     ap.add_argument("--nprobe", default="32,64,128", help="IVF settings to search with, comma-separated")
     ap.add_argument("--only", choices=("hnsw", "ivf"), help="build one kind only")
+    ap.add_argument(
+        "--query-kinds",
+        default="user,broad",
+        help="user: histories from 1-3 clusters; broad: from 5-12 (harder for IVF); comma-separated",
+    )
     args = ap.parse_args()
+    kinds = args.query_kinds.split(",")
+    if unknown := [k for k in kinds if k not in ("user", "broad")]:
+        ap.error(f"unknown query kinds {', '.join(unknown)}; valid: user, broad")
 
     faiss = faiss_module()
     faiss.omp_set_num_threads(args.threads)
@@ -138,15 +147,18 @@ def main() -> int:
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
         f"faiss {faiss.__version__} on {args.threads} threads, load average {os.getloadavg()[0]:.2f}"
     )
-    items, queries = load(args.data, args.items, args.dim, args.queries)
+    sets = {kind: load(args.data, args.items, args.dim, args.queries, kind) for kind in kinds}
+    items = sets[kinds[0]][0]
     print(
         f"SYNTHETIC catalog: {items.shape[0]:,} items x {items.shape[1]} dims ({items.nbytes / 2**20:.0f} MiB), "
-        f"{len(queries):,} queries, k = {args.k}"
+        f"{args.queries:,} queries of each kind ({', '.join(kinds)}), k = {args.k}"
     )
-    seen = seen_sets(len(items), len(queries))
-    started = time.perf_counter()
-    truth, truth_filtered = exact(items, queries, args.k, seen)
-    print(f"exact top-{args.k} (IndexFlatIP, batched): {time.perf_counter() - started:.1f} s")
+    seen = seen_sets(len(items), args.queries)
+    truths = {}
+    for kind in kinds:
+        started = time.perf_counter()
+        truths[kind] = exact(items, sets[kind][1], args.k, seen)
+        print(f"exact top-{args.k} of the {kind} queries (IndexFlatIP, batched): {time.perf_counter() - started:.1f} s")
 
     settings: list[tuple[IndexSpec, list[SearchSpec]]] = []
     if args.only in (None, "hnsw"):
@@ -176,26 +188,30 @@ def main() -> int:
         )
         for search_spec in searches:
             knob = f"ef_search={search_spec.ef_search}" if spec.kind == "hnsw" else f"nprobe={search_spec.nprobe}"
-            found, lat = measure(index, queries, args.k, search_spec, None, len(items))
-            found_f, lat_f = measure(index, queries, args.k, search_spec, seen, len(items))
-            rows.append(
-                (label, knob, built, size, grown, recall(found, truth), lat, recall(found_f, truth_filtered), lat_f)
-            )
-            print(
-                f"  {knob}: recall@{args.k} {rows[-1][5]:.3f}, p50/p95/p99 {pct(lat)} ms; "
-                f"with seen-item filter recall {rows[-1][7]:.3f}, {pct(lat_f)} ms",
-                flush=True,
-            )
+            for kind in kinds:
+                queries = sets[kind][1]
+                truth, truth_filtered = truths[kind]
+                found, lat = measure(index, queries, args.k, search_spec, None, len(items))
+                found_f, lat_f = measure(index, queries, args.k, search_spec, seen, len(items))
+                rec, rec_f = recall(found, truth), recall(found_f, truth_filtered)
+                rows.append((label, knob, kind, built, size, grown, rec, lat, rec_f, lat_f))
+                print(
+                    f"  {knob}, {kind} queries: recall@{args.k} {rec:.3f}, p50/p95/p99 {pct(lat)} ms; "
+                    f"with seen-item filter recall {rec_f:.3f}, {pct(lat_f)} ms",
+                    flush=True,
+                )
         del index
 
     print()
     print(
-        f"| index | search | build s | index MiB | RSS + MiB | recall@{args.k} | p50 / p95 / p99 ms | filtered recall | filtered p50 / p95 / p99 ms |"
+        f"| index | search | queries | build s | index MiB | RSS + MiB | recall@{args.k} | p50 / p95 / p99 ms "
+        "| filtered recall | filtered p50 / p95 / p99 ms |"
     )
-    print("|---|---|---:|---:|---:|---:|---|---:|---|")
-    for label, knob, built, size, grown, rec, lat, rec_f, lat_f in rows:
+    print("|---|---|---|---:|---:|---:|---:|---|---:|---|")
+    for label, knob, kind, built, size, grown, rec, lat, rec_f, lat_f in rows:
         print(
-            f"| {label} | {knob} | {built:.1f} | {size / 2**20:.0f} | {grown / 2**20:.0f} | {rec:.3f} | {pct(lat)} | {rec_f:.3f} | {pct(lat_f)} |"
+            f"| {label} | {knob} | {kind} | {built:.1f} | {size / 2**20:.0f} | {grown / 2**20:.0f} | {rec:.3f} "
+            f"| {pct(lat)} | {rec_f:.3f} | {pct(lat_f)} |"
         )
     return 0
 

@@ -18,9 +18,9 @@ here). The default 128 dimensions are what a deployment with a million items wou
 Matryoshka cut of the embedder to 128 keeps most of that spectrum and a third of the memory: 1M x 128
 float32 is 512 MB, x 384 is 1.5 GB); ``--dim 384`` writes the embedder's own width.
 
-Queries are built as the context stage builds u: a recency-weighted mean of 5-30 "history" items drawn
-from one to three clusters, normalised. They are not catalog items, so the nearest item is not the
-query itself.
+Queries are built as the context stage builds u: a recency-weighted mean of 5-30 "history" items,
+normalised, drawn from one to three clusters (``queries-*``) or from five to twelve
+(``queries-broad-*``). They are not catalog items, so the nearest item is not the query itself.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_OUT = Path.home() / ".cache" / "genre" / "synthetic"
-VERSION = 2
+VERSION = 3
 """Of the generator: files written by another version are rewritten by the benchmark, never reused."""
 CHUNK = 100_000
 
@@ -84,15 +84,26 @@ def mixture(
 
 
 def user_queries(
-    items: np.ndarray, labels: np.ndarray, n_queries: int, *, seed: int = 1, half_life_items: float = 10.0
+    items: np.ndarray,
+    labels: np.ndarray,
+    n_queries: int,
+    *,
+    seed: int = 1,
+    clusters: tuple[int, int] = (1, 3),
+    half_life_items: float = 10.0,
 ) -> np.ndarray:
-    """Unit query vectors (n_queries, dim) made like the context stage's u from synthetic histories."""
+    """Unit query vectors (n_queries, dim) made like the context stage's u from synthetic histories.
+
+    Each history draws from ``clusters`` (least, most) clusters: (1, 3) is a user with a few tastes,
+    whose nearest items sit in a few clusters; a broad user (5, 12) mixes many, and is harder for IVF.
+    """
     gen = np.random.default_rng(seed)
     order = np.argsort(labels, kind="stable")
     present, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
     out = np.empty((n_queries, items.shape[1]), dtype=np.float32)
     for row in range(n_queries):
-        picked = gen.choice(present.size, size=min(present.size, int(gen.integers(1, 4))), replace=False)
+        size = min(present.size, int(gen.integers(clusters[0], clusters[1] + 1)))
+        picked = gen.choice(present.size, size=size, replace=False)
         pool = np.concatenate([order[starts[c] : starts[c] + counts[c]] for c in picked])
         length = int(gen.integers(5, 31))
         history = items[gen.choice(pool, size=length)]
@@ -105,7 +116,12 @@ def user_queries(
 def paths(out: Path, n_items: int, dim: int) -> dict[str, Path]:
     """Where the items, queries and description of one size are written."""
     tag = f"{n_items}x{dim}"
-    return {"items": out / f"items-{tag}.npy", "queries": out / f"queries-{tag}.npy", "meta": out / f"meta-{tag}.json"}
+    return {
+        "items": out / f"items-{tag}.npy",
+        "queries": out / f"queries-{tag}.npy",
+        "broad": out / f"queries-broad-{tag}.npy",
+        "meta": out / f"meta-{tag}.json",
+    }
 
 
 def write(out: Path, n_items: int, dim: int, n_queries: int, seed: int) -> dict[str, Path]:
@@ -116,6 +132,7 @@ def write(out: Path, n_items: int, dim: int, n_queries: int, seed: int) -> dict[
     queries = user_queries(items, labels, n_queries, seed=seed + 1)
     np.save(where["items"], items)
     np.save(where["queries"], queries)
+    np.save(where["broad"], user_queries(items, labels, n_queries, seed=seed + 2, clusters=(5, 12)))
     meta = {
         "synthetic": True,
         "version": VERSION,
