@@ -306,6 +306,13 @@ def test_a_corrupt_saved_index_is_rebuilt_with_a_notice(env):
     assert any("ivf index of mid" in n and "rebuilt" in n for n in env.notices)
 
 
+def test_default_ivf_lists_are_lowered_quietly_for_a_small_catalog(env):
+    stage = built(env, n_candidates=20)
+    assert stage.spec.kind == "ivf" and stage.spec.nlist == 300 // ann_index.MIN_POINTS_PER_LIST
+    assert not env.notices
+    assert stage(encode(env, user())).retrieval == {"index": "ivf", "n_candidates": 20, "search": "ivf"}
+
+
 def test_ivf_lists_are_lowered_for_a_small_catalog(env):
     stage = built(env, index="ivf", nlist=1024, nprobe=64)
     assert stage.spec.nlist == 300 // ann_index.MIN_POINTS_PER_LIST
@@ -341,4 +348,4 @@ def test_tune_lists_the_stage_with_its_options():
     assert {"index", "n_candidates", "m", "ef_search", "ef_construction", "nlist", "nprobe", "exclude_seen"} <= set(
         options
     )
-    assert options["index"]["default"] == "hnsw" and options["n_candidates"]["doc"]
+    assert options["index"]["default"] == "ivf" and options["n_candidates"]["doc"]

@@ -45,9 +45,9 @@ NOT_RETRIEVED = "not retrieved"
 
 
 class AnnConfig(FilterConfig):
-    index: Literal["hnsw", "ivf", "flat"] = "hnsw"
-    """hnsw: a graph, fast and accurate, about 8·m bytes per item on top of the vectors; ivf: k-means
-    lists, smaller and faster to build, needs more lists probed for the same recall; flat: exact search."""
+    index: Literal["hnsw", "ivf", "flat"] = "ivf"
+    """ivf: k-means lists, the smallest index and the fastest build, recall set by nprobe; hnsw: a graph,
+    about 8·m bytes per item on top of the vectors, recall set by ef_search; flat: exact search."""
     n_candidates: int = Field(default=500, ge=10, le=100_000)
     """How many of the nearest items go on to the scorers (all the filter keeps when it keeps fewer)."""
     m: int = Field(default=32, ge=4, le=128)
@@ -56,9 +56,9 @@ class AnnConfig(FilterConfig):
     """HNSW: candidate list size while building; more is a better graph and a slower build."""
     ef_search: int = Field(default=512, ge=16, le=20_000)
     """HNSW: candidate list size while searching (at least n_candidates is used); more is better recall, slower."""
-    nlist: int = Field(default=1024, ge=1, le=65_536)
-    """IVF: k-means lists (about 4·sqrt(items) is usual); lowered to items/39 for a small catalog."""
-    nprobe: int = Field(default=64, ge=1, le=65_536)
+    nlist: int = Field(default=2048, ge=1, le=65_536)
+    """IVF: k-means lists (2-4·sqrt(items) is usual); a catalog too small to train them gets items/39."""
+    nprobe: int = Field(default=128, ge=1, le=65_536)
     """IVF: lists searched per request; more is better recall, slower."""
     exact_below: int = Field(default=20_000, ge=0, le=10_000_000)
     """When the filters leave at most this many items, rank them exactly by u·v instead of through the index."""
@@ -87,7 +87,8 @@ class AnnCandidates(CandidateFilter):
         super().prepare(env)
         self.vectors = as_float32(env.item_vectors)
         spec = self.config.index_spec().for_size(len(self.catalog))
-        if spec.nlist != self.config.nlist and spec.kind == "ivf":
+        # The default list count is for large catalogs: lowered quietly; one the config asked for, with a notice.
+        if spec.kind == "ivf" and spec.nlist != self.config.nlist and "nlist" in self.config.model_fields_set:
             env.notices.append(
                 f"The ann candidate stage uses {spec.nlist} IVF lists instead of nlist = {self.config.nlist}: "
                 f"the {self.catalog.name} catalog has {len(self.catalog)} items, too few to train more."
