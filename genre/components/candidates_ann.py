@@ -54,7 +54,7 @@ class AnnConfig(FilterConfig):
     """HNSW: links per node; more is better recall, more memory and a slower build."""
     ef_construction: int = Field(default=200, ge=16, le=2_000)
     """HNSW: candidate list size while building; more is a better graph and a slower build."""
-    ef_search: int = Field(default=512, ge=16, le=20_000)
+    ef_search: int = Field(default=2048, ge=16, le=20_000)
     """HNSW: candidate list size while searching (at least n_candidates is used); more is better recall, slower."""
     nlist: int = Field(default=2048, ge=1, le=65_536)
     """IVF: k-means lists (2-4·sqrt(items) is usual); a catalog too small to train them gets items/39."""
