@@ -306,6 +306,14 @@ def test_a_corrupt_saved_index_is_rebuilt_with_a_notice(env):
     assert any("ivf index of mid" in n and "rebuilt" in n for n in env.notices)
 
 
+def test_default_ivf_lists_grow_with_the_catalog_and_stop_where_it_cannot_train_them():
+    assert IndexSpec("ivf").for_size(1_000_000).nlist == 2000
+    assert IndexSpec("ivf").for_size(100_000).nlist == 632
+    assert IndexSpec("ivf", nlist=64).for_size(100_000).nlist == 64
+    assert IndexSpec("ivf").for_size(300).nlist == 300 // ann_index.MIN_POINTS_PER_LIST
+    assert IndexSpec("ivf").for_size(10).nlist == 1
+
+
 def test_default_ivf_lists_are_lowered_quietly_for_a_small_catalog(env):
     stage = built(env, n_candidates=20)
     assert stage.spec.kind == "ivf" and stage.spec.nlist == 300 // ann_index.MIN_POINTS_PER_LIST

@@ -10,6 +10,7 @@ or read, so importing this module needs nothing beyond numpy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,14 +47,16 @@ class IndexSpec:
     """HNSW: links per node; more is better recall and more memory (about 8·m bytes per item)."""
     ef_construction: int = 200
     """HNSW: candidate list size while inserting; more is a better graph and a slower build."""
-    nlist: int = 1024
-    """IVF: number of k-means lists."""
+    nlist: int | None = None
+    """IVF: number of k-means lists; None: about 2·sqrt(items) (see :meth:`for_size`)."""
 
     def for_size(self, n_items: int) -> IndexSpec:
-        """This spec with ``nlist`` lowered to what ``n_items`` can train (k-means needs points per list)."""
+        """This spec with ``nlist`` settled for ``n_items``: 2·sqrt(n_items) when unset, and never more
+        than ``n_items`` can train (k-means needs points per list)."""
         if self.kind != "ivf":
             return self
-        nlist = max(1, min(self.nlist, n_items // MIN_POINTS_PER_LIST))
+        wanted = self.nlist if self.nlist is not None else round(2 * math.sqrt(n_items))
+        nlist = max(1, min(wanted, n_items // MIN_POINTS_PER_LIST))
         return IndexSpec(self.kind, self.m, self.ef_construction, nlist)
 
     def params(self) -> dict[str, Any]:

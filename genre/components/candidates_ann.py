@@ -56,8 +56,8 @@ class AnnConfig(FilterConfig):
     """HNSW: candidate list size while building; more is a better graph and a slower build."""
     ef_search: int = Field(default=2048, ge=16, le=20_000)
     """HNSW: candidate list size while searching (at least n_candidates is used); more is better recall, slower."""
-    nlist: int = Field(default=2048, ge=1, le=65_536)
-    """IVF: k-means lists (2-4·sqrt(items) is usual); a catalog too small to train them gets items/39."""
+    nlist: int | None = Field(default=None, ge=1, le=65_536)
+    """IVF: k-means lists; unset: 2·sqrt(items), 2,000 for a million. Too few items to train them: items/39."""
     nprobe: int = Field(default=128, ge=1, le=65_536)
     """IVF: lists searched per request; more is better recall, slower."""
     exact_below: int = Field(default=20_000, ge=0, le=10_000_000)
@@ -65,7 +65,7 @@ class AnnConfig(FilterConfig):
 
     @model_validator(mode="after")
     def _probes_fit(self) -> AnnConfig:
-        if self.index == "ivf" and self.nprobe > self.nlist:
+        if self.index == "ivf" and self.nlist is not None and self.nprobe > self.nlist:
             raise ValueError(f"nprobe ({self.nprobe}) cannot exceed nlist ({self.nlist}): it counts lists to visit")
         return self
 
@@ -87,8 +87,8 @@ class AnnCandidates(CandidateFilter):
         super().prepare(env)
         self.vectors = as_float32(env.item_vectors)
         spec = self.config.index_spec().for_size(len(self.catalog))
-        # The default list count is for large catalogs: lowered quietly; one the config asked for, with a notice.
-        if spec.kind == "ivf" and spec.nlist != self.config.nlist and "nlist" in self.config.model_fields_set:
+        # A list count the config asked for and the catalog cannot train is lowered with a notice.
+        if spec.kind == "ivf" and self.config.nlist is not None and spec.nlist != self.config.nlist:
             env.notices.append(
                 f"The ann candidate stage uses {spec.nlist} IVF lists instead of nlist = {self.config.nlist}: "
                 f"the {self.catalog.name} catalog has {len(self.catalog)} items, too few to train more."
