@@ -54,20 +54,18 @@ class CandidateFilter(CandidateGenerator):
                 excluded[reason] = excluded.get(reason, 0) + int(newly.sum())
             keep[mask] = False
 
+        def drop_ids(reason: str, item_ids: list[str]) -> None:
+            # By index, not by a catalog-sized mask: a history is short and a catalog may be millions.
+            rows = np.unique([i for i in map(self.catalog.index_of, item_ids) if i is not None]).astype(np.int64)
+            newly = int(keep[rows].sum())
+            if newly:
+                excluded[reason] = excluded.get(reason, 0) + newly
+            keep[rows] = False
+
         if self.config.exclude_seen:
-            seen = np.zeros(len(self.catalog), dtype=bool)
-            for e in ctx.history:
-                idx = self.catalog.index_of(e.item_id)
-                if idx is not None:
-                    seen[idx] = True
-            drop("seen", seen)
+            drop_ids("seen", [e.item_id for e in ctx.history])
         if ctx.exclude:
-            blocked = np.zeros(len(self.catalog), dtype=bool)
-            for item_id in ctx.exclude:
-                idx = self.catalog.index_of(item_id)
-                if idx is not None:
-                    blocked[idx] = True
-            drop("excluded", blocked)
+            drop_ids("excluded", ctx.exclude)
 
         c = ctx.constraints
         if c.price_min is not None or c.price_max is not None:
