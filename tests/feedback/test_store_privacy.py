@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -89,6 +90,19 @@ def test_no_clear_user_id_reaches_the_database_and_callers_keep_using_them(store
         with pytest.raises(FeedbackError, match="belongs to another user") as err:
             store.add_event("bob", "a", "like", run_id="r1")
         assert "ann" not in str(err.value)
+
+
+def test_sql_logging_at_debug_shows_neither_bound_values_nor_rows(store_url, caplog):
+    # An operator chasing a slow query turns SQLAlchemy's logger up; users' free text must not follow.
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
+    with FeedbackStore(store_url) as store:
+        fill(store)
+        store.add_event("bob", "a", "reason_rating", value=2, comment="Lemur-wombat 9120 says no", generator="template")
+        assert any(e.comment for e in store.events_for_user("bob"))
+        store.load_profile("ann@example.com", "weekend")
+    logged = caplog.text
+    assert "SELECT" in logged and "INSERT" in logged  # the statements are there, only the values are not
+    assert "Lemur-wombat" not in logged and "I like camping" not in logged
 
 
 def test_the_same_key_gives_the_same_pseudonym_and_another_key_another(tmp_path, monkeypatch):

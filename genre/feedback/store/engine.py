@@ -14,6 +14,7 @@ error or a value the database cannot hold (the data, not the database, is wrong)
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,20 @@ PG_CONNECT_TIMEOUT_S = 10
 """How long a PostgreSQL connection attempt may take (libpq waits forever by default), unless the URL sets
 ``connect_timeout``: an unreachable server is an error within seconds, not a hung request."""
 BACKENDS: tuple[str, ...] = ("sqlite", "postgresql")
+
+
+class _NoRowLogs(logging.Filter):
+    """Drops SQLAlchemy's DEBUG records of result rows: they hold comments and profile texts in clear.
+
+    Bound parameters are hidden by ``hide_parameters`` on the engine; rows have no such switch, and an
+    operator who turns on DEBUG logging to chase a slow query must not get users' free text with it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.DEBUG and str(record.msg).startswith(("Row ", "Col ")))
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoRowLogs())
 
 
 def default_url() -> str:
@@ -86,11 +101,13 @@ class Database:
             self._sqlite_setup()
 
     def _engine_args(self) -> dict[str, Any]:
+        # hide_parameters: with SQL logging on (an INFO root logger is enough), SQLAlchemy would log every
+        # bound value, comments and profile texts included, and would put them into error messages too.
         if self.is_sqlite:
-            return {"connect_args": {"timeout": BUSY_TIMEOUT_MS / 1000}}
+            return {"connect_args": {"timeout": BUSY_TIMEOUT_MS / 1000}, "hide_parameters": True}
         connect_args = {} if "connect_timeout" in self.url else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
         # pre_ping: a connection the server dropped (restart, failover) is replaced, not handed out.
-        return {"pool_pre_ping": True, "connect_args": connect_args}
+        return {"pool_pre_ping": True, "connect_args": connect_args, "hide_parameters": True}
 
     def _sqlite_setup(self) -> None:
         @sa_event.listens_for(self.engine, "connect")
