@@ -24,17 +24,18 @@ KEEP_FP32 = ("lm_head",)
 class Int8Linear(torch.nn.Module):
     """``nn.Linear`` with symmetric per-output-channel int8 weights and bf16 scales."""
 
-    def __init__(self, linear: torch.nn.Linear) -> None:
+    def __init__(self, weight: torch.Tensor, bias: torch.nn.Parameter | None) -> None:
+        """``weight`` as ``nn.Linear`` holds it: (out_features, in_features)."""
         super().__init__()
-        weight = linear.weight.detach().float()
+        weight = weight.detach().float()
         scales = weight.abs().amax(dim=1).clamp(min=1e-8) / 127.0
         q = torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8)
         self.qweight: torch.Tensor
         self.scales: torch.Tensor
         self.register_buffer("qweight", q.contiguous())
         self.register_buffer("scales", scales.to(torch.bfloat16).contiguous())
-        self.bias = linear.bias
-        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.bias = bias
+        self.out_features, self.in_features = weight.shape
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features).to(torch.bfloat16).contiguous()
@@ -48,14 +49,21 @@ class Int8Linear(torch.nn.Module):
 
 
 def quantize_int8(model: Any, keep: tuple[str, ...] = KEEP_FP32) -> Any:
-    """Replace every ``nn.Linear`` of an fp32 CPU model (except those named in ``keep``) with :class:`Int8Linear`.
+    """Replace every linear layer of an fp32 CPU model (except those named in ``keep``) with :class:`Int8Linear`.
 
+    Linear layers are ``nn.Linear`` and transformers' ``Conv1D`` (GPT-2's, weight stored transposed).
     In place; returns the model. Each fp32 weight is released once its int8 copy replaces it.
     """
+    from transformers.pytorch_utils import Conv1D
+
     for module in list(model.modules()):
         for name, child in list(module.named_children()):
-            if isinstance(child, torch.nn.Linear) and name not in keep:
-                setattr(module, name, Int8Linear(child))
+            if name in keep:
+                continue
+            if isinstance(child, torch.nn.Linear):
+                setattr(module, name, Int8Linear(child.weight, child.bias))
+            elif isinstance(child, Conv1D):
+                setattr(module, name, Int8Linear(child.weight.t(), child.bias))
     return model
 
 
