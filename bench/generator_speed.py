@@ -5,7 +5,7 @@ Usage: HF_HUB_OFFLINE=1 .venv/bin/python bench/generator_speed.py [--precision f
 Every figure of one precision comes from fresh subprocesses, so each peak RSS (``ru_maxrss``) is that
 precision's own:
 1. decode: the packaged SmolLM2 alone, batch 1, greedy with the KV cache; new tokens per second after
-   the prompt (best of 3 runs of 64 tokens; the prompt's prefill is timed apart and subtracted), and
+   the prompt (best of 5 runs of 64 tokens, 2 with --quick; the prompt's prefill is timed apart and subtracted), and
    the share of positions where the greedy next token is fp32's (teacher-forced on fp32's own text);
 2. ten reasons: configs/movies.toml with explain = tuned-local for MovieLens user 1, as the Recommend page
    fills its ten rows (``bench.reasons_in_page.one_run``: seconds from the ranking on screen to the last of
@@ -43,6 +43,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_now_mb() -> float:
+    """Resident memory now (Linux): after loading, what the process keeps, not the peak of loading."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def child_decode(precision: str, quick: bool) -> dict[str, Any]:
     import torch
 
@@ -54,7 +60,7 @@ def child_decode(precision: str, quick: bool) -> dict[str, Any]:
     best, prefill = float("inf"), float("inf")
     with torch.inference_mode():
         gen.model.generate(**batch, max_new_tokens=4, do_sample=False)  # warm-up
-        for _ in range(1 if quick else 3):
+        for _ in range(2 if quick else 5):
             start = time.perf_counter()
             gen.model.generate(**batch, max_new_tokens=1, do_sample=False)
             prefill = min(prefill, time.perf_counter() - start)
@@ -70,6 +76,7 @@ def child_decode(precision: str, quick: bool) -> dict[str, Any]:
         "tokens": new.tolist(),
         "prompt": batch["input_ids"][0].tolist(),
         "text": tok.decode(new, skip_special_tokens=True),
+        "rss_now_mb": rss_now_mb(),
         "rss_mb": peak_rss_mb(),
     }
 
@@ -164,7 +171,9 @@ def run_child(kind: str, precision: str, args: argparse.Namespace) -> dict[str, 
     cmd = [sys.executable, __file__, "--child", kind, "--precision", precision, "--threads", str(args.threads)]
     cmd += ["--quick"] if args.quick else []
     started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    # Spin-waiting OpenMP threads make generation several times slower when other jobs share the cores.
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{kind} {precision} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -175,7 +184,11 @@ def run_child(kind: str, precision: str, args: argparse.Namespace) -> dict[str, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--precision", default="fp32,int8", help="comma-separated CPU precisions: fp32, int8")
-    ap.add_argument("--quick", action="store_true", help="one timed run each, a third of the quality requests")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer timed runs (2 decode, 1 ten-reasons), a third of the quality requests",
+    )
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the targets are for 2 cores)")
     ap.add_argument("--texts", type=Path, help="write each held-out reason per precision here (JSON) to read")
     ap.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
@@ -208,9 +221,9 @@ def report(figures: dict[str, dict[str, Any]], args: argparse.Namespace) -> None
     reference = figures.get("fp32", {}).get("decode")
     rows = [
         "| precision | decode tok/s | prefill s | greedy agrees with fp32 | ten reasons p50 s | verified | "
-        "model-written | peak RSS MB (generator / pipeline / quality) | held-out verified | model-written | "
-        "same text as fp32 |",
-        "|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|",
+        "model-written | generator RSS MB (peak / after load) | pipeline peak RSS MB | held-out verified | "
+        "model-written | same text as fp32 |",
+        "|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|---:|",
     ]
     for precision, f in figures.items():
         d, r, q = f["decode"], f["reasons"], f["quality"]["reasons"]
@@ -223,7 +236,7 @@ def report(figures: dict[str, dict[str, Any]], args: argparse.Namespace) -> None
         rows.append(
             f"| {precision} | {d['tok_s']:.1f} | {d['prefill_s']:.2f} | {agree:.1%} | {np.median(r['ten_s']):.2f} | "
             f"{min(r['verified'])}-{max(r['verified'])} of 10 | {min(r['generated'])}-{max(r['generated'])} of 10 | "
-            f"{d['rss_mb']:.0f} / {r['rss_mb']:.0f} / {f['quality']['rss_mb']:.0f} | "
+            f"{d['rss_mb']:.0f} / {d['rss_now_mb']:.0f} | {r['rss_mb']:.0f} | "
             f"{np.mean([x['verified'] for x in q]):.1%} | {np.mean([not x['fallback'] for x in q]):.1%} | {same:.1%} |"
         )
         f["agreement"] = agree
@@ -240,9 +253,17 @@ def report(figures: dict[str, dict[str, Any]], args: argparse.Namespace) -> None
         )
         print(f"- ten verified reasons <= {TARGET_TEN_S:.0f} s: {ten:.2f} s ({'met' if ok_ten else 'NOT met'})")
         if "fp32" in figures:
-            a = np.mean([x["verified"] for x in figures["fp32"]["quality"]["reasons"]])
-            b = np.mean([x["verified"] for x in f["quality"]["reasons"]])
+            ref, mine = figures["fp32"]["quality"]["reasons"], f["quality"]["reasons"]
+            a, b = np.mean([x["verified"] for x in ref]), np.mean([x["verified"] for x in mine])
+            differ = sum(x["text"] != y["text"] for x, y in zip(ref, mine, strict=True))
+            bound = 100 * differ / max(len(mine), 1)
             print(f"- held-out verified rate int8 vs fp32: {b:.1%} vs {a:.1%} ({100 * (b - a):+.1f} points)")
+            # An identical text gets the same label from any reader, so only differing texts can move the rate.
+            print(
+                f"- acceptable rate int8 vs fp32 within {TARGET_POINTS:.0f} points: {differ} of {len(mine)} texts "
+                f"differ, so the rates differ by at most {bound:.1f} points "
+                f"({'met' if bound <= TARGET_POINTS else 'read the differing texts (--texts) to decide'})"
+            )
     if args.texts:
         args.texts.write_text(json.dumps({p: f["quality"]["reasons"] for p, f in figures.items()}, indent=1))
         print(f"texts for reading: {args.texts}")
