@@ -12,7 +12,7 @@ from genre.config import parse_config
 from genre.core.errors import ConfigError
 from genre.core.types import RunTrace
 from genre.models import load_generator, resolve_precision
-from genre.quantize import Int8Linear, count_int8_linears, quantize_int8
+from genre.quantize import DEQUANTIZE_ROWS, Int8Linear, count_int8_linears, quantize_int8
 from tests.conftest import HashEmbedder, tiny_config_dict
 from tests.explain.test_attention import tiny_gpt2_on
 
@@ -97,6 +97,18 @@ def test_int8_linear_matches_the_fp32_layer_closely():
     assert q.qweight.dtype == torch.int8 and q(x).shape == (3, 5, 48)
     error = (q(x) - linear(x)).abs().max() / linear(x).abs().max()
     assert 0 < error < 0.03  # rounded (not the same weights), but close
+
+
+def test_a_long_prefill_takes_the_dequantized_path_with_the_same_result():
+    torch.manual_seed(1)
+    linear = torch.nn.Linear(64, 48)
+    q = Int8Linear(linear.weight, linear.bias)
+    rows = torch.randn(DEQUANTIZE_ROWS + 44, 64)
+    long = q(rows)  # one call: the dequantized bf16 product
+    short = torch.cat([q(rows[i : i + 10]) for i in range(0, rows.shape[0], 10)])  # the int8 kernel
+    assert long.shape == short.shape == (DEQUANTIZE_ROWS + 44, 48)
+    assert (long - short).abs().max() / short.abs().max() < 0.01
+    assert (long - linear(rows)).abs().max() / linear(rows).abs().max() < 0.03
 
 
 def test_quantize_replaces_every_linear_but_the_output_head():
