@@ -14,6 +14,7 @@ from genre import GenreError
 from genre.data import load_profiles
 from genre.data.users import example_profile_context
 from genre.models import model_status
+from pages.common.auth import gate, home_note, sidebar_panel
 from pages.common.ui import get_pipeline, md_escape, pick_config, show_error, show_info
 
 ROOT = Path(__file__).parent
@@ -36,6 +37,7 @@ def home() -> None:
         "compares pipelines, **Review** collects ratings of the reasons, **Evaluate** runs the offline benchmark, "
         "**Models** retrains on stored feedback and rolls model versions back."
     )
+    home_note()
 
     picked = pick_config("home_config", "Domain / pipeline config", sidebar=False)
     if picked is None:
@@ -122,4 +124,7 @@ PAGES = [
 
 if LOGO.exists():
     st.logo(str(LOGO))
+# Before any page: a visitor who must sign in sees only the sign-in form.
+sidebar_panel()
+gate()
 st.navigation(PAGES).run()

@@ -23,7 +23,10 @@ BUILTINS: dict[str, dict[str, str]] = {
         "multitask-head": "genre.components.intent.multitask:MultiTaskIntentHead",
         "none": "genre.components.intent.none:NoIntent",
     },
-    "candidates": {"filter": "genre.components.candidates:CandidateFilter"},
+    "candidates": {
+        "filter": "genre.components.candidates:CandidateFilter",
+        "ann": "genre.components.candidates_ann:AnnCandidates",
+    },
     "scorers": {
         "popularity": "genre.components.scorers.popularity:PopularityScorer",
         "content": "genre.components.scorers.content:ContentScorer",

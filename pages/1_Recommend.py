@@ -21,6 +21,7 @@ from genre.data.users import (
     with_request,
 )
 from genre.registry import BUILTINS
+from pages.common.auth import gate
 from pages.common.downloads import claim_rows, csv_download, ranked_rows, rejected_rows
 from pages.common.params import kept_generator_options
 from pages.common.saved_profiles import saved_profiles_panel
@@ -39,6 +40,7 @@ from pages.common.ui import (
 )
 
 st.set_page_config(page_title="GENRE · Recommend", page_icon="🎬", layout="wide")
+gate()
 st.title("Recommend")
 st.caption("Build a profile, run the full pipeline, and check every recommendation against its evidence.")
 

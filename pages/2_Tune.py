@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from genre import GenreError, load_config, parse_config, save_config
+from genre.access import Action
 from genre.config import PipelineConfig, with_generator
 from genre.core.errors import ConfigError
 from genre.core.types import RankedItem, RunTrace, UserContext, stable_hash
@@ -17,6 +18,7 @@ from genre.evaluation.holdout import score_heldout
 from genre.pipeline import Pipeline
 from genre.registry import BUILTINS
 from genre.viz import compare_ranks, rank_movement_chart
+from pages.common.auth import allowed, gate, operators_only
 from pages.common.params import edit_params
 from pages.common.simulated import simulated_banner
 from pages.common.ui import (
@@ -35,6 +37,7 @@ from pages.common.ui import (
 )
 
 st.set_page_config(page_title="GENRE · Tune", page_icon="🎛️", layout="wide")
+gate()
 st.title("Tune")
 st.caption("Pick components per stage and their parameters; the preview re-ranks as you move a slider.")
 
@@ -203,7 +206,11 @@ with preview:
 
     st.subheader("Save")
     name = st.text_input("Config name", value=f"{base_name}-tuned", key="tune_save_name")
-    if st.button("Save config", key="tune_save", disabled=edited is None):
+    may_save = allowed(Action.SAVE_CONFIG)
+    clicked = st.button("Save config", key="tune_save", disabled=edited is None or not may_save)
+    if not may_save:
+        operators_only(Action.SAVE_CONFIG)
+    if clicked and may_save:
         assert edited is not None
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,47}", name or ""):
             st.error(

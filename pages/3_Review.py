@@ -24,6 +24,7 @@ from genre.feedback import FeedbackEvent
 from genre.registry import BUILTINS
 from genre.viz import review_chart
 from genre.viz_review import win_rate_chart
+from pages.common.auth import gate
 from pages.common.params import edit_params
 from pages.common.review import PAIRS, ask_reviewer, pairwise_form, pick_arm, write_pairs
 from pages.common.review_results import browse_comments, export_buttons, prefer_reviewed_panel, summary_rows
@@ -45,6 +46,7 @@ SINGLE, PAIRWISE = "Rate one generator", "Blind side by side"
 GENERATOR_OPTIONS = "review_generator_options"
 
 st.set_page_config(page_title="GENRE · Review", page_icon="📝", layout="wide")
+gate()
 st.title("Review")
 st.caption("Judge reasons as a reader would: are they helpful, and true to the evidence shown?")
 

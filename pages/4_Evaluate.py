@@ -14,10 +14,12 @@ from genre.evaluation.explanations import evaluate_explanations
 from genre.evaluation.harness import SLICE_COLUMNS, evaluate
 from genre.registry import BUILTINS
 from genre.viz import metrics_chart
+from pages.common.auth import gate
 from pages.common.simulated import simulated_banner
 from pages.common.ui import cancelled_with_session, config_paths, get_catalog, md_escape, show_error, show_warning
 
 st.set_page_config(page_title="GENRE · Evaluate", page_icon="📊", layout="wide")
+gate()
 st.title("Evaluate")
 st.caption(
     "Every chosen config and each of its scorers on one shared split: protocol T hides each user's latest 20% "

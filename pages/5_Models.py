@@ -11,11 +11,14 @@ from typing import Any
 import streamlit as st
 
 from genre import GenreError
+from genre.access import Action
 from genre.feedback.versions import BASE, ModelVersion, VersionRegistry
 from genre.training.feedback_update import update_models
+from pages.common.auth import allowed, gate, operators_only
 from pages.common.ui import get_store, md_escape, pick_config, reset_pipelines, show_error, show_info
 
 st.set_page_config(page_title="GENRE · Models", page_icon="🗂️", layout="wide")
+gate()
 st.title("Models")
 st.caption(
     "Retrain a config's learned components on the feedback stored so far (a new model version), and make any "
@@ -77,7 +80,14 @@ epochs = int(
     )
 )
 force = col_force.checkbox("Retrain even when no feedback is new", key="models_force")
-if st.button("Update", type="primary", key="models_update", icon=":material/model_training:"):
+may_retrain = allowed(Action.RETRAIN)
+clicked = st.button(
+    "Update", type="primary", key="models_update", icon=":material/model_training:", disabled=not may_retrain
+)
+if not may_retrain:
+    operators_only(Action.RETRAIN)
+# Asked again at the click: the rule decides, not only the widget (Streamlit also drops a disabled widget's clicks).
+if clicked and may_retrain:
     store = get_store()
     if store is None:
         show_error("Updating needs the feedback store, which cannot be opened now (see the warning above).")
@@ -106,7 +116,8 @@ if st.button("Update", type="primary", key="models_update", icon=":material/mode
 
 def ask_rollback() -> None:
     """Button callback: ask before moving the current version to the chosen one (answered on this run)."""
-    st.session_state[_CONFIRM] = (config.name, st.session_state["models_target"])
+    if allowed(Action.ROLLBACK):
+        st.session_state[_CONFIRM] = (config.name, st.session_state["models_target"])
 
 
 def answer_rollback(target: str | None) -> None:
@@ -114,6 +125,9 @@ def answer_rollback(target: str | None) -> None:
     st.session_state.pop(_CONFIRM, None)
     if target is None:
         st.session_state[_NOTE] = ("info", "Nothing changed.")
+        return
+    if not allowed(Action.ROLLBACK):
+        st.session_state[_NOTE] = ("error", f"Nothing changed: only operators may {Action.ROLLBACK.value}.")
         return
     try:
         registry.set_current(target)
@@ -141,7 +155,16 @@ if state is not None:
             key="models_target",
             format_func=lambda t: "base (the training without feedback)" if t == BASE else t,
         )
-        st.button("Roll back…", key="models_rollback", icon=":material/history:", on_click=ask_rollback)
+        may_roll_back = allowed(Action.ROLLBACK)
+        st.button(
+            "Roll back…",
+            key="models_rollback",
+            icon=":material/history:",
+            on_click=ask_rollback,
+            disabled=not may_roll_back,
+        )
+        if not may_roll_back:
+            operators_only(Action.ROLLBACK)
         pending = st.session_state.get(_CONFIRM)
         if pending is not None and pending[0] == config.name:
             chosen = pending[1]

@@ -16,8 +16,8 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS: tuple[str, ...] = ("ui", "llm", "train", "dev")
-"""The extras `make setup` installs (``pip install -e '.[ui,llm,train,dev]'``), in that order."""
+EXTRAS: tuple[str, ...] = ("ui", "llm", "train", "ray", "serve", "dev")
+"""The extras `make setup` installs (``pip install -e '.[ui,llm,train,ray,serve,dev]'``), in that order."""
 
 
 def render(pyproject: Path) -> str:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from genre.components.env import Env
 from genre.config import DataConfig, parse_config
@@ -158,3 +162,66 @@ def clustered_catalog(n_clusters: int = 4, per_cluster: int = 10, users_per_clus
                 ts.append(1_700_000_000.0 + 86400.0 * t + u)
     inter = Interactions(np.array(users), np.array(idx, dtype=np.int64), np.array(ts), np.full(len(idx), 4.0))
     return Catalog(name="clustered", items=items, interactions=inter)
+
+
+# ---- the feedback store on SQLite and on PostgreSQL -------------------------------------------
+
+PG_URL_ENV = "GENRE_TEST_PG_URL"
+"""Set by scripts/pg_test_server.sh (``make test``): a PostgreSQL database the store tests may use."""
+
+
+def pg_test_url() -> str:
+    """``$GENRE_TEST_PG_URL``; skips without it, except in CI (``CI=true``, as .ci/run sets), where it fails."""
+    url = os.environ.get(PG_URL_ENV)
+    if url:
+        return url
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        pytest.fail(f"{PG_URL_ENV} is not set in CI: run the tests through scripts/pg_test_server.sh (make test)")
+    pytest.skip(f"no PostgreSQL server: set {PG_URL_ENV} or run `scripts/pg_test_server.sh pytest ...`")
+
+
+def pg_schema_url(tag: str) -> Iterator[str]:
+    """A fresh schema in the test server, as a URL whose connections use it alone; dropped afterwards."""
+    base = sa.engine.make_url(pg_test_url())
+    schema = f"t_{tag}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> Iterator[str]:
+    """A URL of an empty feedback database: a SQLite file, or a fresh schema on the PostgreSQL test server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fb' / 'feedback.sqlite3'}"
+    else:
+        yield from pg_schema_url("s")
+
+
+@pytest.fixture(autouse=True)
+def _user_id_key(monkeypatch) -> str:
+    """A fixed pseudonymisation key, so no test writes one into the real cache dir."""
+    key = "test-key-0123456789abcdef0123456789abcdef"
+    monkeypatch.setenv("GENRE_USER_ID_KEY", key)
+    return key
+
+
+@pytest.fixture
+def other_url(store_url, tmp_path) -> Iterator[str]:
+    """A second empty database on the same backend as ``store_url`` (to import into)."""
+    if store_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'other' / 'feedback.sqlite3'}"
+    else:
+        yield from pg_schema_url("o")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema on the PostgreSQL test server alone (for what only a server can do)."""
+    yield from pg_schema_url("p")

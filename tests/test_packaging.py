@@ -91,7 +91,7 @@ def test_wheel_holds_only_the_genre_package_with_its_metadata(wheel):
     assert sources <= set(names)  # every subpackage found, e.g. genre/feedback/store/
     assert "[console_scripts]\ngenre = genre.cli:main" in scripts
     assert "Requires-Dist: torch==2.13.0\n" in metadata
-    assert set(re.findall(r"^Provides-Extra: (\S+)$", metadata, re.MULTILINE)) == {"ui", "llm", "train", "serve", "dev"}
+    assert set(re.findall(r"^Provides-Extra: (\S+)$", metadata, re.MULTILINE)) == {"ui", "llm", "train", "serve", "ray", "dev"}
     for extra, packages in PROJECT["optional-dependencies"].items():
         for package in packages:
             name = re.split(r"[<>=!~ ]", package)[0]

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from genre.cli import cache, components, evaluate, models, reasoner, recommend
+from genre.cli import access, batch, cache, components, evaluate, forget, models, reasoner, recommend, serve
 from genre.core.errors import GenreError
 
 
@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_versions(sub)
     models.add_rollback(sub)
     cache.add_cache(sub)
+    access.add_hash_password(sub)
+    batch.add_batch_explain(sub)
+    forget.add_forget(sub)
+    serve.add_serve(sub)
     return p
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genre.cli._shared import FORMATS
+from genre.cli.batch import add_ray_arguments, ray_options
 from genre.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def add_evaluate(sub: Subparsers) -> None:
     ev.add_argument(
         "--generators", nargs="+", default=["template", "local-llm"], help="with --explanations: generators to compare"
     )
+    add_ray_arguments(ev)
     ev.set_defaults(handler=_evaluate)
 
 
@@ -52,6 +54,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.users is not None and args.users <= 0:
         raise InputError(f"--users must be a positive number; got {args.users}")
+    ray = ray_options(args)
+    if ray is not None and args.explanations:
+        raise InputError("--ray shards the ranking evaluation; --explanations runs in one process, without --ray")
     configs = [load_config(p) for p in args.config]
     if args.explanations:
         import dataclasses
@@ -70,15 +75,29 @@ def _evaluate(args: argparse.Namespace) -> int:
     def progress(message: str, fraction: float) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
-    report = evaluate(
-        configs,
-        args.protocol,
-        args.split_dir,
-        args.users,
-        progress=progress,
-        train_progress=True,
-        intent_head=args.intent_accuracy,
-    )
+    if ray is None:
+        report = evaluate(
+            configs,
+            args.protocol,
+            args.split_dir,
+            args.users,
+            progress=progress,
+            train_progress=True,
+            intent_head=args.intent_accuracy,
+        )
+    else:
+        from genre.evaluation.sharded import evaluate_sharded
+
+        report = evaluate_sharded(
+            configs,
+            args.protocol,
+            args.split_dir,
+            args.users,
+            ray=ray,
+            progress=progress,
+            train_progress=True,
+            intent_head=args.intent_accuracy,
+        )
     # Figures from a simulated log always travel with the label (on stderr beside JSON, so it stays parseable).
     simulated = simulated_label(configs[0].data)
     if args.format == "json":

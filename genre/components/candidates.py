@@ -26,8 +26,24 @@ class CandidateFilter(CandidateGenerator):
         self.catalog = env.catalog
         self.prices = np.array([np.nan if i.price is None else i.price for i in env.catalog.items])
         self.categories = self.catalog.category_names()
+        # One pass over the items here, so a category constraint costs array work per request, not a
+        # pass over every item (seconds on a catalog of millions).
+        position = {name: column for column, name in enumerate(self.categories)}
+        self.in_category = np.zeros((len(self.categories), len(self.catalog)), dtype=bool)
+        for row, item in enumerate(env.catalog.items):
+            for name in item.categories:
+                self.in_category[position[name], row] = True
 
     def __call__(self, state: UserState) -> CandidateSet:
+        keep, excluded = self.keep_mask(state)
+        return CandidateSet(index=np.flatnonzero(keep).astype(np.int64), excluded=excluded)
+
+    def keep_mask(self, state: UserState) -> tuple[np.ndarray, dict[str, int]]:
+        """(which catalog items pass, as a boolean mask; how many were dropped per reason).
+
+        A stage that searches among the passing items (``ann``) takes the mask as it is: on a catalog
+        of millions, turning it into indices and back costs more than the search.
+        """
         ctx = state.context
         keep = np.ones(len(self.catalog), dtype=bool)
         excluded: dict[str, int] = {}
@@ -38,20 +54,18 @@ class CandidateFilter(CandidateGenerator):
                 excluded[reason] = excluded.get(reason, 0) + int(newly.sum())
             keep[mask] = False
 
+        def drop_ids(reason: str, item_ids: list[str]) -> None:
+            # By index, not by a catalog-sized mask: a history is short and a catalog may be millions.
+            rows = np.unique([i for i in map(self.catalog.index_of, item_ids) if i is not None]).astype(np.int64)
+            newly = int(keep[rows].sum())
+            if newly:
+                excluded[reason] = excluded.get(reason, 0) + newly
+            keep[rows] = False
+
         if self.config.exclude_seen:
-            seen = np.zeros(len(self.catalog), dtype=bool)
-            for e in ctx.history:
-                idx = self.catalog.index_of(e.item_id)
-                if idx is not None:
-                    seen[idx] = True
-            drop("seen", seen)
+            drop_ids("seen", [e.item_id for e in ctx.history])
         if ctx.exclude:
-            blocked = np.zeros(len(self.catalog), dtype=bool)
-            for item_id in ctx.exclude:
-                idx = self.catalog.index_of(item_id)
-                if idx is not None:
-                    blocked[idx] = True
-            drop("excluded", blocked)
+            drop_ids("excluded", ctx.exclude)
 
         c = ctx.constraints
         if c.price_min is not None or c.price_max is not None:
@@ -67,6 +81,7 @@ class CandidateFilter(CandidateGenerator):
                 raise InputError(
                     f"unknown categories {', '.join(map(repr, unknown))}; valid: {', '.join(self.categories)}"
                 )
-            wanted = set(c.categories)
-            drop("category", np.array([not wanted.intersection(i.categories) for i in self.catalog.items]))
-        return CandidateSet(index=np.flatnonzero(keep).astype(np.int64), excluded=excluded)
+            rows = [self.categories.index(name) for name in dict.fromkeys(c.categories)]
+            in_any = np.logical_or.reduce(self.in_category[rows], axis=0)
+            drop("category", ~in_any)
+        return keep, excluded

@@ -39,6 +39,11 @@ class BuildCancelled(GenreError):
     """A pipeline build stopped because its cancel event was set (e.g. the browser session that asked for it left)."""
 
 
+class ShardError(GenreError):
+    """A sharded Ray job could not finish: the message names the shard, its users and why (a worker that kept
+    dying, an error inside the shard, a cluster that cannot be reached)."""
+
+
 class CorruptArtifactError(Exception):
     """Saved state that cannot be used: truncated, garbled or not fitting its key.
 

@@ -229,6 +229,9 @@ class CandidateSet:
 
     index: np.ndarray  # int64 catalog indices
     excluded: dict[str, int]
+    retrieval: dict[str, Any] = field(default_factory=dict)
+    """How a retrieval stage cut the candidates (index kind, how many asked for, how it searched); empty for a
+    filter alone. The trace shows it beside the count."""
 
 
 @dataclass

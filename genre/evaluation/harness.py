@@ -31,13 +31,14 @@ import numpy as np
 from genre.components.intent import TrainedIntentHead
 from genre.config import PipelineConfig
 from genre.core.errors import BuildCancelled, ConfigError, DataError
-from genre.core.types import Catalog, Intent, UserState, stable_hash
+from genre.core.types import Catalog, Intent, UserContext, UserState, stable_hash
 from genre.data import load_catalog
 from genre.data.splits import Split, random_split, read_split_dir, temporal_split
 from genre.evaluation.cold_items import COLD_ITEM_MAX_TRAIN, cold_item_slice
 from genre.evaluation.intent_accuracy import IntentAccuracy, LabelHead, intent_accuracy
 from genre.evaluation.slices import PROPENSITY_CLIP, PROPENSITY_ETA, slice_metrics
 from genre.metrics import evaluate_rankings
+from genre.models import Embedder, load_embedder
 from genre.pipeline import Pipeline
 from genre.pipeline.rank import encode_users, rank_users, user_contexts
 
@@ -146,6 +147,134 @@ def _topk_from_matrix(scores: np.ndarray, seen: list[np.ndarray], fallback: np.n
     return np.take_along_axis(part, order, axis=1)
 
 
+@dataclass
+class EvalSetup:
+    """The split and the users being measured, shared by the single-process and the sharded evaluation."""
+
+    catalog: Catalog
+    split: Split
+    train_catalog: Catalog
+    """The catalog with the training split as its only interactions: what every component is fitted on."""
+    users: list[str]
+    relevant: list[np.ndarray]
+    """Each user's test items (catalog indices), in ``users`` order."""
+    cold_mask: np.ndarray
+    contexts: list[UserContext]
+    """Each user's training history, in ``users`` order."""
+    seen: list[np.ndarray]
+    """Each user's training items (catalog indices), excluded from their ranking."""
+    item_counts: np.ndarray
+    popularity: np.ndarray
+    """log1p of the training counts: a scorer's row ranks a user it cannot score by it."""
+    configs: list[PipelineConfig]
+    """The configs, each learned fusion validated like the split being measured."""
+
+    @property
+    def first_test(self) -> list[int]:  # each user's first test item, what an intent head predicts
+        return [int(r[0]) for r in self.relevant]
+
+
+def prepare_evaluation(
+    configs: list[PipelineConfig], protocol: Protocol, split_dir: Path | None, max_users: int | None
+) -> EvalSetup:
+    """Load the shared data, split it and pick the users (a seeded sample of ``max_users`` when given)."""
+    if not configs:
+        raise ConfigError("evaluate needs at least one config")
+    data = {c.data.model_dump_json(exclude={"profiles"}) for c in configs}
+    if len(data) > 1:
+        raise ConfigError("all configs evaluated together must use the same [data] section")
+    catalog = load_catalog(configs[0].data)
+    split = make_split(catalog, protocol, split_dir)
+    relevant_by_user = split.test_items_by_user()
+    users = sorted(relevant_by_user)
+    if max_users is not None and max_users < len(users):
+        users = sorted(np.random.default_rng(42).choice(users, size=max_users, replace=False).tolist())
+    train_counts = split.train_counts_by_user()
+    contexts = user_contexts(split.train, catalog, users)
+    item_counts = np.bincount(split.train.item_index, minlength=len(catalog))
+    validation = "random" if split.name == "random" else "temporal"
+    return EvalSetup(
+        catalog=catalog,
+        split=split,
+        train_catalog=catalog.with_interactions(split.train),
+        users=users,
+        relevant=[relevant_by_user[u] for u in users],
+        cold_mask=np.array([train_counts.get(u, 0) <= COLD_MAX_TRAIN for u in users]),
+        contexts=contexts,
+        seen=[np.array([catalog.index_of(e.item_id) for e in c.history], dtype=np.int64) for c in contexts],
+        item_counts=item_counts,
+        popularity=np.log1p(item_counts.astype(np.float64)),
+        configs=[_validation_like_protocol(c, validation) for c in configs],
+    )
+
+
+@dataclass
+class ConfigRanking:
+    """One config's rankings of a block of users, as rows of catalog indices (best first)."""
+
+    scorers: list[tuple[str, str, np.ndarray, float]]
+    """(scorer key, scorer name, top items, seconds spent scoring) for each scorer first met in this config."""
+    fused: np.ndarray
+    """The config's own ranking, as ``Pipeline.run`` ranks."""
+    states: list[UserState]
+
+
+def scorer_key(cfg: PipelineConfig, name: str) -> str:
+    """Two configs share a scorer's scores only when the scorer and the context and intent stages that
+    produce the user states and intents it sees all match."""
+    return stable_hash(
+        {
+            "component": cfg.scorers[name].component,
+            "config": cfg.scorers[name].config,
+            "context": cfg.context.model_dump(),
+            "intent": cfg.intent.model_dump(),
+        }
+    )
+
+
+def rank_config(
+    pipe: Pipeline,
+    cfg: PipelineConfig,
+    contexts: list[UserContext],
+    seen: list[np.ndarray],
+    popularity: np.ndarray,
+    scored: dict[str, np.ndarray],
+    cancel: threading.Event | None = None,
+    on_fuse: Callable[[], None] | None = None,
+) -> ConfigRanking:
+    """Rank ``contexts`` with every scorer of ``pipe`` not already in ``scored`` (keyed by :func:`scorer_key`;
+    the new score matrices are added to it) and with the config's fusion.
+
+    Each user's row depends on that user alone, so ranking the users in blocks and stacking the rows
+    gives the rows of ranking them all at once (what the sharded evaluation relies on).
+    """
+    states, intents = encode_users(pipe.context, pipe.intent, contexts)
+    matrices: dict[str, np.ndarray] = {}
+    first: list[tuple[str, str, np.ndarray, float]] = []
+    for name, scorer in pipe.scorers.items():
+        _check(cancel, f"scoring with {name}")
+        key = scorer_key(cfg, name)
+        if key not in scored:
+            t1 = time.perf_counter()
+            scored[key] = scorer.score_users(states, intents)
+            topk = _topk_from_matrix(scored[key], seen, popularity)
+            first.append((key, name, topk, time.perf_counter() - t1))
+        matrices[name] = scored[key]
+    _check(cancel, f"fusing {cfg.name}")
+    if on_fuse is not None:
+        on_fuse()
+    return ConfigRanking(first, _fused_topk(pipe, matrices, states, intents), states)
+
+
+def fusion_detail(pipe: Pipeline, cfg: PipelineConfig) -> dict[str, Any]:
+    """What a fusion row says about its config: fusion, re-rankers, and the blend weights it used."""
+    detail: dict[str, Any] = {"fusion": cfg.fusion.component, "rerank": [r.component for r in cfg.rerank]}
+    weights = getattr(pipe.fusion, "weights", None) or getattr(pipe.fusion.config, "weights", None)
+    if weights:
+        detail["weights"] = {k: round(float(v), 4) for k, v in weights.items()}
+    return detail
+
+
 def evaluate(
     configs: list[PipelineConfig],
     protocol: Protocol = "T",
@@ -155,6 +284,7 @@ def evaluate(
     train_progress: bool = False,
     intent_head: bool = False,
     cancel: threading.Event | None = None,
+    embedder_factory: Callable[[str], Embedder] = load_embedder,
 ) -> EvalReport:
     """Evaluate every scorer and every config's fusion on one shared split.
 
@@ -162,93 +292,76 @@ def evaluate(
     beside a majority-class baseline (``extras["intent_accuracy"]``); ``intent_head`` measures
     a default-config head when no config has one. Setting ``cancel`` stops the evaluation with
     :class:`~genre.core.errors.BuildCancelled` at the next training epoch, component or scorer.
+    :mod:`genre.evaluation.sharded` runs the same evaluation with the users sharded across Ray workers.
     """
-    if not configs:
-        raise ConfigError("evaluate needs at least one config")
-    data = {c.data.model_dump_json(exclude={"profiles"}) for c in configs}
-    if len(data) > 1:
-        raise ConfigError("all configs evaluated together must use the same [data] section")
     report = progress or (lambda message, fraction: None)
     started = time.perf_counter()
-    catalog = load_catalog(configs[0].data)
-    split = make_split(catalog, protocol, split_dir)
-    train_catalog = catalog.with_interactions(split.train)
-    relevant_by_user = split.test_items_by_user()
-    users = sorted(relevant_by_user)
-    if max_users is not None and max_users < len(users):
-        users = sorted(np.random.default_rng(42).choice(users, size=max_users, replace=False).tolist())
-    relevant = [relevant_by_user[u] for u in users]
-    train_counts = split.train_counts_by_user()
-    cold_mask = np.array([train_counts.get(u, 0) <= COLD_MAX_TRAIN for u in users])
-    contexts = user_contexts(split.train, catalog, users)
-    seen = [np.array([catalog.index_of(e.item_id) for e in c.history], dtype=np.int64) for c in contexts]
-    item_counts = np.bincount(split.train.item_index, minlength=len(catalog))
-    popularity = np.log1p(item_counts.astype(np.float64))
-    rows_for = _RowMaker(relevant, cold_mask, item_counts)
-
-    configs = [_validation_like_protocol(c, "random" if split.name == "random" else "temporal") for c in configs]
+    setup = prepare_evaluation(configs, protocol, split_dir, max_users)
+    rows_for = RowMaker(setup.relevant, setup.cold_mask, setup.item_counts)
     rows: list[EvalRow] = []
     scored: dict[str, np.ndarray] = {}
-    done_scorers: set[str] = set()
     accuracies: list[IntentAccuracy] = []
-    first_test = [int(r[0]) for r in relevant]
-    for n, cfg in enumerate(configs):
+    for n, cfg in enumerate(setup.configs):
         _check(cancel, f"training {cfg.name}")
-        report(f"training {cfg.name} on the training split", n / len(configs))
+        report(f"training {cfg.name} on the training split", n / len(setup.configs))
         t0 = time.perf_counter()
-        pipe = Pipeline(cfg, catalog=train_catalog, progress=train_progress, cancel=cancel)
+        pipe = Pipeline(cfg, embedder_factory, catalog=setup.train_catalog, progress=train_progress, cancel=cancel)
         build_seconds = time.perf_counter() - t0
-        states, intents = encode_users(pipe.context, pipe.intent, contexts)
+        ranking = rank_config(
+            pipe,
+            cfg,
+            setup.contexts,
+            setup.seen,
+            setup.popularity,
+            scored,
+            cancel,
+            on_fuse=lambda: report(f"fusing {cfg.name}", (n + 0.5) / len(setup.configs)),  # noqa: B023
+        )
+        states = ranking.states
         if isinstance(pipe.intent, LabelHead):  # trained-head, multitask-head
-            accuracies.append(intent_accuracy(cfg.name, pipe.intent, catalog, split, states, first_test))
-        matrices: dict[str, np.ndarray] = {}
-        for name, scorer in pipe.scorers.items():
-            _check(cancel, f"scoring with {name}")
-            # The user states and intents a scorer sees come from the config's context and intent
-            # stages, so two configs share a scorer's scores only when those match as well.
-            key = stable_hash(
-                {
-                    "component": cfg.scorers[name].component,
-                    "config": cfg.scorers[name].config,
-                    "context": cfg.context.model_dump(),
-                    "intent": cfg.intent.model_dump(),
-                }
+            accuracies.append(
+                intent_accuracy(cfg.name, pipe.intent, setup.catalog, setup.split, states, setup.first_test)
             )
-            if key not in scored:
-                t1 = time.perf_counter()
-                scored[key] = scorer.score_users(states, intents)
-                fit = next((t.ms / 1000 for t in pipe.prepare_timings if t.component == name), 0.0)
-                if key not in done_scorers:
-                    done_scorers.add(key)
-                    topk = _topk_from_matrix(scored[key], seen, popularity)
-                    label = name if all(r.name != name for r in rows) else f"{name} ({cfg.name})"
-                    secs = fit + time.perf_counter() - t1
-                    rows.append(rows_for(label, "scorer", topk, secs))
-            matrices[name] = scored[key]
-        _check(cancel, f"fusing {cfg.name}")
-        report(f"fusing {cfg.name}", (n + 0.5) / len(configs))
-        topk = _fused_topk(pipe, matrices, states, intents)
-        detail: dict[str, Any] = {"fusion": cfg.fusion.component, "rerank": [r.component for r in cfg.rerank]}
-        weights = getattr(pipe.fusion, "weights", None) or getattr(pipe.fusion.config, "weights", None)
-        if weights:
-            detail["weights"] = {k: round(float(v), 4) for k, v in weights.items()}
-        rows.append(rows_for(cfg.name, "fusion", topk, build_seconds, detail))
+        for _key, name, topk, seconds in ranking.scorers:
+            fit = next((t.ms / 1000 for t in pipe.prepare_timings if t.component == name), 0.0)
+            label = name if all(r.name != name for r in rows) else f"{name} ({cfg.name})"
+            rows.append(rows_for(label, "scorer", topk, fit + seconds))
+        rows.append(rows_for(cfg.name, "fusion", ranking.fused, build_seconds, fusion_detail(pipe, cfg)))
     if intent_head and not accuracies:
         report("training the default intent head on the training split", 0.99)
-        head = TrainedIntentHead()
-        head.prepare(pipe.env)  # the last config's pipeline: its catalog holds the training split only
-        name = f"{cfg.name} (default trained-head)"
-        accuracies.append(intent_accuracy(name, head, catalog, split, states, first_test))
+        accuracies.append(default_head_accuracy(pipe, cfg, setup, states))
     report("done", 1.0)
+    return build_report(setup, protocol, split_dir, rows, accuracies, time.perf_counter() - started)
+
+
+def default_head_accuracy(
+    pipe: Pipeline, cfg: PipelineConfig, setup: EvalSetup, states: list[UserState]
+) -> IntentAccuracy:
+    """A default trained intent head's accuracy, fitted in ``pipe``'s env (its catalog holds the training split
+    only) and read on ``states`` (every measured user's, from ``pipe``)."""
+    head = TrainedIntentHead()
+    head.prepare(pipe.env)
+    name = f"{cfg.name} (default trained-head)"
+    return intent_accuracy(name, head, setup.catalog, setup.split, states, setup.first_test)
+
+
+def build_report(
+    setup: EvalSetup,
+    protocol: Protocol,
+    split_dir: Path | None,
+    rows: list[EvalRow],
+    accuracies: list[IntentAccuracy],
+    seconds: float,
+) -> EvalReport:
     return EvalReport(
-        protocol=split.name if split_dir is not None else protocol,
-        dataset=catalog.name,
-        users=len(users),
-        cold_users=int(cold_mask.sum()),
-        train_interactions=len(split.train),
-        test_interactions=len(split.test),
+        protocol=setup.split.name if split_dir is not None else protocol,
+        dataset=setup.catalog.name,
+        users=len(setup.users),
+        cold_users=int(setup.cold_mask.sum()),
+        train_interactions=len(setup.split.train),
+        test_interactions=len(setup.split.test),
         rows=rows,
-        seconds=round(time.perf_counter() - started, 1),
+        seconds=round(seconds, 1),
         extras={
             "propensity": {"eta": PROPENSITY_ETA, "clip": PROPENSITY_CLIP},
             **({"intent_accuracy": [asdict(a) for a in accuracies]} if accuracies else {}),
@@ -277,7 +390,7 @@ def _fused_topk(
 
 
 @dataclass
-class _RowMaker:
+class RowMaker:
     """Scores one ranked row: ranking metrics for all, warm and cold users, and the popularity slices."""
 
     relevant: list[np.ndarray]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -154,14 +154,23 @@ def dataset_user(key: str, catalog: Catalog, known: set[str]) -> str:
     return key
 
 
-def fold_feedback(catalog: Catalog, events: Sequence[FeedbackEvent]) -> FoldedFeedback:
+def fold_feedback(
+    catalog: Catalog, events: Sequence[FeedbackEvent], user_keys: Callable[[str], str] | None = None
+) -> FoldedFeedback:
     """Item feedback as interactions, by the same rules as the immediate update (latest event per user and item).
 
     Likes, ratings of 4-5 and clicks become positive events for the user at the feedback's time;
     dislikes, not-interested and ratings of 1-2 become explicit negatives; a rating of 3 and
-    reason feedback add nothing. Users map to dataset ids by :func:`dataset_user`.
+    reason feedback add nothing. Users map to dataset ids by :func:`dataset_user`; ``user_keys``
+    is how the store keys a clear id (``FeedbackStore.user_key``, a pseudonym): a stored key that
+    is the key of a dataset user id, or of the explorer's ``<catalog>:<id>`` for one, maps to it.
     """
     known = set(catalog.interactions.users().tolist()) if catalog.interactions is not None else set()
+    aliases: dict[str, str] = {}
+    if user_keys is not None:
+        for ident in known:
+            aliases[user_keys(f"{catalog.name}:{ident}")] = ident
+            aliases[user_keys(ident)] = ident
     by_user: dict[str, list[FeedbackEvent]] = {}
     for e in events:
         by_user.setdefault(e.user, []).append(e)
@@ -169,7 +178,7 @@ def fold_feedback(catalog: Catalog, events: Sequence[FeedbackEvent]) -> FoldedFe
     ignored = 0
     users: set[str] = set()
     for key in sorted(by_user):
-        uid = dataset_user(key, catalog, known)
+        uid = aliases.get(key) or dataset_user(key, catalog, known)
         for item_id, e in latest_per_item(by_user[key]).items():
             index = catalog.index_of(item_id)
             if index is None:

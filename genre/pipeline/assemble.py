@@ -46,7 +46,7 @@ def assemble(
         user=ctx,
         history=_history(catalog, ctx, ranking),
         intent=ranking.intent,
-        candidates={"count": int(ranking.candidates.index.size), "excluded": ranking.candidates.excluded},
+        candidates=_candidates(ranking),
         scorers=list(ranking.scorers),
         items=_items(catalog, ranking, explanation),
         timings=timings,
@@ -57,6 +57,14 @@ def assemble(
         pending_reasons=list(range(1, ranking.order.size + 1)) if explanation.deferred else [],
         model_version=built.model_version,
     )
+
+
+def _candidates(ranking: Ranking) -> dict[str, object]:
+    cands = ranking.candidates
+    out: dict[str, object] = {"count": int(cands.index.size), "excluded": cands.excluded}
+    if cands.retrieval:
+        out["retrieval"] = cands.retrieval
+    return out
 
 
 def _items(catalog: Catalog, ranking: Ranking, ex: Explanation) -> list[RankedItem]:

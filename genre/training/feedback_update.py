@@ -80,7 +80,7 @@ def update_models(
             f"the feedback store {store.where} holds no item feedback for config {config.name!r}; "
             "like, dislike or rate some recommendations first"
         )
-    folded = fold_feedback(base, events)
+    folded = fold_feedback(base, events, user_keys=store.user_key)
     say(
         f"feedback: {folded.events} item events from {folded.users} users -> {len(folded.positives)} positives, "
         f"{len(folded.negatives)} explicit negatives ({folded.new_users} new users, {folded.ignored} ignored)"

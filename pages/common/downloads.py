@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from genre.core.types import RunTrace
+from genre.feedback.store import neutralise_cell
 
 
 def plotly_config(filename: str) -> dict[str, Any]:
@@ -28,8 +29,13 @@ def plotly_config(filename: str) -> dict[str, Any]:
 
 
 def csv_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """Rows as UTF-8 CSV with a header (columns in first-seen order)."""
-    return pd.DataFrame(list(rows)).to_csv(index=False).encode("utf-8")
+    """Rows as UTF-8 CSV with a header (columns in first-seen order).
+
+    Text cells that a spreadsheet would run as a formula (a bullet reason starts with ``- ``)
+    are neutralised the way the store's exports are.
+    """
+    frame = pd.DataFrame(list(rows)).map(lambda v: neutralise_cell(v) if isinstance(v, str) else v)
+    return frame.to_csv(index=False).encode("utf-8")
 
 
 def csv_download(label: str, rows: Sequence[Mapping[str, Any]], file_name: str, key: str) -> None:

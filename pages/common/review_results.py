@@ -13,9 +13,11 @@ from typing import Any
 import streamlit as st
 
 from genre import GenreError, parse_config, save_config
+from genre.access import Action
 from genre.config import PipelineConfig
 from genre.feedback.choice import choose_generator, review_score
 from genre.feedback.pairwise import Arm, Judgement
+from pages.common.auth import allowed, operators_only
 from pages.common.ui import md_escape, saved_config_dir, shipped_config_names, show_error
 
 CONFIG_NAME = r"[a-z0-9][a-z0-9_-]{0,47}"
@@ -107,6 +109,11 @@ def browse_comments(judgements: list[Judgement]) -> None:
     if not rows:
         st.caption("No comments yet.")
         return
+    # Every reviewer's comments, with the table's own CSV download: as much an export as the buttons below.
+    if not allowed(Action.EXPORT_FEEDBACK):
+        st.caption(f"{len(rows)} comment{'s' * (len(rows) != 1)} from every reviewer.")
+        operators_only(Action.EXPORT_FEEDBACK)
+        return
     cols = st.columns(3)
     pairs = ["every pair", *sorted({r["arms"] for r in rows})]
     reviewers = ["every reviewer", *sorted({r["reviewer"] for r in rows})]
@@ -134,6 +141,12 @@ def export_buttons(store: Any, config_name: str | None) -> None:
         ("All feedback (JSONL)", "genre-feedback.jsonl", store.export_jsonl),
     ]
     cols = st.columns(len(files))
+    if not allowed(Action.EXPORT_FEEDBACK):
+        # Disabled and empty: a disabled button still sends its file to the browser, so none is written.
+        for col, (label, name, _write) in zip(cols, files, strict=True):
+            col.download_button(label, b"", file_name=name, key=f"review_export_{name}", disabled=True)
+        operators_only(Action.EXPORT_FEEDBACK)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for col, (label, name, write) in zip(cols, files, strict=True):
             path = Path(tmp) / name
@@ -211,9 +224,15 @@ def prefer_reviewed_panel(store: Any, config_name: str, config: PipelineConfig) 
     default = f"{config_name}-reviewed" if shipped else config_name
     name = cols[2].text_input("Save as config", value=default, key=f"review_prefer_name_{config_name}")
     unchanged = prefer == config.feedback.prefer_reviewed and min_reviews == config.feedback.min_reviews
-    if st.button(
-        "Save prefer reviewed", key=f"review_prefer_save_{config_name}", disabled=unchanged and name == config_name
-    ):
+    may_save = allowed(Action.SAVE_CONFIG)
+    clicked = st.button(
+        "Save prefer reviewed",
+        key=f"review_prefer_save_{config_name}",
+        disabled=(unchanged and name == config_name) or not may_save,
+    )
+    if not may_save:
+        operators_only(Action.SAVE_CONFIG)
+    if clicked and may_save:
         if not re.fullmatch(CONFIG_NAME, name or ""):
             st.error(
                 "Name the config with 1-48 lower-case letters, digits, '-' or '_' (starting with a letter or digit)."

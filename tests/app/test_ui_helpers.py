@@ -112,6 +112,13 @@ def test_plotly_config_downloads_png_under_a_safe_name():
     assert csv_bytes([{"a": 1, "b": "x,y"}, {"a": 2}]).decode() == 'a,b\n1,"x,y"\n2,\n'
 
 
+def test_table_downloads_neutralise_spreadsheet_formulas_but_keep_numbers():
+    from pages.common.downloads import csv_bytes
+
+    rows = [{"score": -1.5, "reason": "- a bullet"}, {"score": 2, "reason": '=HYPERLINK("x")'}]
+    assert csv_bytes(rows).decode() == 'score,reason\n-1.5,\'- a bullet\n2.0,"\'=HYPERLINK(""x"")"\n'
+
+
 def test_saved_configs_go_to_the_cache_unless_a_folder_is_named(tmp_path, monkeypatch):
     monkeypatch.delenv("GENRE_CONFIG_DIR", raising=False)
     monkeypatch.setenv("GENRE_CACHE_DIR", str(tmp_path / "cache"))

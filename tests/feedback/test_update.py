@@ -96,9 +96,10 @@ def test_update_adds_feedback_as_interactions_and_makes_a_new_current_version(tm
     )
     added = {(user, item): when for user, item, when in tail}
     index = catalog.index_of
+    zoe = store.user_key("zoe")  # a new user joins the data under the pseudonym the store keeps
     assert set(added) == {
         ("c0u1", index("i100")), ("c0u1", index("i101")), ("c1u2", index("i300")),
-        ("zoe", index("i200")), ("zoe", index("i201")),
+        (zoe, index("i200")), (zoe, index("i201")),
     }  # fmt: skip
     assert added[("c0u1", index("i101"))] == (T0 + timedelta(minutes=1)).timestamp()  # at the feedback's own time
     assert pipe.run(interactions_to_context(catalog, "c0u1")).model_version == "v1"

@@ -8,11 +8,13 @@ operating-system crash or power loss can lose the last commits.
 
 Every SQLAlchemy or file-system error leaves :meth:`Database.read` and :meth:`Database.write` as
 :class:`~genre.core.errors.StoreUnavailableError` naming the database and what to do; an integrity
-error (the data, not the database, is wrong) as :class:`~genre.core.errors.FeedbackError`.
+error or a value the database cannot hold (the data, not the database, is wrong) as
+:class:`~genre.core.errors.FeedbackError`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,13 +26,31 @@ from sqlalchemy import event as sa_event
 
 from genre.core.errors import FeedbackError, StoreUnavailableError
 from genre.core.paths import cache_dir
+from genre.feedback.store.pseudonyms import Pseudonyms
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
 ENV_URL = "GENRE_FEEDBACK_URL"
 BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 10
+"""How long a PostgreSQL connection attempt may take (libpq waits forever by default), unless the URL sets
+``connect_timeout``: an unreachable server is an error within seconds, not a hung request."""
 BACKENDS: tuple[str, ...] = ("sqlite", "postgresql")
+
+
+class _NoRowLogs(logging.Filter):
+    """Drops SQLAlchemy's DEBUG records of result rows: they hold comments and profile texts in clear.
+
+    Bound parameters are hidden by ``hide_parameters`` on the engine; rows have no such switch, and an
+    operator who turns on DEBUG logging to chase a slow query must not get users' free text with it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.DEBUG and str(record.msg).startswith(("Row ", "Col ")))
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoRowLogs())
 
 
 def default_url() -> str:
@@ -42,10 +62,12 @@ def default_url() -> str:
 
 
 class Database:
-    """One feedback database: where it is, its engine, and the read and write transactions on it."""
+    """One feedback database: where it is, its engine, the read and write transactions on it, and the
+    pseudonyms its user ids are stored under (``user_id_key``, else :func:`~.pseudonyms.user_id_key`)."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, user_id_key: bytes | str | None = None) -> None:
         self.url = url or default_url()
+        self.pseudonym = Pseudonyms(user_id_key)
         try:
             parsed = sa.engine.make_url(self.url)
         except sa.exc.ArgumentError as exc:
@@ -79,9 +101,13 @@ class Database:
             self._sqlite_setup()
 
     def _engine_args(self) -> dict[str, Any]:
+        # hide_parameters: with SQL logging on (an INFO root logger is enough), SQLAlchemy would log every
+        # bound value, comments and profile texts included, and would put them into error messages too.
         if self.is_sqlite:
-            return {"connect_args": {"timeout": BUSY_TIMEOUT_MS / 1000}}
-        return {"pool_pre_ping": True}
+            return {"connect_args": {"timeout": BUSY_TIMEOUT_MS / 1000}, "hide_parameters": True}
+        connect_args = {} if "connect_timeout" in self.url else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        # pre_ping: a connection the server dropped (restart, failover) is replaced, not handed out.
+        return {"pool_pre_ping": True, "connect_args": connect_args, "hide_parameters": True}
 
     def _sqlite_setup(self) -> None:
         @sa_event.listens_for(self.engine, "connect")
@@ -109,7 +135,9 @@ class Database:
             yield
         except (FeedbackError, StoreUnavailableError):
             raise
-        except sa.exc.IntegrityError as exc:
+        except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
+            # DataError: a value the server cannot hold (PostgreSQL: a NUL byte, an over-long id); the
+            # data is wrong, not the database, so it is the caller's error, not "store unavailable".
             raise FeedbackError(f"{doing}: the store refused the data ({first_line(exc)})") from None
         except (sa.exc.SQLAlchemyError, OSError) as exc:
             raise StoreUnavailableError(self._explain(exc, doing)) from None
@@ -127,6 +155,11 @@ class Database:
             return (
                 f"cannot write the feedback store {self.where} ({text}); fix the permissions of the file "
                 f"and its folder, or point {ENV_URL} (or GENRE_CACHE_DIR) at a writable place"
+            )
+        if not self.is_sqlite and ("connection" in low or "could not translate host" in low or "timeout" in low):
+            return (
+                f"cannot reach the PostgreSQL feedback store {self.where} while {doing} ({text}); check that the "
+                f"server is running and reachable and that {ENV_URL} names it"
             )
         if "locked" in low or "busy" in low:
             return (

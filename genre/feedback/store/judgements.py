@@ -18,9 +18,10 @@ from genre.core.errors import FeedbackError
 from genre.feedback.pair_summary import PairSummary, summarize
 from genre.feedback.pairwise import Arm, Judgement
 from genre.feedback.store.engine import dialect_insert
-from genre.feedback.store.repositories import Repository
+from genre.feedback.store.hygiene import scrub_optional
+from genre.feedback.store.repositories import Repository, check_ids
 from genre.feedback.store.schema import judgements as table
-from genre.feedback.store.transfer import csv_text, open_out
+from genre.feedback.store.transfer import csv_cell, open_out
 
 JUDGEMENT_FIELDS: tuple[str, ...] = (
     "id", "reviewer", "subject", "item_id", "run_id", "arm_a", "arm_b", "config_a", "config_b", "left",
@@ -32,9 +33,9 @@ FORMATS: tuple[str, ...] = ("csv", "jsonl")
 _IDENTITY = ["reviewer", "subject", "item_id", "arm_a_key", "arm_b_key"]
 
 
-def _row(j: Judgement) -> dict[str, Any]:
+def _row(j: Judgement, reviewer: str) -> dict[str, Any]:
     return {
-        "reviewer": j.reviewer, "subject": j.subject, "item_id": j.item_id,
+        "reviewer": reviewer, "subject": j.subject, "item_id": j.item_id,
         "arm_a_key": j.arm_a.key, "arm_b_key": j.arm_b.key,
         "config_a": j.arm_a.config_name, "config_b": j.arm_b.config_name, "run_id": j.run_id,
         "shown_left": j.left, "choice": j.choice, "faithful_a": j.faithful_a, "faithful_b": j.faithful_b,
@@ -59,6 +60,9 @@ class PairwiseRepository(Repository):
     def save_judgement(self, j: Judgement) -> None:
         """Store ``j``, replacing the stored judgement with the same identity (latest wins).
 
+        The reviewer is stored as its pseudonym (:mod:`~genre.feedback.store.pseudonyms`), and judgements
+        read back carry it.
+
         An older judgement than the stored one (by ``created_at``) changes nothing, so a stale tab
         cannot undo a newer answer.
         """
@@ -71,9 +75,13 @@ class PairwiseRepository(Repository):
                 raise FeedbackError(
                     f"save_judgement takes a Judgement (build it with Judgement.from_screen), not {j!r}"
                 )
+            check_ids(
+                f"judgement on item {j.item_id!r}", item_id=j.item_id, subject=j.subject, run_id=j.run_id,
+                comment=j.comment, reason_a=j.reason_a, reason_b=j.reason_b,
+            )  # fmt: skip
         with self.db.write("storing judgements") as conn:
             for j in js:
-                row = _row(j)
+                row = _row(j, self.user_key(j.reviewer))
                 stmt = dialect_insert(conn, table).values(**row)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=_IDENTITY,
@@ -91,7 +99,7 @@ class PairwiseRepository(Repository):
         if config_name is not None:
             q = q.where(sa.or_(table.c.config_a == config_name, table.c.config_b == config_name))
         if reviewer is not None:
-            q = q.where(table.c.reviewer == reviewer)
+            q = q.where(table.c.reviewer == self.user_key(reviewer))
         with self.db.read("reading judgements") as conn:
             return [_judgement(r) for r in conn.execute(q)]
 
@@ -104,16 +112,24 @@ class PairwiseRepository(Repository):
         return summarize(self.judgements(config_name))
 
     def export_judgements(
-        self, path: str | Path, fmt: Literal["csv", "jsonl"] = "csv", config_name: str | None = None
+        self,
+        path: str | Path,
+        fmt: Literal["csv", "jsonl"] = "csv",
+        config_name: str | None = None,
+        *,
+        scrub: bool = True,
     ) -> int:
         """Write judgements as CSV (:data:`JUDGEMENT_FIELDS`) or JSON lines (every field); returns how many.
 
-        Comments and reasons are written as the text they are (a spreadsheet may still read a cell
-        starting with ``=`` as a formula; open the CSV as text, or use the JSONL).
+        Reviewers are their pseudonyms; comments have e-mail addresses and phone numbers replaced
+        (unless ``scrub`` is False); a CSV text cell starting like a formula (``=``, ``+``, ``-``,
+        ``@``, tab, carriage return) or with ``'`` gets a leading ``'`` (:mod:`~.hygiene`).
         """
         if fmt not in FORMATS:
             raise FeedbackError(f"unknown export format {fmt!r}; valid formats: {', '.join(FORMATS)}")
         rows = self._judgement_rows(config_name, None)
+        if scrub:
+            rows = [(id_, j.model_copy(update={"comment": scrub_optional(j.comment)})) for id_, j in rows]
         with open_out(Path(path)) as fh:
             if fmt == "jsonl":
                 for id_, j in rows:
@@ -123,7 +139,7 @@ class PairwiseRepository(Repository):
                 writer.writerow(JUDGEMENT_FIELDS)
                 for id_, j in rows:
                     d = _flat(id_, j)
-                    writer.writerow(["" if d[k] is None else csv_text(d[k]) for k in JUDGEMENT_FIELDS])
+                    writer.writerow([csv_cell(d[k], numeric=k == "id") for k in JUDGEMENT_FIELDS])
         return len(rows)
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genre.core.errors import FeedbackError
 from genre.feedback.store.engine import dialect_insert
-from genre.feedback.store.repositories import Repository
+from genre.feedback.store.repositories import Repository, check_ids
 from genre.feedback.store.schema import events, reasons, runs
 
 
@@ -71,6 +71,7 @@ class ReasonTextRepository(Repository):
                 raise FeedbackError(f"reason {n} of run {run_id!r}: the item id and the generator must be non-empty")
             if context is not None and not isinstance(context, dict):
                 raise FeedbackError(f"reason {n} of run {run_id!r}: context must be a dict or None")
+            check_ids(f"reason {n} of run {run_id!r}", item_id=str(item_id), generator=str(generator), text=str(text))
             rows.append({
                 "run_id": run_id, "item_id": str(item_id), "generator": str(generator), "text": str(text),
                 "options": dict(options or {}), "context": context, "created_at": now,

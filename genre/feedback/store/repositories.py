@@ -10,7 +10,7 @@ Each repository works on one :class:`~genre.feedback.store.engine.Database`; the
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,25 @@ ANONYMOUS = "anonymous"
 """The user key a run is recorded under when neither the caller nor the trace names a user."""
 _CHUNK = 100
 """Events per INSERT: bounds the statement size while keeping one transaction per batch."""
+MAX_ID_CHARS = 64
+"""Longest run or session id (their columns are VARCHAR(64): PostgreSQL enforces it, SQLite would not)."""
+
+
+def check_ids(where: str, **values: str | None) -> None:
+    """FeedbackError when an id is longer than :data:`MAX_ID_CHARS` (run/session ids) or holds a NUL.
+
+    PostgreSQL refuses NUL in text and over-long VARCHARs; checking here gives both backends the
+    same answer (SQLite would store them).
+    """
+    for name, value in values.items():
+        if value is None:
+            continue
+        if "\x00" in value:
+            raise FeedbackError(f"{where}: the {name.replace('_', ' ')} {value!r} contains a NUL character")
+        if name in ("run_id", "session_id") and len(value) > MAX_ID_CHARS:
+            raise FeedbackError(
+                f"{where}: the {name.replace('_', ' ')} is {len(value)} characters long; the limit is {MAX_ID_CHARS}"
+            )
 
 
 class EventFilter(BaseModel):
@@ -49,21 +68,25 @@ class EventFilter(BaseModel):
     """At most this many, the most recent ones (still returned oldest first)."""
 
 
+# ---- users, sessions, runs -----------------------------------------------------------------
+
+
+def ensure_user(conn: sa.Connection, user: str) -> None:
+    """Create the stored key ``user`` (a pseudonym) unless it exists (inside the caller's transaction)."""
+    conn.execute(insert_ignore(conn, users, ["key"]).values(key=user, created_at=datetime.now(UTC)))
+
+
 class Repository:
     """Base of the repositories: they share one open database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-
-# ---- users, sessions, runs -----------------------------------------------------------------
-
-
-def ensure_user(conn: sa.Connection, user: str) -> None:
-    """Create ``user`` unless it exists (inside the caller's transaction)."""
-    if not user or not user.strip():
-        raise FeedbackError("the user key is empty")
-    conn.execute(insert_ignore(conn, users, ["key"]).values(key=user, created_at=datetime.now(UTC)))
+    def user_key(self, user: str) -> str:
+        """The stored key of the clear user id ``user`` (its pseudonym); FeedbackError when it is empty."""
+        if not isinstance(user, str) or not user.strip():
+            raise FeedbackError("the user key is empty")
+        return self.db.pseudonym(user)
 
 
 class RunRepository(Repository):
@@ -72,9 +95,10 @@ class RunRepository(Repository):
     def start_session(self, user: str) -> str:
         """A new session id for ``user`` (pass it to :meth:`record_run`)."""
         session_id = uuid.uuid4().hex
+        key = self.user_key(user)
         with self.db.write("starting a session") as conn:
-            ensure_user(conn, user)
-            conn.execute(sessions.insert().values(session_id=session_id, user_key=user, started_at=datetime.now(UTC)))
+            ensure_user(conn, key)
+            conn.execute(sessions.insert().values(session_id=session_id, user_key=key, started_at=datetime.now(UTC)))
         return session_id
 
     def record_run(self, trace: RunTrace, *, user: str | None = None, session_id: str | None = None) -> None:
@@ -85,11 +109,17 @@ class RunRepository(Repository):
         becomes the one that wrote them: a page records its run before the reasons are written (so
         feedback can refer to it at once) and again after.
         """
-        key = user or trace.user.user_id or ANONYMOUS
+        key = self.user_key(user or trace.user.user_id or ANONYMOUS)
         generator = next((i.reason.generator for i in trace.items if i.reason is not None), None)
         from_reasons = generator is not None
         if generator is None:
             generator = (trace.config.get("explain") or {}).get("component")
+        check_ids(
+            f"recording run {trace.run_id!r}", run_id=trace.run_id, session_id=session_id,
+            config_name=trace.config_name, generator=generator,
+        )  # fmt: skip
+        for item in trace.items:
+            check_ids(f"recording run {trace.run_id!r}", item_id=item.item_id)
         with self.db.write(f"recording run {trace.run_id}") as conn:
             ensure_user(conn, key)
             if (
@@ -166,13 +196,15 @@ def insert_events(
     catalog_ids: Collection[str] | None,
     stored: list[FeedbackEvent],
     keep_ids: bool,
+    pseudonym: Callable[[str], str],
     imported: bool = False,
     numbered: bool = True,
 ) -> None:
     """Check and insert events inside the caller's transaction, appending each stored one to ``stored``.
 
-    ``imported`` events may name runs not recorded here (they are added without shown items) and
-    keep their own generator and config; ``numbered`` prefixes errors with the event's position.
+    Each event's user is stored (and returned) as ``pseudonym(user)``. ``imported`` events may name
+    runs not recorded here (they are added without shown items) and keep their own generator and
+    config; ``numbered`` prefixes errors with the event's position.
     """
     catalog = catalog_ids
     if catalog is not None and not isinstance(catalog, set | frozenset | dict):
@@ -209,6 +241,11 @@ def insert_events(
         event = raw if isinstance(raw, FeedbackEvent) else FeedbackEvent.model_validate(raw)
         try:
             check_event(event, require_generator=False)
+            check_ids(
+                f"{event.kind} event on item {event.item_id!r}", user=event.user, item_id=event.item_id,
+                run_id=event.run_id, generator=event.generator, config_name=event.config_name,
+            )  # fmt: skip
+            event = event.model_copy(update={"user": pseudonym(event.user)})
             if event.user not in known_users:
                 ensure_user(conn, event.user)
                 known_users.add(event.user)
@@ -247,7 +284,7 @@ def _check_in_context(
     if run is None:
         raise FeedbackError(f"{where}: unknown run id {event.run_id!r}; record the run first with record_run(trace)")
     if run.user_key != event.user:
-        raise FeedbackError(f"{where}: run {event.run_id!r} belongs to user {run.user_key!r}, not {event.user!r}")
+        raise FeedbackError(f"{where}: run {event.run_id!r} belongs to another user")
     if run.shown is not None and event.item_id not in run.shown:
         shown = ", ".join(run.shown[:10]) + (" ..." if len(run.shown) > 10 else "")
         raise FeedbackError(
@@ -293,7 +330,9 @@ class EventRepository(Repository):
             raise FeedbackError(f"{kind} event on item {item_id!r}: {field}: {err['msg']}") from None
         stored: list[FeedbackEvent] = []
         with self.db.write("storing feedback") as conn:
-            insert_events(conn, [event], catalog_ids, stored, keep_ids=False, numbered=False)
+            insert_events(
+                conn, [event], catalog_ids, stored, keep_ids=False, pseudonym=self.db.pseudonym, numbered=False
+            )
         return stored[0]
 
     def add_events(
@@ -307,7 +346,7 @@ class EventRepository(Repository):
         """
         stored: list[FeedbackEvent] = []
         with self.db.write("storing feedback") as conn:
-            insert_events(conn, events_in, catalog_ids, stored, keep_ids=False)
+            insert_events(conn, events_in, catalog_ids, stored, keep_ids=False, pseudonym=self.db.pseudonym)
         return stored
 
     def events(self, filters: EventFilter | None = None) -> list[FeedbackEvent]:
@@ -320,8 +359,9 @@ class EventRepository(Repository):
                     f"unknown feedback kinds {', '.join(unknown)}; valid kinds: {', '.join(EVENT_KINDS)}"
                 )
         q = sa.select(events)
+        user = None if f.user is None else self.user_key(f.user)
         for col, val in (
-            (events.c.user_key, f.user), (events.c.run_id, f.run_id), (events.c.item_id, f.item_id),
+            (events.c.user_key, user), (events.c.run_id, f.run_id), (events.c.item_id, f.item_id),
             (events.c.generator, f.generator), (events.c.config_name, f.config_name),
         ):  # fmt: skip
             if val is not None:
@@ -342,7 +382,9 @@ class EventRepository(Repository):
             return [row_event(r) for r in conn.execute(q)]
 
     def events_for_user(self, user: str) -> list[FeedbackEvent]:
-        """Every event of ``user``, oldest first: what :func:`genre.feedback.apply_feedback` takes."""
+        """Every event of ``user`` (a clear id), oldest first: what :func:`genre.feedback.apply_feedback` takes.
+
+        The events carry the user's pseudonym, as every event read from the store does."""
         return self.events(EventFilter(user=user))
 
     def count_events(self) -> int:

@@ -5,6 +5,10 @@ The schema is versioned: ``schema_version`` holds one row per applied migration 
 transaction (idempotent). A database written by a newer GENRE is refused, not modified. On
 PostgreSQL migrations run under a transaction-scoped advisory lock, so several processes may
 open a new database at once.
+
+v4 pseudonymises what earlier versions stored in clear (user keys, reviewer names) with the key
+the store is opened with (:mod:`~genre.feedback.store.pseudonyms`): set ``GENRE_USER_ID_KEY``
+before opening an older store, and keep it; the clear ids cannot be recovered afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import sqlalchemy as sa
 from genre.core.errors import StoreUnavailableError
 from genre.feedback.events import FeedbackEvent, event_slot, utc
 from genre.feedback.store.engine import ENV_URL, Database
+from genre.feedback.store.pseudonyms import ENV_KEY, Pseudonyms
 
 MIGRATION_LOCK_ID = 7306412
 """PostgreSQL advisory lock key held while migrating (any constant works; it only has to be the same everywhere)."""
@@ -116,6 +121,11 @@ judgements = sa.Table(
     sa.Column("context", sa.JSON),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("reviewer", "subject", "item_id", "arm_a_key", "arm_b_key", name="uq_judgements_identity"),
+)  # fmt: skip
+pseudonym_key = sa.Table(
+    "pseudonym_key", metadata,
+    sa.Column("fingerprint", sa.String(16), primary_key=True),  # Pseudonyms.fingerprint of the store's key
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )  # fmt: skip
 reasons = sa.Table(
     "reasons", metadata,
@@ -244,6 +254,55 @@ def _v3(conn: sa.Connection) -> None:
     conn.exec_driver_sql("CREATE UNIQUE INDEX ux_events_slot ON events (slot)")
 
 
+PSEUDONYM_INFO = "genre_pseudonym"
+"""Key in ``Connection.info`` under which :func:`migrate` hands the migrations the database's :class:`Pseudonyms`."""
+
+
+def _v4(conn: sa.Connection) -> None:
+    """Pseudonymised user ids: every user key and reviewer name replaced by its keyed hash, slots recomputed."""
+    pseudonym: Pseudonyms = conn.info[PSEUDONYM_INFO]
+    now = datetime.now(UTC)
+    pseudonym_key.create(conn)
+    conn.execute(pseudonym_key.insert().values(fingerprint=pseudonym.fingerprint(), created_at=now))
+    u = sa.table("users", sa.column("key"), sa.column("created_at", UTCDateTime))
+    children = [sa.table(name, sa.column("user_key")) for name in ("sessions", "profiles", "runs", "events")]
+    for key, created_at in list(conn.execute(sa.select(u.c.key, u.c.created_at))):
+        new = pseudonym(key)
+        if new == key:
+            continue
+        # The new parent row first, then the children, then the old row: foreign keys hold at every step.
+        if conn.execute(sa.select(u.c.key).where(u.c.key == new)).first() is None:
+            conn.execute(sa.insert(u).values(key=new, created_at=created_at or now))
+        for child in children:
+            conn.execute(sa.update(child).where(child.c.user_key == key).values(user_key=new))
+        conn.execute(sa.delete(u).where(u.c.key == key))
+    # A slot names its user: recompute every slot (cleared first, so no two rows collide midway).
+    ev = sa.table(
+        "events", sa.column("id"), sa.column("user_key"), sa.column("run_id"), sa.column("item_id"),
+        sa.column("kind"), sa.column("generator"), sa.column("created_at", UTCDateTime), sa.column("slot"),
+    )  # fmt: skip
+    rows = list(conn.execute(sa.select(ev).where(ev.c.slot.is_not(None)).order_by(ev.c.created_at, ev.c.id)))
+    conn.execute(sa.update(ev).where(ev.c.slot.is_not(None)).values(slot=None))
+    latest: dict[str, int] = {}
+    drop: list[int] = []
+    for r in rows:
+        slot = event_slot(
+            FeedbackEvent(user=r.user_key, run_id=r.run_id, item_id=r.item_id, kind=r.kind, generator=r.generator)
+        )
+        assert slot is not None
+        if slot in latest:  # only when a store held one person under both the clear id and the pseudonym
+            drop.append(latest[slot])
+        latest[slot] = r.id
+    for start in range(0, len(drop), 500):
+        conn.execute(sa.delete(ev).where(ev.c.id.in_(drop[start : start + 500])))
+    for slot, row_id in latest.items():
+        conn.execute(sa.update(ev).where(ev.c.id == row_id).values(slot=slot))
+    j = sa.table("judgements", sa.column("id"), sa.column("reviewer"))
+    for row_id, reviewer in list(conn.execute(sa.select(j.c.id, j.c.reviewer))):
+        if pseudonym(reviewer) != reviewer:
+            conn.execute(sa.update(j).where(j.c.id == row_id).values(reviewer=pseudonym(reviewer)))
+
+
 @dataclass(frozen=True)
 class Migration:
     """One schema step; ``apply`` runs inside the opening transaction."""
@@ -257,6 +316,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "users, runs and item feedback events", _v1),
     Migration(2, "reason feedback, sessions, saved profiles, indexes", _v2),
     Migration(3, "latest-wins feedback events, pairwise judgements, reason texts", _v3),
+    Migration(4, "pseudonymised user ids and reviewer names, the key's fingerprint", _v4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -274,6 +334,7 @@ def migrate(db: Database) -> int:
                 f"the feedback store {db.where} has schema v{current}, written by a newer GENRE; this "
                 f"version knows up to v{SCHEMA_VERSION}: upgrade GENRE or point {ENV_URL} elsewhere"
             )
+        conn.info[PSEUDONYM_INFO] = db.pseudonym
         for m in MIGRATIONS:
             if m.version > current:
                 m.apply(conn)
@@ -282,7 +343,20 @@ def migrate(db: Database) -> int:
                         version=m.version, description=m.description, applied_at=datetime.now(UTC)
                     )
                 )
+        _check_key(db, conn)
     return SCHEMA_VERSION
+
+
+def _check_key(db: Database, conn: sa.Connection) -> None:
+    """Refuse a key other than the one the store's pseudonyms were made with."""
+    stored = conn.execute(sa.select(pseudonym_key.c.fingerprint)).scalars().first()
+    mine = db.pseudonym.fingerprint()
+    if stored is not None and stored != mine:
+        raise StoreUnavailableError(
+            f"the feedback store {db.where} holds user ids pseudonymised with another key (fingerprint "
+            f"{stored}; this process has {mine}): set {ENV_KEY} to the key it was made with (or restore the "
+            "cache dir's user_id_key file); with another key no user would find their feedback"
+        )
 
 
 def applied_versions(db: Database) -> list[int]:

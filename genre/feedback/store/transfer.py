@@ -1,7 +1,10 @@
 """Export and import of feedback events as CSV or JSON lines (to back up, move or merge stores).
 
 Both formats carry :data:`EXPORT_FIELDS`; times are ISO 8601 in UTC, an empty CSV cell is None,
-and floats are written with ``repr`` so a round trip is exact.
+and floats are written with ``repr`` so a round trip is exact. Users are their pseudonyms (as
+stored). Comments have e-mail addresses and phone numbers replaced by ``[email]``/``[phone]``
+(``scrub=False`` keeps them, for a private backup), and a CSV text cell a spreadsheet would run as
+a formula gets a leading ``'`` that import removes again (:mod:`~genre.feedback.store.hygiene`).
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from pydantic import ValidationError
 
 from genre.core.errors import FeedbackError, StoreUnavailableError
 from genre.feedback.events import FeedbackEvent, check_event, event_slot
+from genre.feedback.store.hygiene import neutralise_cell, restore_cell, scrub_optional
 from genre.feedback.store.repositories import EventFilter, EventRepository, insert_events, row_event
 from genre.feedback.store.schema import events
 
 EXPORT_FIELDS: tuple[str, ...] = (
     "id", "user", "run_id", "item_id", "kind", "value", "comment", "generator", "config_name", "created_at",
 )  # fmt: skip
+NUMERIC_FIELDS: tuple[str, ...] = ("id", "value")
+"""Export columns that hold numbers: never prefixed against formulas (``-1.5`` stays a number)."""
 EXPORT_SUFFIXES: tuple[str, ...] = (".csv", ".jsonl", ".ndjson")
 _ID_BATCH = 500
 """Ids per ``IN (...)`` lookup: stays under SQLite's bound-parameter limit."""
@@ -32,36 +38,42 @@ _ID_BATCH = 500
 class EventTransfer(EventRepository):
     """The event repository plus export to files and import from them."""
 
-    def export_csv(self, path: str | Path, filters: EventFilter | None = None) -> int:
+    def export_csv(self, path: str | Path, filters: EventFilter | None = None, *, scrub: bool = True) -> int:
         """Write events (all, or those matching ``filters``) as CSV; returns the number written.
 
-        Columns are :data:`EXPORT_FIELDS`; an empty cell is None; times are ISO 8601 in UTC.
+        Columns are :data:`EXPORT_FIELDS`; an empty cell is None; times are ISO 8601 in UTC; text
+        cells are neutralised against formulas; comments are scrubbed unless ``scrub`` is False.
         """
         rows = self.events(filters)
         with open_out(Path(path)) as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(EXPORT_FIELDS)
             for e in rows:
-                d = _export_dict(e)
-                writer.writerow(["" if d[k] is None else csv_text(d[k]) for k in EXPORT_FIELDS])
+                d = _export_dict(e, scrub)
+                writer.writerow([csv_cell(d[k], numeric=k in NUMERIC_FIELDS) for k in EXPORT_FIELDS])
         return len(rows)
 
-    def export_jsonl(self, path: str | Path, filters: EventFilter | None = None) -> int:
-        """Write events as JSON lines (one object per event, keys :data:`EXPORT_FIELDS`)."""
+    def export_jsonl(self, path: str | Path, filters: EventFilter | None = None, *, scrub: bool = True) -> int:
+        """Write events as JSON lines (one object per event, keys :data:`EXPORT_FIELDS`); comments scrubbed."""
         rows = self.events(filters)
         with open_out(Path(path)) as fh:
             for e in rows:
-                fh.write(json.dumps(_export_dict(e), ensure_ascii=False) + "\n")
+                fh.write(json.dumps(_export_dict(e, scrub), ensure_ascii=False) + "\n")
         return len(rows)
 
     def export_events(
-        self, path: str | Path, fmt: Literal["csv", "jsonl"] = "jsonl", filters: EventFilter | None = None
+        self,
+        path: str | Path,
+        fmt: Literal["csv", "jsonl"] = "jsonl",
+        filters: EventFilter | None = None,
+        *,
+        scrub: bool = True,
     ) -> int:
         """:meth:`export_csv` or :meth:`export_jsonl` by name (the pages offer both)."""
         if fmt == "csv":
-            return self.export_csv(path, filters)
+            return self.export_csv(path, filters, scrub=scrub)
         if fmt == "jsonl":
-            return self.export_jsonl(path, filters)
+            return self.export_jsonl(path, filters, scrub=scrub)
         raise FeedbackError(f"unknown export format {fmt!r}; valid formats: csv, jsonl")
 
     def import_file(self, path: str | Path, *, keep_ids: bool = True) -> int:
@@ -77,12 +89,13 @@ class EventTransfer(EventRepository):
         by events but not recorded here are added without their shown items.
         """
         p = Path(path)
-        parsed = latest_per_slot(read_export(p))
+        # An export carries pseudonyms (kept as they are); an older one clear ids, stored as their pseudonyms.
+        parsed = latest_per_slot([e.model_copy(update={"user": self.db.pseudonym(e.user)}) for e in read_export(p)])
         stored: list[FeedbackEvent] = []
         with self.db.write(f"importing {p}") as conn:
             todo = _not_yet_stored(conn, parsed, p) if keep_ids else parsed
             try:
-                insert_events(conn, todo, None, stored, keep_ids=keep_ids, imported=True)
+                insert_events(conn, todo, None, stored, keep_ids=keep_ids, pseudonym=self.db.pseudonym, imported=True)
             except FeedbackError as exc:
                 raise FeedbackError(f"{p}: {exc}") from None
             if keep_ids and conn.dialect.name == "postgresql" and stored:
@@ -118,7 +131,9 @@ def _not_yet_stored(conn: sa.Connection, parsed: list[FeedbackEvent], p: Path) -
     todo = []
     for e in parsed:
         if e.id in existing:
-            if existing[e.id] != e:
+            stored = existing[e.id]
+            # A scrubbed export of this very store holds the stored comment with its contacts replaced.
+            if stored != e and stored.model_copy(update={"comment": scrub_optional(stored.comment)}) != e:
                 raise FeedbackError(
                     f"{p}: event id {e.id} is already stored with different content; "
                     "import with keep_ids=False to append the file's events under new ids"
@@ -128,15 +143,25 @@ def _not_yet_stored(conn: sa.Connection, parsed: list[FeedbackEvent], p: Path) -
     return todo
 
 
-def _export_dict(e: FeedbackEvent) -> dict[str, Any]:
+def _export_dict(e: FeedbackEvent, scrub: bool) -> dict[str, Any]:
     d = e.model_dump(mode="python")
     d["created_at"] = e.created_at.isoformat()
+    if scrub:
+        d["comment"] = scrub_optional(e.comment)
     return {k: d[k] for k in EXPORT_FIELDS}
 
 
 def csv_text(v: Any) -> str:
     """A CSV cell for ``v``: floats by ``repr`` so a round trip is exact."""
     return repr(v) if isinstance(v, float) else str(v)
+
+
+def csv_cell(v: Any, numeric: bool = False) -> str:
+    """The CSV cell for ``v``: empty for None; a text cell neutralised against formulas, a ``numeric`` one not."""
+    if v is None:
+        return ""
+    text = csv_text(v)
+    return text if numeric else neutralise_cell(text)
 
 
 @contextmanager
@@ -186,7 +211,15 @@ def _csv_records(p: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
             f"{p}: not a feedback export; missing columns: {', '.join(missing) or 'none'}; "
             f"unknown columns: {', '.join(extra) or 'none'}"
         )
-    return [(reader.line_num, {k: (v if v != "" else None) for k, v in row.items()}) for row in reader]
+    return [
+        (reader.line_num, {k: _read_cell(v, numeric=k in NUMERIC_FIELDS) for k, v in row.items()}) for row in reader
+    ]
+
+
+def _read_cell(v: str | None, numeric: bool) -> str | None:
+    if v is None or v == "":
+        return None
+    return v if numeric else restore_cell(v)
 
 
 def _jsonl_records(p: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
