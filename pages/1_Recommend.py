@@ -258,7 +258,7 @@ cols = st.columns(4)
 cols[0].metric("Candidates", f"{trace.candidates['count']:,}")
 cols[1].metric("History items", len(trace.history))
 cols[2].metric("Run time", f"{trace.total_ms():.0f} ms")
-cols[3].metric("Device", trace.device)
+cols[3].metric("Device", trace.device_label())
 if trace.intent.summary:
     st.markdown("**Intent:** " + md_escape(trace.intent.summary))
 

@@ -17,7 +17,7 @@ class StubGenerator:
 @pytest.fixture
 def stub(monkeypatch):
     gen = StubGenerator()
-    monkeypatch.setattr("genre.models.load_generator", lambda device="auto", path=None: gen)
+    monkeypatch.setattr("genre.models.load_generator", lambda device="auto", path=None, precision="auto": gen)
     return gen
 
 

@@ -123,7 +123,7 @@ def _verdict_line(reason: Any) -> str:
 def format_trace(trace: Any) -> str:
     """A RunTrace as a readable table: rank, score, per-scorer contributions, title, reason and its verdict
     (a rejected reason lists its problems, with the template reason beside it)."""
-    lines = [f"GENRE · {trace.config_name} · device {trace.device} · run {trace.run_id}"]
+    lines = [f"GENRE · {trace.config_name} · device {trace.device_label()} · run {trace.run_id}"]
     if trace.intent.labels:
         labels = ", ".join(f"{lab.label} ({lab.probability:.0%})" for lab in trace.intent.labels)
         lines.append(f"intent: {labels}")

@@ -21,7 +21,7 @@ from genre.core.artifacts import Artifact, ArtifactStore, default_root
 from genre.core.errors import BuildCancelled, ConfigError
 from genre.core.types import Catalog, Interactions
 from genre.data import item_embeddings
-from genre.models import Embedder, load_embedder
+from genre.models import Embedder, choose_precision, load_embedder
 
 
 @dataclass
@@ -49,6 +49,10 @@ class Env:
     embedder_factory: Callable[[str], Embedder] = load_embedder
     progress: bool = False
     """Show tqdm progress bars while training (the CLI turns this on)."""
+    precision: str = "auto"
+    """The config's generator precision (``PipelineConfig.precision``), resolved against ``device`` on load."""
+    generator_precision: str | None = None
+    """The precision the local generator a component loaded here runs at (the trace records it); None: none loaded."""
     artifact_root: Path | None = None
     """Where trained state is kept instead of the shared ``<cache>/artifacts`` (a model version's own folder)."""
     negatives: Interactions | None = None
@@ -136,6 +140,14 @@ class Env:
             return None
         source = self.warm_start.source
         return ArtifactStore(source.store.root, self.notices).artifact(source.data_key, name, params, version)
+
+    def precision_for_generator(self) -> str:
+        """The precision a component loads its local generator at: ``precision`` resolved on ``device``.
+
+        Calling it notes that a generator runs here, so every trace of the pipeline records that precision.
+        """
+        self.generator_precision = choose_precision(self.precision, self.device)
+        return self.generator_precision
 
     @property
     def embedder(self) -> Embedder:

@@ -431,6 +431,9 @@ class RunTrace(BaseModel):
     config_name: str
     config: dict[str, Any]
     device: str
+    precision: str | None = None
+    """The local generator's precision in this run (fp32, int8, bf16, fp16); None when no local model wrote
+    anything (template or HTTP reasons, no LLM intent summary) and in traces from before it was recorded."""
     user: UserContext
     history: list[HistoryOut]
     intent: Intent
@@ -454,6 +457,10 @@ class RunTrace(BaseModel):
 
     def total_ms(self) -> float:
         return float(sum(t.ms for t in self.timings))
+
+    def device_label(self) -> str:
+        """The device with the generator's precision when a local model wrote (``cpu · int8``), else the device."""
+        return f"{self.device} · {self.precision}" if self.precision else self.device
 
 
 def stable_hash(obj: Any) -> str:

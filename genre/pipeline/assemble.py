@@ -42,6 +42,7 @@ def assemble(
         config_name=built.config.name,
         config=built.config.model_dump(mode="json"),
         device=built.device,
+        precision=built.precision,
         user=ctx,
         history=_history(catalog, ctx, ranking),
         intent=ranking.intent,

@@ -34,7 +34,7 @@ from genre.core.errors import ConfigError, GenreError
 from genre.core.types import Catalog, ReasonOut, StageTiming
 from genre.data import load_catalog, load_notices
 from genre.feedback.versions import select_version
-from genre.models import Embedder, load_embedder, resolve_device
+from genre.models import Embedder, choose_precision, load_embedder, resolve_device
 from genre.pipeline.caches import LockedLRU
 from genre.pipeline.rank import SCORE_CACHE_SIZE, CachedScores, ScoreKey, timed
 
@@ -69,6 +69,8 @@ class Built:
 
     config: PipelineConfig
     device: str
+    precision: str | None
+    """The precision the pipeline's local generator runs at (fp32, int8, bf16, fp16); None: no local generator."""
     base_catalog: Catalog
     catalog: Catalog
     env: Env
@@ -111,6 +113,7 @@ def build(
     next component or epoch.
     """
     device = resolve_device(config.device)
+    choose_precision(config.precision, device)  # a precision the device cannot run fails before any loading
     base = catalog if catalog is not None else load_catalog(config.data)
     loaded, version_notice = select_version(config.name, base, version, explicit_catalog=catalog is not None)
     model_version = loaded.version.version_id if loaded is not None else None
@@ -118,6 +121,7 @@ def build(
     notices = load_notices(config.data) + ([version_notice] if version_notice else [])
     if reuse is not None and (
         reuse.device != device
+        or reuse.config.precision != config.precision
         or reuse.config.data != config.data
         or catalog not in (None, reuse.base_catalog)
         or reuse.model_version != model_version
@@ -138,6 +142,7 @@ def build(
             device,
             embedder_factory,
             progress=progress,
+            precision=config.precision,
             artifact_root=loaded.artifact_root if loaded is not None else None,
             negatives=loaded.negatives if loaded is not None else None,
             warm_start=warm_start,
@@ -146,10 +151,14 @@ def build(
     # Builds sharing an Env take turns, so the artifact log, progress and cancel below are this build's own.
     with env.build_lock:
         env.on_progress, env.cancel = on_progress, cancel
+        env.generator_precision = None  # set again by the components this build loads a generator for
         try:
             parts = _Preparer(env, reuse).prepare_all(config, reviews)
         finally:
             env.on_progress, env.cancel = None, None
+        precision = env.generator_precision
+    if precision is None and reuse is not None and {"explain", "intent"} & set(parts.reused):
+        precision = reuse.precision  # a reused reasoner or intent model keeps the generator it loaded
     config, reasoner = parts.config, parts.reasoner
     template_reasons = isinstance(reasoner, TemplateReasoner)
     capabilities = Capabilities(
@@ -162,6 +171,7 @@ def build(
     return Built(
         config=config,
         device=device,
+        precision=precision,
         base_catalog=base_catalog,
         catalog=own_catalog,
         env=env,

@@ -110,7 +110,13 @@ def validation_scores(
     catalog = env.catalog.with_interactions(split.train)
     # Only what scores is prepared on the split: no candidates, re-rankers or reasons are needed.
     sub_env = Env(
-        catalog, env.device, env.embedder_factory, progress=env.progress, on_progress=env.on_progress, cancel=env.cancel
+        catalog,
+        env.device,
+        env.embedder_factory,
+        progress=env.progress,
+        precision=env.precision,
+        on_progress=env.on_progress,
+        cancel=env.cancel,
     )
     context = cast(ContextEncoder, _prepared("context", config.context, "context", sub_env))
     intent = cast(IntentModel, _prepared("intent", config.intent, "intent", sub_env))

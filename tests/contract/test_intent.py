@@ -31,7 +31,7 @@ class TestLLMSummary(IntentContract):
 
     @pytest.fixture
     def built(self, env, monkeypatch):
-        monkeypatch.setattr("genre.models.load_generator", lambda device: FixedTextGenerator())
+        monkeypatch.setattr("genre.models.load_generator", lambda device, precision="auto": FixedTextGenerator())
         component = self.cls(self.config)
         component.prepare(env)
         return component

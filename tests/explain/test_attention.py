@@ -313,7 +313,9 @@ class _HashSentenceModel:
 
 def test_pipeline_records_both_views_times_them_and_serializes_them(tiny_catalog_file, cache, monkeypatch, bert, gpt2):
     monkeypatch.setattr(attention, "load_embedder_encoder", lambda device: bert)
-    monkeypatch.setattr("genre.components.reasoners.local.load_generator", lambda device, path=None: gpt2)
+    monkeypatch.setattr(
+        "genre.components.reasoners.local.load_generator", lambda device, path=None, precision="auto": gpt2
+    )
     # Random weights write noise; the reasons themselves are not under test here.
     monkeypatch.setattr(
         LocalLLMReasoner,

@@ -51,7 +51,7 @@ def toy_request() -> ReasonRequest:
 @pytest.fixture
 def reasoner(monkeypatch):
     """A prepared grounded reasoner whose model is never called (tests stub ``_generate``)."""
-    monkeypatch.setattr(grounded_module, "load_generator", lambda device: None)
+    monkeypatch.setattr(grounded_module, "load_generator", lambda device, precision="auto": None)
     r = GroundedReasoner({"candidates": 2, "prefill": False})
     r.prepare(Env(CATALOG, "cpu"))
     return r
@@ -348,7 +348,7 @@ class TestGrounded(ReasonerContract):
 
     @pytest.fixture
     def reasoner(self, monkeypatch):
-        monkeypatch.setattr(grounded_module, "load_generator", lambda device: None)
+        monkeypatch.setattr(grounded_module, "load_generator", lambda device, precision="auto": None)
         r = GroundedReasoner({"candidates": 2, "prefill": False})
         r.prepare(env())
         monkeypatch.setattr(r, "_generate", scripted)

@@ -24,7 +24,7 @@ from tests.explain.test_grounded import CATALOG, toy_request
 @pytest.fixture
 def styled(monkeypatch):
     """A grounded reasoner per style whose model is never called: tests script ``_generate_rows``."""
-    monkeypatch.setattr(grounded_module, "load_generator", lambda device: None)
+    monkeypatch.setattr(grounded_module, "load_generator", lambda device, precision="auto": None)
 
     def make(style: str, **extra) -> GroundedReasoner:
         r = GroundedReasoner({"candidates": 2, "prefill": False, "style": style, **extra})

@@ -174,7 +174,7 @@ def test_a_slotted_example_prompts_exactly_as_the_grounded_reasoner_and_labels_o
 def tuned(monkeypatch):
     """A prepared tuned-local whose adapter model is never loaded (tests stub ``_generate``)."""
     loaded: list = []
-    monkeypatch.setattr(tuned_module, "load_tuned_generator", lambda device, path: loaded.append(path))
+    monkeypatch.setattr(tuned_module, "load_tuned_generator", lambda device, path, precision: loaded.append(path))
     r = TunedLocalReasoner({"candidates": 2, "prefill": False})
     r.prepare(Env(CATALOG, "cpu"))
     r.loaded = loaded

@@ -119,7 +119,9 @@ def local_llm(tiny_pipeline_with, monkeypatch) -> tuple[Pipeline, list[int]]:
     from tests.explain.test_attention import tiny_gpt2
 
     gpt2 = tiny_gpt2()
-    monkeypatch.setattr("genre.components.reasoners.local.load_generator", lambda device, path=None: gpt2)
+    monkeypatch.setattr(
+        "genre.components.reasoners.local.load_generator", lambda device, path=None, precision="auto": gpt2
+    )
     # Random weights write noise; a fixed continuation keeps the reasons readable and model-written.
     monkeypatch.setattr(
         LocalLLMReasoner,

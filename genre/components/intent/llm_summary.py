@@ -34,7 +34,7 @@ class LLMSummaryIntent(ZeroShotIntent):
         super().prepare(env)
         from genre.models import load_generator
 
-        self.generator = load_generator(env.device)
+        self.generator = load_generator(env.device, precision=env.precision_for_generator())
         self.catalog = env.catalog
 
     def __call__(self, state: UserState) -> Intent:

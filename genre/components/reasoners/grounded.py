@@ -141,7 +141,7 @@ class GroundedReasoner(GeneratedReasoner):
 
     def _load(self, env: Env) -> Generator:
         """The model that writes the candidates: the base SmolLM2 (``tuned-local`` merges its adapter in)."""
-        return load_generator(env.device)
+        return load_generator(env.device, precision=env.precision_for_generator())
 
     @property
     def generator(self) -> Generator:

@@ -359,7 +359,7 @@ class LocalLLMReasoner(TransformersReasoner):
     name = "local-llm"
 
     def _load(self, env: Env) -> Generator:
-        return load_generator(env.device)
+        return load_generator(env.device, precision=env.precision_for_generator())
 
 
 class HFLocalReasoner(TransformersReasoner):
@@ -377,7 +377,7 @@ class HFLocalReasoner(TransformersReasoner):
                 "point it at a local transformers model directory (config.json, weights and tokenizer)"
             )
         try:
-            return load_generator(env.device, path)
+            return load_generator(env.device, path, precision=env.precision_for_generator())
         except ModelUnavailableError:
             raise
         except (OSError, ValueError, KeyError) as exc:

@@ -32,6 +32,8 @@ from genre.models import (
     GENERATOR_NAME,
     Generator,
     _quiet_transformers,
+    apply_precision,
+    choose_precision,
     generator_cache_path,
     generator_is_prepared,
     resolve_device,
@@ -152,7 +154,7 @@ class TunedLocalConfig(GroundedConfig):
 
 
 _memo_lock = threading.Lock()
-_tuned: dict[tuple[str, str, int, str], Generator] = {}
+_tuned: dict[tuple[str, str, int, str, str], Generator] = {}
 
 
 def adapter_problem(path: Path, detail: str) -> ModelUnavailableError:
@@ -178,14 +180,18 @@ def read_card(directory: Path) -> dict[str, Any]:
     return data
 
 
-def load_tuned_generator(device: str, adapter: Path) -> Generator:
-    """The prepared SmolLM2 with the adapter merged in, loaded once per device and adapter version.
+def load_tuned_generator(device: str, adapter: Path, precision: str = "auto") -> Generator:
+    """The prepared SmolLM2 with the adapter merged in, loaded once per device, precision and adapter version.
+
+    The adapter is merged into fp32 weights first; only the merged model is converted to ``precision``
+    (int8 weights on CPU: quantizing before merging would round the base and lose the adapter's small deltas).
 
     Every way an adapter can be unusable is a :class:`ModelUnavailableError` naming the file: a
     missing directory or file, an unreadable card, config or weights, an adapter trained on another
     base model, or tensors whose names or shapes do not fit this one.
     """
     dev = resolve_device(device)
+    prec = choose_precision(precision, dev)
     if not adapter.is_dir():
         raise ModelUnavailableError(
             f"adapter directory {adapter} does not exist; train it with "
@@ -205,15 +211,14 @@ def load_tuned_generator(device: str, adapter: Path) -> Generator:
             f"the adapter was trained on base model {trained_on.get('name', '?')} (fingerprint "
             f"{trained_on['fingerprint']}), but the prepared generator at {base_dir} has fingerprint {fingerprint}",
         )
-    key = (dev, str(adapter.resolve()), weights_file.stat().st_mtime_ns, fingerprint)
+    key = (dev, str(adapter.resolve()), weights_file.stat().st_mtime_ns, fingerprint, prec)
     with _memo_lock:
         if key not in _tuned:
-            _tuned[key] = _merge_adapter(dev, adapter, config_file, weights_file)
+            _tuned[key] = _merge_adapter(dev, prec, adapter, config_file, weights_file)
         return _tuned[key]
 
 
-def _merge_adapter(dev: str, adapter: Path, config_file: Path, weights_file: Path) -> Generator:
-    import torch
+def _merge_adapter(dev: str, precision: str, adapter: Path, config_file: Path, weights_file: Path) -> Generator:
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -245,11 +250,9 @@ def _merge_adapter(dev: str, adapter: Path, config_file: Path, weights_file: Pat
             detail = f"{len(extra)} tensors do not belong to this base model (first: {extra[0]})"
         raise adapter_problem(weights_file, f"does not fit the base model: {detail}")
     set_peft_model_state_dict(peft_model, weights)
-    merged = peft_model.merge_and_unload()
-    if dev == "cuda":
-        merged = merged.to(torch.float16)
-    merged = merged.to(dev).eval()
-    return Generator(model=merged, tokenizer=tokenizer, device=dev, name=f"{GENERATOR_NAME}+{adapter.name}")
+    merged = apply_precision(peft_model.merge_and_unload().eval(), precision).to(dev)
+    name = f"{GENERATOR_NAME}+{adapter.name}"
+    return Generator(model=merged, tokenizer=tokenizer, device=dev, name=name, precision=precision)
 
 
 def first_line(exc: BaseException) -> str:
@@ -270,7 +273,7 @@ class TunedLocalReasoner(GroundedReasoner):
         adapter = resolve_adapter(self.config.adapter_path)
         if (adapter / CARD_FILE).is_file():
             require_style(adapter, self.config.style)
-        return load_tuned_generator(env.device, adapter)
+        return load_tuned_generator(env.device, adapter, env.precision_for_generator())
 
 
 def trained_styles(card: dict[str, Any]) -> list[str]:
