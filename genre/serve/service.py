@@ -78,7 +78,8 @@ class Service:
         unknown = [name for name in settings.preload if name not in self.configs]
         if unknown:
             raise ConfigError(f"cannot preload {', '.join(unknown)}: not in {settings.configs_dir}; {self.valid()}")
-        self.pool = pool or PipelinePool(max_size=settings.pool_size)
+        # not `pool or ...`: an empty pool has len 0 and is falsy, and the caller's pool (its embedder) would be dropped
+        self.pool = pool if pool is not None else PipelinePool(max_size=settings.pool_size)
         self.workers = ThreadPoolExecutor(settings.threads, thread_name_prefix="genre-serve")
         self.generation = ThreadPoolExecutor(settings.generation_threads, thread_name_prefix="genre-generate")
         self.runs: LockedLRU[str, _Run] = LockedLRU(settings.max_runs_kept)

@@ -270,3 +270,14 @@ def test_a_run_without_pending_reasons_is_not_kept(client):
     trace = client.post("/v1/recommend", json={"config": "tiny", "profile": "coffee"}, headers=AUTH).json()
     gone = client.post("/v1/explain", json={"run_id": trace["run_id"]}, headers=AUTH)
     assert gone.status_code == 404 and "still pending" in error_of(gone)[1]
+
+
+def test_the_service_builds_with_the_pool_it_is_given(settings):
+    # An empty pool has length 0; the service once took it for "no pool" and built with the real embedder.
+    with make_client(settings) as c:
+        pool = c.app.state.service.pool
+        assert len(pool) == 0
+        trace = c.post("/v1/recommend", json={"config": "tiny", "user": "camper"}, headers=AUTH)
+        assert trace.status_code == 200 and len(pool) == 1
+        built = pool.peek(c.app.state.service.configs["tiny"])
+        assert built is not None and built.env.embedder.name == "hash-test"
