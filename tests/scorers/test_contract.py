@@ -197,6 +197,8 @@ class TestPriceFit(ScorerTests):
         scores = scorer(st, NoIntent()(st), np.array([2, 3, 4, 7])).scores
         assert scores.argmax() in (0, 1) and scores[3] < 0.01
         assert "fits your range $50-$100" in scorer.explain(st, np.array([2]))[2][0].label
+        # h costs $12: far below the range, and the evidence must not call it a fit
+        assert scorer.explain(st, np.array([7]))[7][0].label == "$12.00 is below your range $50-$100"
 
 
 class TestPreference(ScorerTests):

@@ -61,8 +61,11 @@ class PriceFitScorer(Scorer):
             if price is None:
                 out[int(i)] = []
                 continue
-            fit = float(np.exp(-(((np.log(price) - target[0]) / self.config.tolerance) ** 2)))
-            out[int(i)] = [Evidence("attribute", f"${price:,.2f} fits {target[1]}", fit)]
+            d = (np.log(price) - target[0]) / self.config.tolerance
+            # "fits" only within one tolerance of the target: a $1,349 machine does not fit a $32 usual spend,
+            # and this label reaches reasons through the fact plan's strongest-component phrase.
+            relation = "fits" if abs(d) <= 1 else "is above" if d > 0 else "is below"
+            out[int(i)] = [Evidence("attribute", f"${price:,.2f} {relation} {target[1]}", float(np.exp(-(d**2))))]
         return out
 
 
