@@ -40,13 +40,6 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'fb' / 'feedback.sqlite3'}"
 
 
-@pytest.fixture
-def store(url):
-    s = FeedbackStore(url)
-    yield s
-    s.close()
-
-
 def _sqlite(url: str) -> sqlite3.Connection:
     return sqlite3.connect(url.removeprefix("sqlite:///"))
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from genre.core.errors import StoreUnavailableError
 from genre.feedback import FeedbackEvent
 from genre.feedback.store import SCHEMA_VERSION, EventFilter, FeedbackStore
+from tests.feedback.test_store import _sqlite
 
 FORK = mp.get_context("fork")
 
@@ -23,17 +24,6 @@ FORK = mp.get_context("fork")
 @pytest.fixture
 def url(store_url) -> str:
     return store_url
-
-
-@pytest.fixture
-def store(url):
-    s = FeedbackStore(url)
-    yield s
-    s.close()
-
-
-def _sqlite(url: str) -> sqlite3.Connection:
-    return sqlite3.connect(url.removeprefix("sqlite:///"))
 
 
 # ---- concurrency and crashes ---------------------------------------------------------------
