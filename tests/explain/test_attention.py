@@ -298,6 +298,11 @@ def test_generator_attention_splits_rows_into_chunks_under_the_memory_budget(gpt
 # ---- in the pipeline and its JSON -------------------------------------------------------------
 
 
+HASH_SENTENCE_MODEL = "hash-sentence-test"
+"""Its own embedder name: item embeddings are memoized per process by embedder name, and a fake under the real
+embedder's name would hand its vectors to later tests that load the real one."""
+
+
 class _HashSentenceModel:
     """Stands in for a SentenceTransformer inside a real ``Embedder``."""
 
@@ -323,7 +328,10 @@ def test_pipeline_records_both_views_times_them_and_serializes_them(tiny_catalog
         lambda self, texts, prefixes, seed: [", a fine pick for your trips."] * len(texts),
     )
     cfg = parse_config(tiny_config_dict(tiny_catalog_file, explain={"component": "local-llm"}))
-    pipe = Pipeline(cfg, embedder_factory=lambda device: Embedder(model=_HashSentenceModel(), device="cpu"))
+    pipe = Pipeline(
+        cfg,
+        embedder_factory=lambda device: Embedder(model=_HashSentenceModel(), device="cpu", name=HASH_SENTENCE_MODEL),
+    )
     ctx = UserContext(history=[HistoryEvent(item_id="a")], profile="I love slow-burn crime thrillers and cafe")
     trace = pipe.run(ctx, k=2, generator_attention=True)  # asked for: off by default (tests/pipeline)
 
@@ -349,7 +357,8 @@ def test_pipeline_records_both_views_times_them_and_serializes_them(tiny_catalog
         attribution={"profile_attention": False},
     )
     pipe_off = Pipeline(
-        parse_config(off), embedder_factory=lambda device: Embedder(model=_HashSentenceModel(), device="cpu")
+        parse_config(off),
+        embedder_factory=lambda device: Embedder(model=_HashSentenceModel(), device="cpu", name=HASH_SENTENCE_MODEL),
     )
     trace_off = pipe_off.run(ctx, k=2, generator_attention=True)
     assert trace_off.profile_attention is None
