@@ -29,6 +29,19 @@ def url(store_url) -> str:
 # ---- concurrency and crashes ---------------------------------------------------------------
 
 
+def _all_at_once(target, args: list[tuple]) -> list[int | None]:
+    """Fork one process per argument tuple, release them together (``start`` is their last argument), and
+    return their exit codes."""
+    start = FORK.Event()
+    procs = [FORK.Process(target=target, args=(*a, start)) for a in args]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+    return [p.exitcode for p in procs]
+
+
 def _writer(url: str, user: str, n: int, start) -> None:
     start.wait(30)
     store = FeedbackStore(url)
@@ -42,14 +55,7 @@ def _writer(url: str, user: str, n: int, start) -> None:
 
 def test_concurrent_writer_processes_lose_nothing(store, url):
     store.close()  # no open connection crosses the fork
-    start = FORK.Event()
-    procs = [FORK.Process(target=_writer, args=(url, f"w{p}", 500, start)) for p in range(8)]
-    for p in procs:
-        p.start()
-    start.set()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0] * 8
+    assert _all_at_once(_writer, [(url, f"w{p}", 500) for p in range(8)]) == [0] * 8
     with FeedbackStore(url) as s:
         assert s.count_events() == 4000
         for p in range(8):
@@ -67,14 +73,7 @@ def _opener(url: str, start) -> None:
 def test_processes_opening_a_new_database_at_once_all_migrate_it_once(url):
     # No store has opened the database yet: every process finds it empty and migrates (PostgreSQL under
     # an advisory lock, SQLite under BEGIN IMMEDIATE); exactly one creates the tables.
-    start = FORK.Event()
-    procs = [FORK.Process(target=_opener, args=(url, start)) for _ in range(8)]
-    for p in procs:
-        p.start()
-    start.set()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0] * 8
+    assert _all_at_once(_opener, [(url,)] * 8) == [0] * 8
     with FeedbackStore(url) as s:
         assert s.count_events() == 8 and s.applied_migrations() == list(range(1, SCHEMA_VERSION + 1))
 
